@@ -1,0 +1,1 @@
+//! The built-in benchmark functions (work in progress).

@@ -1,0 +1,115 @@
+//! The ask/tell optimizer contract and the factories the manager builds optimizers with.
+
+use std::fmt;
+
+use crate::error::OptimizerError;
+use crate::point::{Bounds, Evaluation};
+
+/// Identifies one optimizer of a run; the manager numbers them 1, 2, 3, ... in start order.
+pub type OptimizerId = u64;
+
+/// What an optimizer says after digesting a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// It wants to go on.
+    Running,
+    /// It has converged by its own criteria; the string says which (e.g. `tolfun`).
+    Converged(String),
+}
+
+/// An optimizer as an ask/tell state machine. It never loops, sleeps or evaluates anything itself: the
+/// runner asks it for a batch, evaluates the batch on its level-2 evaluator and tells it the values.
+/// Between any two steps it can be stopped, checkpointed or dropped.
+///
+/// Non-finite values (failed evaluations arrive as NaN) must be ranked worst and must never poison
+/// the state.
+///
+/// ```
+/// use glompo_core::{Evaluation, Optimizer, OptimizerError, Status};
+///
+/// /// Walks one coordinate at a time with a fixed step and stops after `left` batches.
+/// struct Walker { x: Vec<f64>, best: Option<Evaluation>, left: usize }
+///
+/// impl Optimizer for Walker {
+///     fn name(&self) -> &str { "walker" }
+///     fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {
+///         Ok((0..self.x.len()).map(|i| { let mut y = self.x.clone(); y[i] -= 0.1; y }).collect())
+///     }
+///     fn tell(&mut self, evals: &[Evaluation]) -> Result<Status, OptimizerError> {
+///         for e in evals.iter().filter(|e| e.fx.is_finite()) {
+///             if self.best.as_ref().is_none_or(|b| e.fx < b.fx) {
+///                 self.best = Some(e.clone());
+///                 self.x = e.x.clone();
+///             }
+///         }
+///         self.left -= 1;
+///         Ok(if self.left == 0 { Status::Converged("budget".into()) } else { Status::Running })
+///     }
+///     fn best(&self) -> Option<Evaluation> { self.best.clone() }
+/// }
+///
+/// let mut w = Walker { x: vec![1.0, 1.0], best: None, left: 2 };
+/// let batch = w.ask().unwrap();
+/// let evals: Vec<Evaluation> =
+///     batch.into_iter().map(|x| Evaluation { fx: x.iter().sum(), x }).collect();
+/// assert_eq!(w.tell(&evals).unwrap(), Status::Running);
+/// assert_eq!(w.best().unwrap().fx, 1.9);
+/// ```
+pub trait Optimizer: Send {
+    /// The optimizer's type name, as in configs (`cma-es`, `nelder-mead`, ...).
+    fn name(&self) -> &str;
+
+    /// The next batch of points to evaluate; every point lies inside the bounds it was built with.
+    fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError>;
+
+    /// The values of the last batch, in the order it was asked.
+    fn tell(&mut self, evals: &[Evaluation]) -> Result<Status, OptimizerError>;
+
+    /// The best point this optimizer has seen, if any.
+    fn best(&self) -> Option<Evaluation> {
+        None
+    }
+
+    /// Offers a good solution found elsewhere (incumbent sharing). The default ignores it.
+    fn inject(&mut self, x: &[f64], fx: f64) {
+        let _ = (x, fx);
+    }
+
+    /// The complete state, RNG included, such that `restore` continues exactly where this left off.
+    fn save(&self) -> Result<serde_json::Value, OptimizerError> {
+        Err(OptimizerError::Internal(format!("{} does not support checkpoints", self.name())))
+    }
+
+    /// Restores a state made by [`Optimizer::save`] of the same type.
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), OptimizerError> {
+        let _ = state;
+        Err(OptimizerError::Internal(format!("{} does not support checkpoints", self.name())))
+    }
+}
+
+/// What an optimizer is built from when the manager starts it.
+#[derive(Debug, Clone, Copy)]
+pub struct StartContext<'a> {
+    /// The id the manager gave it.
+    pub opt_id: OptimizerId,
+    /// The start point, from the run's generator; inside `bounds`.
+    pub x0: &'a [f64],
+    /// The search box.
+    pub bounds: &'a Bounds,
+    /// Its own seed, derived from the run seed and `opt_id`.
+    pub seed: u64,
+    /// The level-2 worker slots it was given (a population optimizer may size its batches by it).
+    pub workers: usize,
+}
+
+/// Builds optimizers of one configured type; selectors hand these to the manager.
+pub trait OptimizerFactory: Send + Sync + fmt::Debug {
+    /// The type name, as in configs.
+    fn name(&self) -> &str;
+
+    /// The settings, as logged in `optimizers.jsonl` and the summary.
+    fn settings(&self) -> serde_json::Value;
+
+    /// Builds a fresh optimizer.
+    fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError>;
+}
