@@ -31,6 +31,9 @@ pub enum CoreError {
         /// The run directory.
         path: PathBuf,
     },
+    /// A hunter or checker expression could not be parsed.
+    #[error("{0}")]
+    Expression(#[from] crate::expr::ParseError),
     /// An optimizer failed outside of an evaluation.
     #[error(transparent)]
     Optimizer(#[from] OptimizerError),

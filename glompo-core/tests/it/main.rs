@@ -1,1 +1,3 @@
+//! Integration tests of glompo-core: the manager end to end on the thread backend.
 
+mod manager;

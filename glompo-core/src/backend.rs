@@ -1,0 +1,95 @@
+//! Level 1: where runners run. The thread backend lives here so that a manager works with the core
+//! crate alone; process backends are in `glompo-backends`.
+
+use std::fmt;
+use std::thread::JoinHandle;
+
+use crate::error::{CoreError, Result};
+use crate::runner::Runner;
+
+/// Hosts runners: threads, processes, ...
+pub trait Backend: Send + fmt::Debug {
+    /// The backend's name, as in configs.
+    fn name(&self) -> &str;
+
+    /// Starts `runner`. On failure the runner is dropped and the optimizer counts as crashed.
+    fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>>;
+
+    /// Releases everything the backend holds; idempotent. The manager calls it at the end of a run.
+    fn shutdown(&mut self) {}
+}
+
+/// A started runner.
+pub trait RunnerHandle: Send + fmt::Debug {
+    /// Whether it has finished.
+    fn is_finished(&self) -> bool;
+
+    /// Waits for it to finish (the manager calls this after the runner sent its end message).
+    fn join(self: Box<Self>);
+}
+
+/// Runs each optimizer on its own OS thread.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadBackend {
+    stack_size: Option<usize>,
+}
+
+/// Builds a [`ThreadBackend`].
+#[derive(Debug, Clone, Default)]
+pub struct ThreadBackendBuilder {
+    stack_size: Option<usize>,
+}
+
+impl ThreadBackendBuilder {
+    /// Sets the stack size of runner threads, in bytes (the default is Rust's, 2 MiB).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Builds the backend.
+    pub fn build(self) -> Result<ThreadBackend> {
+        if self.stack_size.is_some_and(|s| s < 64 * 1024) {
+            return Err(CoreError::config("stack_size", "must be at least 64 KiB"));
+        }
+        Ok(ThreadBackend { stack_size: self.stack_size })
+    }
+}
+
+impl ThreadBackend {
+    /// A builder with the defaults.
+    pub fn builder() -> ThreadBackendBuilder {
+        ThreadBackendBuilder::default()
+    }
+}
+
+impl Backend for ThreadBackend {
+    fn name(&self) -> &str {
+        "threads"
+    }
+
+    fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>> {
+        let mut builder = std::thread::Builder::new().name(format!("glompo-opt-{}", runner.opt_id()));
+        if let Some(size) = self.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let handle = builder
+            .spawn(move || runner.run())
+            .map_err(|e| CoreError::Backend(format!("cannot start a thread: {e}")))?;
+        Ok(Box::new(ThreadHandle(handle)))
+    }
+}
+
+#[derive(Debug)]
+struct ThreadHandle(JoinHandle<()>);
+
+impl RunnerHandle for ThreadHandle {
+    fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+
+    fn join(self: Box<Self>) {
+        // The runner catches every panic itself, so the thread cannot have panicked.
+        let _ = self.0.join();
+    }
+}

@@ -1,0 +1,111 @@
+//! Level 2: evaluating one optimizer's batch.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{CoreError, EvalError};
+use crate::objective::{EvalOutput, Objective};
+
+/// The outcome of one evaluation.
+pub type EvalOutcome = Result<EvalOutput, EvalError>;
+
+/// Evaluates the points of one batch, in any order and with any parallelism, reporting each outcome as
+/// soon as it is known.
+pub trait Evaluator: Send {
+    /// Evaluates `points` and returns their outcomes in order, or `None` when `cancel` was set before
+    /// every point was evaluated. `report(i, outcome)` is called once per finished point, from any
+    /// thread, as it finishes.
+    fn evaluate(
+        &mut self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+        detailed: bool,
+        cancel: &AtomicBool,
+        report: &(dyn Fn(usize, &EvalOutcome) + Sync),
+    ) -> Option<Vec<EvalOutcome>>;
+}
+
+/// Builds level-2 evaluators; one per optimizer.
+pub trait EvaluatorFactory: Send + Sync + fmt::Debug {
+    /// The evaluator's name, as in configs (`serial`, `threads`, ...).
+    fn name(&self) -> &str;
+
+    /// An evaluator with `workers` parallel slots.
+    fn build(&self, workers: usize) -> Result<Box<dyn Evaluator>, CoreError>;
+}
+
+/// Evaluates one point, turning a panic of the objective into an [`EvalError`] and a non-finite value
+/// into a logged error too (the optimizer still receives the value).
+pub fn evaluate_one(objective: &dyn Objective, x: &[f64], detailed: bool) -> EvalOutcome {
+    let run = || {
+        if detailed {
+            objective.evaluate_detailed(x)
+        } else {
+            objective.evaluate(x).map(|fx| EvalOutput { fx, extras: None })
+        }
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(outcome) => outcome,
+        Err(payload) => Err(EvalError::from_panic(payload.as_ref())),
+    }
+}
+
+/// Serial evaluation on the optimizer's own thread; checks for cancellation between points.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Serial;
+
+impl EvaluatorFactory for Serial {
+    fn name(&self) -> &str {
+        "serial"
+    }
+
+    fn build(&self, _workers: usize) -> Result<Box<dyn Evaluator>, CoreError> {
+        Ok(Box::new(Serial))
+    }
+}
+
+impl Evaluator for Serial {
+    fn evaluate(
+        &mut self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+        detailed: bool,
+        cancel: &AtomicBool,
+        report: &(dyn Fn(usize, &EvalOutcome) + Sync),
+    ) -> Option<Vec<EvalOutcome>> {
+        let mut out = Vec::with_capacity(points.len());
+        for (i, x) in points.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return None;
+            }
+            let outcome = evaluate_one(objective, x, detailed);
+            report(i, &outcome);
+            out.push(outcome);
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::from_fn;
+    use std::sync::Mutex;
+
+    #[test]
+    fn serial_reports_in_order_and_contains_panics() {
+        let f = from_fn(|x: &[f64]| if x[0] < 0.0 { panic!("negative input") } else { x[0] * 2.0 });
+        let seen = Mutex::new(Vec::new());
+        let points = vec![vec![1.0], vec![-1.0], vec![3.0]];
+        let out = Serial
+            .evaluate(&f, &points, false, &AtomicBool::new(false), &|i, o| {
+                seen.lock().unwrap().push((i, o.is_ok()))
+            })
+            .unwrap();
+        assert_eq!(seen.into_inner().unwrap(), [(0, true), (1, false), (2, true)]);
+        assert_eq!(out[0].as_ref().unwrap().fx, 2.0);
+        assert_eq!(out[1].as_ref().unwrap_err().message(), "panicked: negative input");
+        assert!(Serial.evaluate(&f, &points, false, &AtomicBool::new(true), &|_, _| {}).is_none());
+    }
+}

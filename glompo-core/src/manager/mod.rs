@@ -1,0 +1,406 @@
+//! The manager: the one event loop of a run.
+//!
+//! It starts optimizers through a [`Selector`] and a [`Generator`] while worker slots are free, blocks on
+//! the runners' result channel (with a [`TICK`] timer for STOP files, time limits and log flushes; it
+//! never sleeps a fixed time), numbers every evaluation with a global `call_id`, hunts every
+//! `hunt_frequency` evaluations with the owner of the global best as hunter, and ends when the checker
+//! expression is true or no optimizer is left to run.
+
+mod log;
+mod run;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use log::{RUN_FILES, RUN_FOLDERS, write_atomic};
+
+use crate::backend::{Backend, ThreadBackend};
+use crate::checker::{self, CheckerExpr};
+use crate::error::{CoreError, Result};
+use crate::generator::{Generator, RandomGenerator};
+use crate::hunter::HunterExpr;
+use crate::objective::Objective;
+use crate::optimizer::OptimizerId;
+use crate::point::Bounds;
+use crate::rng::derive_seed;
+use crate::selector::Selector;
+
+/// How often the manager looks at STOP files, the clock and the interrupt flag, and flushes its logs.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// How many optimizers in a row may crash before their first evaluation before the run gives up.
+pub const MAX_IMMEDIATE_CRASHES: u32 = 5;
+
+/// The stream number of the default generator's seed (optimizers use their ids, from 1).
+const GENERATOR_STREAM: u64 = 0;
+
+/// Configures and builds a [`Manager`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use glompo_core::{checker, functions, manager::Manager, selector::{CycleSelector, OptimizerSpec}, testing::ScriptedFactory};
+///
+/// let sphere = functions::build("sphere", 3, &Default::default()).unwrap();
+/// let bounds = sphere.bounds();
+/// let selector = CycleSelector::new(vec![OptimizerSpec::new(Arc::new(ScriptedFactory::descending()))]).unwrap();
+/// let result = Manager::builder(Arc::new(sphere), bounds)
+///     .selector(Box::new(selector))
+///     .checker(checker::max_evals(200))
+///     .max_jobs(2)
+///     .seed(1)
+///     .build()
+///     .unwrap()
+///     .run()
+///     .unwrap();
+/// assert!(result.counters.evaluations >= 200);
+/// assert!(result.best.unwrap().fx < 75.0);
+/// ```
+pub struct ManagerBuilder {
+    objective: Arc<dyn Objective>,
+    bounds: Bounds,
+    selector: Option<Box<dyn Selector>>,
+    generator: Option<Box<dyn Generator>>,
+    checker: Option<CheckerExpr>,
+    hunter: Option<HunterExpr>,
+    hunt_frequency: u64,
+    max_jobs: usize,
+    backend: Option<Box<dyn Backend>>,
+    seed: u64,
+    dir: Option<PathBuf>,
+    overwrite: bool,
+    detailed_log: bool,
+    share_best: bool,
+    config: Option<serde_json::Value>,
+    interrupt: Option<Arc<AtomicBool>>,
+    end_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("max_jobs", &self.max_jobs)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagerBuilder {
+    /// The optimizer configurations to start, and in what order (required).
+    pub fn selector(mut self, selector: Box<dyn Selector>) -> Self {
+        self.selector = Some(selector);
+        self
+    }
+
+    /// Where new optimizers start (default: uniformly random, seeded from the run seed).
+    pub fn generator(mut self, generator: Box<dyn Generator>) -> Self {
+        self.generator = Some(generator);
+        self
+    }
+
+    /// When the run ends (default: `n_converged(1)`, as the original's default stops at the first
+    /// optimizer that converges). The run also ends when no optimizer is alive and none may start.
+    pub fn checker(mut self, checker: CheckerExpr) -> Self {
+        self.checker = Some(checker);
+        self
+    }
+
+    /// When to kill an optimizer (default: never).
+    pub fn hunter(mut self, hunter: HunterExpr) -> Self {
+        self.hunter = Some(hunter);
+        self
+    }
+
+    /// The least number of evaluations between two hunts (default 100).
+    pub fn hunt_frequency(mut self, evaluations: u64) -> Self {
+        self.hunt_frequency = evaluations;
+        self
+    }
+
+    /// The worker slots shared by all live optimizers (default: the number of CPUs).
+    pub fn max_jobs(mut self, max_jobs: usize) -> Self {
+        self.max_jobs = max_jobs;
+        self
+    }
+
+    /// Where runners run (default: [`ThreadBackend`]).
+    pub fn backend(mut self, backend: Box<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The run seed; every random component derives its own stream from it (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The run directory for the logs and the summary (default: none, nothing is written).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Replace the outputs of an earlier run in the directory instead of refusing to start.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Ask the objective for extras and log them beside each value.
+    pub fn detailed_log(mut self, detailed: bool) -> Self {
+        self.detailed_log = detailed;
+        self
+    }
+
+    /// Offer every new global best to the other live optimizers.
+    pub fn share_best_solutions(mut self, share: bool) -> Self {
+        self.share_best = share;
+        self
+    }
+
+    /// The resolved user configuration, stored as `config` in `summary.json`.
+    pub fn config(mut self, config: serde_json::Value) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// A flag that, once set (by a signal handler, say), ends the run cleanly at the next tick.
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// How long the end of a run waits for runners to stop before abandoning them and saying so
+    /// (default: wait for the evaluations in flight to finish).
+    pub fn end_timeout(mut self, timeout: Duration) -> Self {
+        self.end_timeout = Some(timeout);
+        self
+    }
+
+    /// Checks the settings and builds the manager; errors name the setting.
+    pub fn build(self) -> Result<Manager> {
+        let selector =
+            self.selector.ok_or_else(|| CoreError::config("optimizers", "a selector is required"))?;
+        if self.max_jobs == 0 {
+            return Err(CoreError::config("max_jobs", "must be at least 1"));
+        }
+        if self.hunt_frequency == 0 {
+            return Err(CoreError::config("hunt_frequency", "must be at least 1"));
+        }
+        for (i, spec) in selector.specs().iter().enumerate() {
+            if spec.workers == 0 {
+                return Err(CoreError::config(format!("optimizers[{i}].workers"), "must be at least 1"));
+            }
+            if spec.workers > self.max_jobs {
+                return Err(CoreError::config(
+                    format!("optimizers[{i}].workers"),
+                    format!("{} workers do not fit in max_jobs = {}", spec.workers, self.max_jobs),
+                ));
+            }
+        }
+        let backend = match self.backend {
+            Some(b) => b,
+            None => Box::new(ThreadBackend::builder().build()?),
+        };
+        Ok(Manager {
+            objective: self.objective,
+            generator: self
+                .generator
+                .unwrap_or_else(|| Box::new(RandomGenerator::new(derive_seed(self.seed, GENERATOR_STREAM)))),
+            checker: self.checker.unwrap_or_else(|| checker::n_converged(1)),
+            bounds: self.bounds,
+            selector,
+            hunter: self.hunter,
+            hunt_frequency: self.hunt_frequency,
+            max_jobs: self.max_jobs,
+            backend,
+            seed: self.seed,
+            dir: self.dir,
+            overwrite: self.overwrite,
+            detailed_log: self.detailed_log,
+            share_best: self.share_best,
+            config: self.config,
+            interrupt: self.interrupt.unwrap_or_default(),
+            end_timeout: self.end_timeout,
+        })
+    }
+}
+
+/// A configured run; [`Manager::run`] carries it out.
+pub struct Manager {
+    objective: Arc<dyn Objective>,
+    bounds: Bounds,
+    selector: Box<dyn Selector>,
+    generator: Box<dyn Generator>,
+    checker: CheckerExpr,
+    hunter: Option<HunterExpr>,
+    hunt_frequency: u64,
+    max_jobs: usize,
+    backend: Box<dyn Backend>,
+    seed: u64,
+    dir: Option<PathBuf>,
+    overwrite: bool,
+    detailed_log: bool,
+    share_best: bool,
+    config: Option<serde_json::Value>,
+    interrupt: Arc<AtomicBool>,
+    end_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("max_jobs", &self.max_jobs)
+            .field("checker", &self.checker.to_string())
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A builder for a run minimising `objective` inside `bounds`.
+    pub fn builder(objective: Arc<dyn Objective>, bounds: Bounds) -> ManagerBuilder {
+        ManagerBuilder {
+            objective,
+            bounds,
+            selector: None,
+            generator: None,
+            checker: None,
+            hunter: None,
+            hunt_frequency: 100,
+            max_jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backend: None,
+            seed: 0,
+            dir: None,
+            overwrite: false,
+            detailed_log: false,
+            share_best: false,
+            config: None,
+            interrupt: None,
+            end_timeout: None,
+        }
+    }
+
+    /// The settings as stored under `settings` in the summary.
+    fn settings(&self) -> serde_json::Value {
+        let specs: Vec<serde_json::Value> = self
+            .selector
+            .specs()
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "type": s.factory.name(),
+                    "settings": s.factory.settings(),
+                    "workers": s.workers,
+                    "evaluator": s.evaluator.name(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "bounds": self.bounds,
+            "max_jobs": self.max_jobs,
+            "backend": self.backend.name(),
+            "selector": self.selector.name(),
+            "optimizers": specs,
+            "generator": self.generator.name(),
+            "convergence": self.checker.to_string(),
+            "hunters": self.hunter.as_ref().map(|h| h.to_string()),
+            "hunt_frequency": self.hunt_frequency,
+            "share_best_solutions": self.share_best,
+            "detailed_log": self.detailed_log,
+            "seed": self.seed,
+        })
+    }
+}
+
+/// The run's counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counters {
+    /// Evaluations logged (those of killed optimizers included).
+    pub evaluations: u64,
+    /// Evaluations that failed or were not finite.
+    pub failed_evaluations: u64,
+    /// Optimizers started.
+    pub optimizers_started: u64,
+    /// Optimizers killed by hunts or STOP files.
+    pub optimizers_killed: u64,
+    /// Optimizers that converged by their own criteria.
+    pub optimizers_converged: u64,
+    /// Optimizers that crashed.
+    pub optimizers_crashed: u64,
+    /// Hunts made.
+    pub hunts: u64,
+    /// The most worker slots busy at once.
+    pub peak_busy_slots: usize,
+}
+
+/// The best evaluation of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Best {
+    /// The point.
+    pub x: Vec<f64>,
+    /// Its value.
+    pub fx: f64,
+    /// The optimizer that found it.
+    pub opt_id: OptimizerId,
+    /// Its global evaluation number.
+    pub call_id: u64,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum EndReason {
+    /// The checker expression became true; the string is the expression with each leaf's value.
+    Converged(String),
+    /// No optimizer was alive and the selector would start no more.
+    Exhausted,
+    /// Optimizers kept crashing before their first evaluation; the string is the last error.
+    CrashLoop(String),
+    /// The interrupt flag was set.
+    Interrupted,
+    /// Writing the logs failed; the string is the error.
+    LogFailed(String),
+}
+
+impl EndReason {
+    /// Whether the run failed (the CLI exits 1).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, EndReason::CrashLoop(_) | EndReason::LogFailed(_))
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Converged(expr) => write!(f, "converged: {expr}"),
+            EndReason::Exhausted => f.write_str("no optimizers alive and none may start"),
+            EndReason::CrashLoop(err) => {
+                write!(
+                    f,
+                    "{MAX_IMMEDIATE_CRASHES} optimizers in a row crashed before their first evaluation: {err}"
+                )
+            }
+            EndReason::Interrupted => f.write_str("interrupted"),
+            EndReason::LogFailed(err) => write!(f, "writing the logs failed: {err}"),
+        }
+    }
+}
+
+/// What a run returns (and writes as `summary.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    /// The best finite evaluation, if there was one.
+    pub best: Option<Best>,
+    /// The counters.
+    pub counters: Counters,
+    /// Why it ended.
+    pub end_reason: EndReason,
+    /// Wall-clock seconds of the run.
+    pub wall_time_s: f64,
+}

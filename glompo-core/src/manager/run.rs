@@ -1,0 +1,463 @@
+//! The event loop of [`Manager::run`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use serde_json::json;
+
+use super::log::{RunLog, prepare_dir};
+use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, RunResult, TICK};
+use crate::backend::RunnerHandle;
+use crate::checker::RunState;
+use crate::error::{CoreError, Result};
+use crate::generator::GenerateContext;
+use crate::hunter::HuntContext;
+use crate::optimizer::{OptimizerId, StartContext};
+use crate::point::Evaluation;
+use crate::record::{Lifecycle, OptimizerRecord};
+use crate::rng::derive_seed;
+use crate::runner::{Control, EvalRecord, Message, Runner, RunnerEnd};
+use crate::selector::{OptimizerSpec, SelectContext, Selection};
+
+/// A runner that has not ended yet.
+struct Live {
+    handle: Box<dyn RunnerHandle>,
+    control: Arc<Control>,
+    workers: usize,
+    /// Why it was told to stop, once it was: logged when its runner ends.
+    stop_cause: Option<serde_json::Value>,
+}
+
+struct State<'m> {
+    m: &'m mut Manager,
+    log: RunLog,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    start: Instant,
+    records: Vec<OptimizerRecord>,
+    live: BTreeMap<OptimizerId, Live>,
+    best: Option<Best>,
+    counters: Counters,
+    spawning: bool,
+    last_hunt: u64,
+    immediate_crashes: u32,
+    last_crash: String,
+    end: Option<EndReason>,
+}
+
+/// Result messages that may wait in the channel per worker slot.
+const CHANNEL_SLOTS_PER_JOB: usize = 16;
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Manager {
+    /// Carries out the run: starts optimizers, logs every evaluation, hunts, and ends when the checker is
+    /// true or nothing is left to run. Every runner has ended (or was abandoned after
+    /// [`end_timeout`](super::ManagerBuilder::end_timeout), and said so) when it returns.
+    ///
+    /// Errors come only from setting up the run directory (nothing is written then) or from a selector
+    /// whose optimizers can never fit; a failing optimizer or objective never fails the run.
+    pub fn run(mut self) -> Result<RunResult> {
+        if let Some(dir) = &self.dir {
+            prepare_dir(dir, self.overwrite)?;
+        }
+        let log = RunLog::open(self.dir.as_deref())?;
+        let started_unix = unix_now();
+        let settings = self.settings();
+        // Bounded, so that runners wait when the manager falls behind instead of running past the budget.
+        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_SLOTS_PER_JOB * self.max_jobs);
+        let mut st = State {
+            m: &mut self,
+            log,
+            tx,
+            rx,
+            start: Instant::now(),
+            records: Vec::new(),
+            live: BTreeMap::new(),
+            best: None,
+            counters: Counters::default(),
+            spawning: true,
+            last_hunt: 0,
+            immediate_crashes: 0,
+            last_crash: String::new(),
+            end: None,
+        };
+        let outcome = st.event_loop();
+        st.shutdown();
+        let wall_time_s = st.start.elapsed().as_secs_f64();
+        let end_reason = match (&outcome, st.end.take()) {
+            (Err(e), _) => EndReason::LogFailed(e.to_string()),
+            (Ok(()), Some(end)) => end,
+            (Ok(()), None) => EndReason::Exhausted,
+        };
+        let result =
+            RunResult { best: st.best.take(), counters: st.counters.clone(), end_reason, wall_time_s };
+        let summary = json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "result": result.best,
+            "counters": result.counters,
+            "end_reason": result.end_reason.to_string(),
+            "end": result.end_reason,
+            "wall_time_s": wall_time_s,
+            "periods": [{"start_unix": started_unix, "end_unix": unix_now()}],
+            "optimizers": st.records.iter().map(|r| json!({
+                "opt_id": r.id(),
+                "type": r.type_name(),
+                "workers": r.workers(),
+                "evaluations": r.evaluations(),
+                "best_fx": r.best().map(|b| b.fx),
+            })).collect::<Vec<_>>(),
+            "settings": settings,
+            "config": st.m.config,
+        });
+        st.log.flush()?;
+        st.log.summary(&summary)?;
+        match outcome {
+            Err(CoreError::Config { field, message }) => Err(CoreError::Config { field, message }),
+            _ => Ok(result),
+        }
+    }
+}
+
+impl State<'_> {
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn busy_slots(&self) -> usize {
+        self.live.values().map(|l| l.workers).sum()
+    }
+
+    fn run_state(&self) -> RunState {
+        let t = self.now();
+        RunState {
+            evaluations: self.counters.evaluations,
+            best_fx: self.best.as_ref().map(|b| b.fx),
+            session_seconds: t,
+            overall_seconds: t,
+            optimizers_started: self.counters.optimizers_started,
+            optimizers_killed: self.counters.optimizers_killed,
+            optimizers_converged: self.counters.optimizers_converged,
+            hunts: self.counters.hunts,
+        }
+    }
+
+    fn event_loop(&mut self) -> Result<()> {
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            self.fill_slots()?;
+            if self.end.is_some() {
+                return Ok(());
+            }
+            if self.live.is_empty() && !self.spawning {
+                self.end = Some(EndReason::Exhausted);
+                return Ok(());
+            }
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(msg) => {
+                    self.handle(msg)?;
+                    self.check_convergence();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the manager holds a sender"),
+            }
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + TICK;
+                self.tick()?;
+            }
+        }
+    }
+
+    /// Periodic work: flush the logs, act on STOP files and the interrupt flag, check time limits.
+    fn tick(&mut self) -> Result<()> {
+        self.log.flush()?;
+        if self.m.interrupt.load(Ordering::Relaxed) {
+            self.end = Some(EndReason::Interrupted);
+        }
+        if let Some(dir) = self.log.dir().map(Path::to_path_buf) {
+            self.stop_files(&dir)?;
+        }
+        self.check_convergence();
+        Ok(())
+    }
+
+    /// Acts on `STOP_<id>` files: a running optimizer with that id is stopped and the file removed; a
+    /// file naming no running optimizer is left in place.
+    fn stop_files(&mut self, dir: &Path) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) =
+                name.to_str().and_then(|n| n.strip_prefix("STOP_")).and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if self.records.get((id as usize).wrapping_sub(1)).is_some_and(OptimizerRecord::is_running) {
+                std::fs::remove_file(entry.path()).map_err(|e| CoreError::io(entry.path(), e))?;
+                self.counters.optimizers_killed += 1;
+                self.stop(id, json!({"reason": "killed", "by": "STOP file", "t_kill": self.now()}));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_convergence(&mut self) {
+        if self.end.is_none() {
+            let state = self.run_state();
+            if self.m.checker.check(&state) {
+                self.end = Some(EndReason::Converged(self.m.checker.with_values().to_string()));
+            }
+        }
+    }
+
+    fn fill_slots(&mut self) -> Result<()> {
+        while self.spawning && self.end.is_none() {
+            let free = self.m.max_jobs - self.busy_slots();
+            if free == 0 {
+                break;
+            }
+            let ctx = SelectContext {
+                free_slots: free,
+                evaluations: self.counters.evaluations,
+                optimizers_started: self.counters.optimizers_started,
+            };
+            match self.m.selector.select(&ctx) {
+                Selection::Start(spec) if spec.workers >= 1 && spec.workers <= free => self.start(spec)?,
+                Selection::Start(_) | Selection::Wait => {
+                    if self.live.is_empty() {
+                        return Err(CoreError::config(
+                            "max_jobs",
+                            format!(
+                                "the selector's next optimizer does not fit in {} slots",
+                                self.m.max_jobs
+                            ),
+                        ));
+                    }
+                    break;
+                }
+                Selection::Stop => self.spawning = false,
+            }
+        }
+        self.counters.peak_busy_slots = self.counters.peak_busy_slots.max(self.busy_slots());
+        Ok(())
+    }
+
+    fn start(&mut self, spec: OptimizerSpec) -> Result<()> {
+        let opt_id = self.records.len() as OptimizerId + 1;
+        let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
+        let gen_ctx = GenerateContext {
+            bounds: &self.m.bounds,
+            best: best.as_ref(),
+            optimizers: &self.records,
+            evaluations: self.counters.evaluations,
+        };
+        let mut x0 = self.m.generator.generate(&gen_ctx);
+        self.m.bounds.clip(&mut x0);
+        let seed = derive_seed(self.m.seed, opt_id);
+        let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
+        self.counters.optimizers_started += 1;
+        self.records.push(OptimizerRecord::new(opt_id, spec.factory.name(), spec.workers));
+        self.log.optimizer_event(&json!({
+            "event": "start",
+            "opt_id": opt_id,
+            "t": self.now(),
+            "type": spec.factory.name(),
+            "settings": spec.factory.settings(),
+            "workers": spec.workers,
+            "evaluator": spec.evaluator.name(),
+            "seed": seed,
+            "x0": x0,
+        }))?;
+        let built =
+            spec.factory.build(&ctx).map_err(|e| format!("cannot build the optimizer: {e}")).and_then(
+                |opt| {
+                    spec.evaluator
+                        .build(spec.workers)
+                        .map(|ev| (opt, ev))
+                        .map_err(|e| format!("cannot build the evaluator: {e}"))
+                },
+            );
+        let (optimizer, evaluator) = match built {
+            Ok(parts) => parts,
+            Err(message) => return self.ended(opt_id, RunnerEnd::Crashed(message), None),
+        };
+        let control = Arc::new(Control::default());
+        let runner = Runner {
+            opt_id,
+            optimizer,
+            evaluator,
+            objective: Arc::clone(&self.m.objective),
+            control: Arc::clone(&control),
+            tx: self.tx.clone(),
+            detailed: self.m.detailed_log,
+        };
+        match self.m.backend.spawn(runner) {
+            Ok(handle) => {
+                self.live.insert(opt_id, Live { handle, control, workers: spec.workers, stop_cause: None });
+                Ok(())
+            }
+            Err(e) => self.ended(opt_id, RunnerEnd::Crashed(e.to_string()), None),
+        }
+    }
+
+    fn handle(&mut self, msg: Message) -> Result<()> {
+        match msg {
+            Message::Results { opt_id, results } => {
+                for r in &results {
+                    self.evaluation(opt_id, r)?;
+                }
+                if self.end.is_none() && self.counters.evaluations - self.last_hunt >= self.m.hunt_frequency {
+                    self.hunt();
+                }
+                Ok(())
+            }
+            Message::Ended { opt_id, end } => {
+                let live = self.live.remove(&opt_id);
+                let cause = live.map(|l| {
+                    l.handle.join();
+                    l.stop_cause
+                });
+                self.ended(opt_id, end, cause.flatten())
+            }
+        }
+    }
+
+    fn evaluation(&mut self, opt_id: OptimizerId, r: &EvalRecord) -> Result<()> {
+        self.counters.evaluations += 1;
+        let call_id = self.counters.evaluations;
+        let t = self.now();
+        self.log.evaluation(call_id, opt_id, &r.x, r.fx, t, r.extras.as_ref(), r.error.as_deref())?;
+        if r.error.is_some() {
+            self.counters.failed_evaluations += 1;
+        }
+        let Some(record) = self.records.get_mut(opt_id as usize - 1) else { return Ok(()) };
+        if record.evaluations() == 0 {
+            self.immediate_crashes = 0;
+        }
+        record.record(&r.x, r.fx);
+        if r.fx.is_finite() && self.best.as_ref().is_none_or(|b| r.fx < b.fx) {
+            self.best = Some(Best { x: r.x.clone(), fx: r.fx, opt_id, call_id });
+            if self.m.share_best {
+                for (&id, live) in &self.live {
+                    if id != opt_id && live.stop_cause.is_none() {
+                        live.control.offer(Evaluation { x: r.x.clone(), fx: r.fx });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One hunt: the owner of the global best tests every other running optimizer that has evaluations.
+    fn hunt(&mut self) {
+        let Some(hunter_expr) = self.m.hunter.as_mut() else { return };
+        let Some(hunter_id) = self.best.as_ref().map(|b| b.opt_id) else { return };
+        self.last_hunt = self.counters.evaluations;
+        self.counters.hunts += 1;
+        let mut victims = Vec::new();
+        let hunter = &self.records[hunter_id as usize - 1];
+        for victim in &self.records {
+            if victim.id() == hunter_id || !victim.is_running() || victim.evaluations() == 0 {
+                continue;
+            }
+            let ctx = HuntContext { hunter, victim, optimizers: &self.records, bounds: &self.m.bounds };
+            if hunter_expr.hunt(&ctx) {
+                victims.push((victim.id(), hunter_expr.with_values().to_string()));
+            }
+        }
+        for (id, expr) in victims {
+            self.counters.optimizers_killed += 1;
+            let cause = json!({"reason": "killed", "by": "hunt", "hunter": hunter_id, "expression": expr, "t_kill": self.now()});
+            self.stop(id, cause);
+        }
+    }
+
+    /// Tells a running optimizer to stop; `cause` is logged when its runner ends.
+    fn stop(&mut self, opt_id: OptimizerId, cause: serde_json::Value) {
+        if let Some(live) = self.live.get_mut(&opt_id) {
+            live.control.stop();
+            live.stop_cause.get_or_insert(cause);
+            self.records[opt_id as usize - 1].set_lifecycle(Lifecycle::Stopping);
+        }
+    }
+
+    /// Books the end of an optimizer's runner and logs its end event.
+    fn ended(&mut self, opt_id: OptimizerId, end: RunnerEnd, cause: Option<serde_json::Value>) -> Result<()> {
+        let t = self.now();
+        let record = &mut self.records[opt_id as usize - 1];
+        let no_evals = record.evaluations() == 0;
+        record.set_lifecycle(Lifecycle::Ended);
+        let mut event = json!({
+            "event": "end",
+            "opt_id": opt_id,
+            "t": t,
+            "evaluations": record.evaluations(),
+            "best_fx": record.best().map(|b| b.fx),
+        });
+        let detail = match (end, cause) {
+            // A kill or a stop at the end of the run is what the user asked for, even if the optimizer
+            // converged or crashed in the same step.
+            (RunnerEnd::Stopped, Some(cause)) | (RunnerEnd::Converged(_), Some(cause)) => cause,
+            (RunnerEnd::Crashed(error), cause) => {
+                self.counters.optimizers_crashed += 1;
+                if no_evals {
+                    self.immediate_crashes += 1;
+                    self.last_crash = error.clone();
+                    if self.immediate_crashes >= MAX_IMMEDIATE_CRASHES && self.end.is_none() {
+                        self.spawning = false;
+                        self.end = Some(EndReason::CrashLoop(error.clone()));
+                    }
+                }
+                match cause {
+                    Some(c) => json!({"reason": "crashed", "error": error, "after": c}),
+                    None => json!({"reason": "crashed", "error": error}),
+                }
+            }
+            (RunnerEnd::Converged(criterion), None) => {
+                self.counters.optimizers_converged += 1;
+                json!({"reason": "converged", "criterion": criterion})
+            }
+            (RunnerEnd::Stopped, None) => json!({"reason": "stopped", "by": "runner"}),
+        };
+        if let (Some(e), Some(d)) = (event.as_object_mut(), detail.as_object()) {
+            e.extend(d.clone());
+        }
+        self.log.optimizer_event(&event)
+    }
+
+    /// Stops every runner and waits for them to end, logging the evaluations still arriving. After
+    /// `end_timeout` the remaining ones are abandoned and reported.
+    fn shutdown(&mut self) {
+        let now = self.now();
+        let ids: Vec<OptimizerId> = self.live.keys().copied().collect();
+        for id in ids {
+            self.stop(id, json!({"reason": "stopped", "by": "end of run", "t_stop": now}));
+        }
+        let deadline = self.m.end_timeout.map(|t| Instant::now() + t);
+        while !self.live.is_empty() {
+            let wait = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()).min(TICK));
+            match self.rx.recv_timeout(wait) {
+                // A log failure here is reported by the final flush.
+                Ok(msg) => drop(self.handle(msg)),
+                Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => break,
+                Err(_) => {}
+            }
+        }
+        let abandoned: Vec<OptimizerId> = self.live.keys().copied().collect();
+        for id in abandoned {
+            let timeout = self.m.end_timeout.unwrap_or(Duration::ZERO).as_secs_f64();
+            // The thread is detached: it cannot be killed, and it ends when the process does.
+            self.live.remove(&id);
+            let cause = json!({"reason": "abandoned", "error": format!("did not stop within {timeout} s")});
+            drop(self.ended(id, RunnerEnd::Stopped, Some(cause)));
+        }
+        self.m.backend.shutdown();
+    }
+}

@@ -1,0 +1,204 @@
+//! The runner: the loop that drives one optimizer on whatever level-1 backend hosts it.
+//!
+//! `control check -> ask -> evaluate the batch -> stream results -> tell`, until the optimizer
+//! converges, crashes or is told to stop. Results of fast objectives are sent in small groups (at most
+//! [`FLUSH_INTERVAL`] apart, and always at the end of a batch), so nothing is held back past the step
+//! at which a stop or a checkpoint is acted on. A runner always ends by sending [`Message::Ended`].
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use serde::{Deserialize, Serialize};
+
+use crate::error::panic_message;
+use crate::evaluator::{EvalOutcome, Evaluator};
+use crate::objective::Objective;
+use crate::optimizer::{Optimizer, OptimizerId, Status};
+use crate::point::Evaluation;
+
+/// The longest time a finished evaluation waits in the runner before it is sent to the manager.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+
+/// One evaluation as it travels to the manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    /// The point.
+    pub x: Vec<f64>,
+    /// Its value; NaN when the evaluation failed.
+    pub fx: f64,
+    /// Extras returned by a detailed evaluation.
+    pub extras: Option<serde_json::Value>,
+    /// Why the evaluation failed, or that its value was not finite.
+    pub error: Option<String>,
+}
+
+impl EvalRecord {
+    fn new(x: &[f64], outcome: &EvalOutcome) -> Self {
+        match outcome {
+            Ok(out) => EvalRecord {
+                x: x.to_vec(),
+                fx: out.fx,
+                extras: out.extras.clone(),
+                error: (!out.fx.is_finite()).then(|| format!("non-finite value {}", out.fx)),
+            },
+            Err(e) => {
+                EvalRecord { x: x.to_vec(), fx: f64::NAN, extras: None, error: Some(e.message().to_owned()) }
+            }
+        }
+    }
+}
+
+/// How a runner ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RunnerEnd {
+    /// The optimizer converged by its own criterion.
+    Converged(String),
+    /// It was told to stop.
+    Stopped,
+    /// The optimizer failed or panicked.
+    Crashed(String),
+}
+
+/// What runners send to the manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Finished evaluations, in the order they finished.
+    Results {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// The evaluations.
+        results: Vec<EvalRecord>,
+    },
+    /// The runner has ended; nothing more comes from it.
+    Ended {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// How it ended.
+        end: RunnerEnd,
+    },
+}
+
+/// The manager's side of one runner: a stop flag and a mailbox for shared incumbents.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    injection: Mutex<Option<Evaluation>>,
+}
+
+impl Control {
+    /// Asks the runner to stop at its next step (and its evaluator between points).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Offers a new incumbent; only the latest offer is kept until the runner takes it.
+    pub fn offer(&self, best: Evaluation) {
+        *self.injection.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
+    }
+
+    fn take_offer(&self) -> Option<Evaluation> {
+        self.injection.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Everything one optimizer needs to run; backends move it to where it runs and call [`Runner::run`].
+pub struct Runner {
+    pub(crate) opt_id: OptimizerId,
+    pub(crate) optimizer: Box<dyn Optimizer>,
+    pub(crate) evaluator: Box<dyn Evaluator>,
+    pub(crate) objective: Arc<dyn Objective>,
+    pub(crate) control: Arc<Control>,
+    pub(crate) tx: Sender<Message>,
+    pub(crate) detailed: bool,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("opt_id", &self.opt_id)
+            .field("optimizer", &self.optimizer.name())
+            .finish()
+    }
+}
+
+impl Runner {
+    /// The id of the optimizer it drives.
+    pub fn opt_id(&self) -> OptimizerId {
+        self.opt_id
+    }
+
+    /// Runs the optimizer to its end and sends [`Message::Ended`]. Never panics: a panic of the
+    /// optimizer ends it as [`RunnerEnd::Crashed`].
+    pub fn run(mut self) {
+        let end = match catch_unwind(AssertUnwindSafe(|| self.steps())) {
+            Ok(end) => end,
+            Err(payload) => RunnerEnd::Crashed(format!("panicked: {}", panic_message(payload.as_ref()))),
+        };
+        // The manager may already be gone at the end of a run; then nobody needs the message.
+        let _ = self.tx.send(Message::Ended { opt_id: self.opt_id, end });
+    }
+
+    fn steps(&mut self) -> RunnerEnd {
+        loop {
+            if self.control.is_stopped() {
+                return RunnerEnd::Stopped;
+            }
+            if let Some(best) = self.control.take_offer() {
+                self.optimizer.inject(&best.x, best.fx);
+            }
+            let batch = match self.optimizer.ask() {
+                Ok(batch) if batch.is_empty() => {
+                    return RunnerEnd::Crashed("ask returned an empty batch".into());
+                }
+                Ok(batch) => batch,
+                Err(e) => return RunnerEnd::Crashed(format!("ask failed: {e}")),
+            };
+            let Some(outcomes) = self.evaluate(&batch) else { return RunnerEnd::Stopped };
+            let evals: Vec<Evaluation> = batch
+                .into_iter()
+                .zip(&outcomes)
+                .map(|(x, o)| Evaluation { x, fx: o.as_ref().map_or(f64::NAN, |out| out.fx) })
+                .collect();
+            match self.optimizer.tell(&evals) {
+                Ok(Status::Running) => {}
+                Ok(Status::Converged(reason)) => return RunnerEnd::Converged(reason),
+                Err(e) => return RunnerEnd::Crashed(format!("tell failed: {e}")),
+            }
+        }
+    }
+
+    /// Evaluates a batch, streaming results to the manager in groups at most [`FLUSH_INTERVAL`] apart.
+    fn evaluate(&mut self, batch: &[Vec<f64>]) -> Option<Vec<EvalOutcome>> {
+        struct Pending {
+            records: Vec<EvalRecord>,
+            since: Instant,
+        }
+        let pending = Mutex::new(Pending { records: Vec::with_capacity(batch.len()), since: Instant::now() });
+        let (opt_id, tx) = (self.opt_id, &self.tx);
+        let flush = |p: &mut Pending| {
+            if !p.records.is_empty() {
+                let _ = tx.send(Message::Results { opt_id, results: std::mem::take(&mut p.records) });
+            }
+            p.since = Instant::now();
+        };
+        let report = |i: usize, outcome: &EvalOutcome| {
+            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.records.push(EvalRecord::new(&batch[i], outcome));
+            if p.since.elapsed() >= FLUSH_INTERVAL {
+                flush(&mut p);
+            }
+        };
+        let outcomes =
+            self.evaluator.evaluate(&*self.objective, batch, self.detailed, &self.control.stop, &report);
+        flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
+        outcomes
+    }
+}

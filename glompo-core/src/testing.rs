@@ -1,0 +1,163 @@
+//! Mocks for tests of the manager and of other crates: a scripted optimizer and its factory.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::OptimizerError;
+use crate::optimizer::{Optimizer, OptimizerFactory, StartContext, Status};
+use crate::point::Evaluation;
+
+/// A deterministic optimizer whose behaviour is set by its factory: it walks from `x0` towards the
+/// centre of the box by `step` of the remaining distance per batch (or stays put when `step` is 0),
+/// asks `batch` copies of its point, and can be made to converge or panic after a number of batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptedOptimizer {
+    name: String,
+    x: Vec<f64>,
+    centre: Vec<f64>,
+    script: Script,
+    batches: u64,
+    best: Option<Evaluation>,
+}
+
+/// The behaviour of a [`ScriptedOptimizer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Script {
+    /// Fraction of the distance to the centre covered per batch.
+    pub step: f64,
+    /// Points per batch.
+    pub batch: usize,
+    /// Converge (criterion `script`) after this many batches.
+    pub converge_after: Option<u64>,
+    /// Panic in `ask` after this many batches.
+    pub panic_after: Option<u64>,
+}
+
+impl Optimizer for ScriptedOptimizer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {
+        if self.script.panic_after.is_some_and(|n| self.batches >= n) {
+            panic!("scripted panic after {} batches", self.batches);
+        }
+        Ok(vec![self.x.clone(); self.script.batch])
+    }
+
+    fn tell(&mut self, evals: &[Evaluation]) -> Result<Status, OptimizerError> {
+        if evals.len() != self.script.batch {
+            return Err(OptimizerError::Protocol(format!(
+                "{} values for a batch of {}",
+                evals.len(),
+                self.script.batch
+            )));
+        }
+        for e in evals.iter().filter(|e| e.fx.is_finite()) {
+            if self.best.as_ref().is_none_or(|b| e.fx < b.fx) {
+                self.best = Some(e.clone());
+            }
+        }
+        self.batches += 1;
+        for (x, c) in self.x.iter_mut().zip(&self.centre) {
+            *x += self.script.step * (c - *x);
+        }
+        Ok(match self.script.converge_after {
+            Some(n) if self.batches >= n => Status::Converged("script".into()),
+            _ => Status::Running,
+        })
+    }
+
+    fn best(&self) -> Option<Evaluation> {
+        self.best.clone()
+    }
+
+    fn save(&self) -> Result<serde_json::Value, OptimizerError> {
+        serde_json::to_value(self).map_err(|e| OptimizerError::Internal(e.to_string()))
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), OptimizerError> {
+        *self = serde_json::from_value(state.clone())
+            .map_err(|e| OptimizerError::BadState { optimizer: self.name.clone(), message: e.to_string() })?;
+        Ok(())
+    }
+}
+
+/// Builds [`ScriptedOptimizer`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedFactory {
+    name: String,
+    script: Script,
+}
+
+impl ScriptedFactory {
+    /// One that walks half way to the centre per batch of one point, forever.
+    pub fn descending() -> Self {
+        ScriptedFactory {
+            name: "scripted".into(),
+            script: Script { step: 0.5, batch: 1, converge_after: None, panic_after: None },
+        }
+    }
+
+    /// One that stays at its start point forever (a stagnating optimizer).
+    pub fn constant() -> Self {
+        let mut f = Self::descending();
+        f.script.step = 0.0;
+        f
+    }
+
+    /// A descending one with another type name.
+    pub fn named(name: &str) -> Self {
+        Self::descending().with_name(name)
+    }
+
+    /// Sets the type name.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the fraction of the distance to the centre covered per batch.
+    pub fn step(mut self, step: f64) -> Self {
+        self.script.step = step;
+        self
+    }
+
+    /// Sets the points per batch.
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.script.batch = batch;
+        self
+    }
+
+    /// Converge after `n` batches.
+    pub fn converge_after(mut self, n: u64) -> Self {
+        self.script.converge_after = Some(n);
+        self
+    }
+
+    /// Panic in `ask` after `n` batches.
+    pub fn panic_after(mut self, n: u64) -> Self {
+        self.script.panic_after = Some(n);
+        self
+    }
+}
+
+impl OptimizerFactory for ScriptedFactory {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::to_value(&self.script).unwrap_or_default()
+    }
+
+    fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {
+        Ok(Box::new(ScriptedOptimizer {
+            name: self.name.clone(),
+            x: ctx.x0.to_vec(),
+            centre: ctx.bounds.centre(),
+            script: self.script.clone(),
+            batches: 0,
+            best: None,
+        }))
+    }
+}

@@ -1,0 +1,303 @@
+//! The manager loop: slots, hunts, crashes, logs and the run directory.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use glompo_core::generator::{GenerateContext, Generator};
+use glompo_core::manager::{EndReason, Manager, ManagerBuilder, RunResult};
+use glompo_core::objective::from_fn;
+use glompo_core::selector::{CycleSelector, OptimizerSpec};
+use glompo_core::testing::ScriptedFactory;
+use glompo_core::{Bounds, EvalError, Objective, checker, hunter};
+use serde_json::Value;
+
+fn sphere() -> Arc<dyn Objective> {
+    Arc::new(from_fn(|x: &[f64]| x.iter().map(|v| v * v).sum()))
+}
+
+fn builder(objective: Arc<dyn Objective>, specs: Vec<OptimizerSpec>) -> ManagerBuilder {
+    let bounds = Bounds::uniform(2, -5.0, 5.0).unwrap();
+    Manager::builder(objective, bounds).selector(Box::new(CycleSelector::new(specs).unwrap())).seed(11)
+}
+
+fn spec(f: ScriptedFactory) -> OptimizerSpec {
+    OptimizerSpec::new(Arc::new(f))
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn events(dir: &Path, opt_id: u64, kind: &str) -> Vec<Value> {
+    lines(&dir.join("optimizers.jsonl"))
+        .into_iter()
+        .filter(|e| e["opt_id"] == opt_id && e["event"] == kind)
+        .collect()
+}
+
+/// The evaluation log has one line per counted evaluation, numbered 1..N, and its minimum is the result.
+fn check_evaluation_log(dir: &Path, result: &RunResult) {
+    let evals = lines(&dir.join("evaluations.jsonl"));
+    assert_eq!(evals.len() as u64, result.counters.evaluations);
+    for (i, e) in evals.iter().enumerate() {
+        assert_eq!(e["call_id"], i as u64 + 1);
+        assert!(e["opt_id"].as_u64().unwrap() >= 1);
+        assert_eq!(e["x"].as_array().unwrap().len(), 2);
+    }
+    let min = evals.iter().filter_map(|e| e["fx"].as_f64()).fold(f64::INFINITY, f64::min);
+    let best = result.best.as_ref().unwrap();
+    assert_eq!(min, best.fx);
+    assert_eq!(evals[best.call_id as usize - 1]["fx"].as_f64(), Some(best.fx));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["counters"]["evaluations"], result.counters.evaluations);
+    assert_eq!(summary["result"]["fx"].as_f64(), Some(best.fx));
+    assert_eq!(summary["result"]["opt_id"], best.opt_id);
+    assert_eq!(summary["end_reason"], result.end_reason.to_string());
+}
+
+#[test]
+fn slots_fill_exactly_as_far_as_workers_fit() {
+    for (workers, started, busy) in [(1, 10, 10), (3, 3, 9), (6, 1, 6)] {
+        let result = builder(sphere(), vec![spec(ScriptedFactory::descending()).workers(workers)])
+            .max_jobs(10)
+            .checker(checker::max_evals(500))
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(result.counters.optimizers_started, started, "workers {workers}");
+        assert_eq!(result.counters.peak_busy_slots, busy, "workers {workers}");
+        assert_eq!(result.end_reason, EndReason::Converged("max_evals(500) = true".into()));
+    }
+}
+
+/// Starts odd-numbered optimizers at (4, 4) and even-numbered ones at (1, 1).
+#[derive(Debug)]
+struct Alternate(u64);
+
+impl Generator for Alternate {
+    fn name(&self) -> &str {
+        "alternate"
+    }
+
+    fn generate(&mut self, _ctx: &GenerateContext<'_>) -> Vec<f64> {
+        self.0 += 1;
+        if self.0 % 2 == 1 { vec![4.0, 4.0] } else { vec![1.0, 1.0] }
+    }
+}
+
+#[test]
+fn a_stagnating_optimizer_is_hunted_and_the_best_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
+    let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
+    let result = builder(sphere(), vec![stagnant, improver])
+        .max_jobs(2)
+        .generator(Box::new(Alternate(0)))
+        .checker(checker::max_evals(20_000))
+        .hunter(hunter::min_evals(30) & hunter::best_unmoving(20, 0.0))
+        .hunt_frequency(10)
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(result.counters.optimizers_killed >= 1);
+    assert!(result.counters.hunts >= 1);
+    let first_end = &events(dir.path(), 1, "end")[0];
+    assert_eq!(first_end["reason"], "killed");
+    assert_eq!(first_end["by"], "hunt");
+    let hunter = first_end["hunter"].as_u64().unwrap();
+    assert_eq!(events(dir.path(), hunter, "start")[0]["type"], "improver");
+    assert_eq!(first_end["expression"], "[min_evals(30) = true & best_unmoving(20, 0) = true]");
+    let improver_end = &events(dir.path(), 2, "end")[0];
+    assert_eq!(improver_end["reason"], "stopped");
+    assert_eq!(improver_end["by"], "end of run");
+    // Every killed optimizer was a stagnant one, and the best is an improver's.
+    for e in lines(&dir.path().join("optimizers.jsonl")).iter().filter(|e| e["reason"] == "killed") {
+        let id = e["opt_id"].as_u64().unwrap();
+        assert_eq!(events(dir.path(), id, "start")[0]["type"], "stagnant");
+    }
+    assert_eq!(events(dir.path(), result.best.as_ref().unwrap().opt_id, "start")[0]["type"], "improver");
+    // Backpressure keeps the overshoot past the budget small: runners stop soon after the end.
+    assert!(result.counters.evaluations < 21_000, "{}", result.counters.evaluations);
+    check_evaluation_log(dir.path(), &result);
+}
+
+/// Counts its calls: every 7th fails, every 11th is NaN, every 13th panics.
+#[derive(Default)]
+struct Flaky(std::sync::atomic::AtomicU64);
+
+impl Objective for Flaky {
+    fn evaluate(&self, x: &[f64]) -> Result<f64, EvalError> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n % 13 == 0 {
+            panic!("objective blew up");
+        }
+        if n % 7 == 0 {
+            return Err(EvalError::new("simulation diverged"));
+        }
+        Ok(if n % 11 == 0 { f64::NAN } else { x[0] * x[0] + x[1] * x[1] })
+    }
+}
+
+#[test]
+fn panicking_optimizers_and_failing_objectives_do_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let crasher = spec(ScriptedFactory::constant().with_name("crasher").panic_after(3));
+    let walker = spec(ScriptedFactory::constant().with_name("walker"));
+    let result = builder(Arc::new(Flaky::default()), vec![crasher, walker])
+        .max_jobs(2)
+        .checker(checker::max_evals(3000))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(
+        result.end_reason == EndReason::Converged("max_evals(3000) = true".into()),
+        "{}",
+        result.end_reason
+    );
+    assert!(result.counters.optimizers_crashed >= 1);
+    let crashed = events(dir.path(), 1, "end");
+    assert_eq!(crashed[0]["reason"], "crashed");
+    assert_eq!(crashed[0]["error"], "panicked: scripted panic after 3 batches");
+    assert_eq!(crashed[0]["evaluations"], 3);
+    let evals = lines(&dir.path().join("evaluations.jsonl"));
+    let errors: Vec<&str> = evals.iter().filter_map(|e| e["error"].as_str()).collect();
+    assert!(errors.contains(&"simulation diverged"));
+    assert!(errors.contains(&"panicked: objective blew up"));
+    assert!(errors.contains(&"non-finite value NaN"));
+    assert!(evals.iter().filter(|e| e["error"].is_string()).all(|e| e["fx"].is_null()));
+    assert_eq!(errors.len() as u64, result.counters.failed_evaluations);
+    check_evaluation_log(dir.path(), &result);
+}
+
+#[test]
+fn optimizers_that_always_crash_end_the_run_as_a_failure() {
+    let result = builder(sphere(), vec![spec(ScriptedFactory::descending().panic_after(0))])
+        .max_jobs(2)
+        .checker(checker::max_evals(100))
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(
+        matches!(&result.end_reason, EndReason::CrashLoop(e) if e == "panicked: scripted panic after 0 batches")
+    );
+    assert!(result.end_reason.is_failure());
+    assert!(result.counters.optimizers_crashed >= 5);
+    assert_eq!(result.counters.evaluations, 0);
+}
+
+#[test]
+fn converged_optimizers_are_replaced_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = builder(sphere(), vec![spec(ScriptedFactory::descending().batch(4).converge_after(5))])
+        .max_jobs(2)
+        .checker(checker::n_converged(6))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(result.counters.optimizers_converged >= 6);
+    assert!(result.counters.optimizers_started >= 7);
+    let ends: Vec<Value> = lines(&dir.path().join("optimizers.jsonl"))
+        .into_iter()
+        .filter(|e| e["reason"] == "converged")
+        .collect();
+    assert_eq!(ends.len() as u64, result.counters.optimizers_converged);
+    assert!(ends.iter().all(|e| e["criterion"] == "script" && e["evaluations"] == 20));
+    check_evaluation_log(dir.path(), &result);
+}
+
+#[test]
+fn an_existing_run_directory_is_refused_unless_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |overwrite: bool| {
+        builder(sphere(), vec![spec(ScriptedFactory::descending())])
+            .max_jobs(1)
+            .checker(checker::max_evals(50))
+            .dir(dir.path())
+            .overwrite(overwrite)
+            .build()
+            .unwrap()
+            .run()
+    };
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    run(false).unwrap();
+    let before = fs::read(dir.path().join("evaluations.jsonl")).unwrap();
+    let err = run(false).unwrap_err().to_string();
+    assert!(err.ends_with("the run directory already holds a run; pass --overwrite to replace it"), "{err}");
+    assert_eq!(fs::read(dir.path().join("evaluations.jsonl")).unwrap(), before);
+    let result = run(true).unwrap();
+    check_evaluation_log(dir.path(), &result);
+    assert_eq!(fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+}
+
+#[test]
+fn stop_files_stop_running_optimizers_and_others_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("STOP_1"), "").unwrap();
+    fs::write(dir.path().join("STOP_99"), "").unwrap();
+    let slow = Arc::new(from_fn(|x: &[f64]| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        x[0] * x[0]
+    }));
+    let result = builder(slow, vec![spec(ScriptedFactory::descending().step(0.001))])
+        .max_jobs(1)
+        .checker(checker::max_seconds(0.5))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let end = &events(dir.path(), 1, "end")[0];
+    assert_eq!(end["reason"], "killed");
+    assert_eq!(end["by"], "STOP file");
+    assert!(!dir.path().join("STOP_1").exists());
+    assert!(dir.path().join("STOP_99").exists());
+    assert_eq!(result.counters.optimizers_killed, 1);
+    assert!(result.counters.optimizers_started >= 2);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_start_points() {
+    let starts = |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        builder(sphere(), vec![spec(ScriptedFactory::descending().converge_after(3))])
+            .max_jobs(2)
+            .seed(seed)
+            .checker(checker::n_converged(5))
+            .dir(dir.path())
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        let mut x0: Vec<(u64, String)> = lines(&dir.path().join("optimizers.jsonl"))
+            .into_iter()
+            .filter(|e| e["event"] == "start")
+            .map(|e| (e["opt_id"].as_u64().unwrap(), e["x0"].to_string()))
+            .collect();
+        x0.sort();
+        x0.truncate(5);
+        x0
+    };
+    assert_eq!(starts(3), starts(3));
+    assert_ne!(starts(3), starts(4));
+}
+
+#[test]
+fn invalid_settings_name_the_field() {
+    let err = builder(sphere(), vec![spec(ScriptedFactory::descending()).workers(4)])
+        .max_jobs(3)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "optimizers[0].workers: 4 workers do not fit in max_jobs = 3");
+    let err = builder(sphere(), vec![spec(ScriptedFactory::descending())]).max_jobs(0).build().unwrap_err();
+    assert_eq!(err.to_string(), "max_jobs: must be at least 1");
+}
