@@ -1,4 +1,21 @@
 //! glompo-core: the traits, the manager loop and the built-in components of glompo.
+//!
+//! A [`Manager`](manager::Manager) runs several [`Optimizer`]s at once on one [`Objective`] inside
+//! [`Bounds`]. Optimizers are ask/tell state machines built by [`OptimizerFactory`]s; a
+//! [`Runner`](runner::Runner) drives each one on a level-1 [`Backend`](backend::Backend) (the
+//! [`ThreadBackend`](backend::ThreadBackend) here) and evaluates its batches on a level-2
+//! [`Evaluator`](evaluator::Evaluator). The manager decides with pluggable components:
+//!
+//! - [`Selector`](selector::Selector) — which optimizer starts next ([`CycleSelector`](selector::CycleSelector));
+//! - [`Generator`](generator::Generator) — where it starts ([`RandomGenerator`](generator::RandomGenerator));
+//! - [`Hunter`](hunter::Hunter) — when to kill one ([`hunter::min_evals`], [`hunter::best_unmoving`],
+//!   [`hunter::parameter_distance`]);
+//! - [`Checker`](checker::Checker) — when the run ends ([`checker::max_evals`], [`checker::target_cost`],
+//!   [`checker::max_seconds`], [`checker::n_converged`]).
+//!
+//! Hunters and checkers combine with `|` and `&` into [`Expr`](expr::Expr) trees, in Rust or in the
+//! config language of [`hunter::parse`] and [`checker::parse`]. The benchmark functions are in
+//! [`functions`]; randomness comes from [`SeededRng`]; mocks for tests are in [`testing`].
 #![deny(missing_docs)]
 
 pub mod backend;

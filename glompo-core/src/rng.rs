@@ -137,18 +137,24 @@ mod tests {
 
     #[test]
     fn streams_differ_and_seeds_reproduce() {
-        let a: Vec<u64> = (0..4).map({
-            let mut r = SeededRng::with_stream(1, 0);
-            move |_| r.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..4).map({
-            let mut r = SeededRng::with_stream(1, 1);
-            move |_| r.next_u64()
-        }).collect();
-        let c: Vec<u64> = (0..4).map({
-            let mut r = SeededRng::with_stream(1, 0);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = SeededRng::with_stream(1, 0);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = SeededRng::with_stream(1, 1);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map({
+                let mut r = SeededRng::with_stream(1, 0);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_ne!(a, b);
         assert_eq!(a, c);
     }

@@ -1,1 +1,97 @@
-fn main(){}
+//! Automation for the glompo workspace: `cargo xtask <task>`.
+//!
+//! - `ci`: fmt check, clippy with `-D warnings`, the tests, rustdoc with `-D warnings`, tidy;
+//! - `test`: the whole test suite (cargo-nextest when installed, one process per test, then the
+//!   doctests);
+//! - `fmt`, `lint`: format, or run clippy;
+//! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere;
+//! - `tidy`: the architecture invariants (also a `#[test]`).
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["ci"] => ci(),
+        ["test", rest @ ..] => test(rest),
+        ["fmt"] => cargo(&["fmt", "--all"]),
+        ["lint"] => lint(),
+        ["tidy"] => tidy::check(&root()).map_err(|problems| problems.join("\n")),
+        ["bench", "overhead", rest @ ..] => bench_overhead(rest),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str =
+    "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N]>";
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.current_dir(root()).status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    run(Command::new(cargo_bin()).args(args))
+}
+
+fn lint() -> Result<(), String> {
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+}
+
+fn has_nextest() -> bool {
+    Command::new(cargo_bin()).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn test(extra: &[&str]) -> Result<(), String> {
+    if has_nextest() {
+        let mut args = vec!["nextest", "run", "--workspace", "--no-fail-fast"];
+        args.extend_from_slice(extra);
+        cargo(&args)?;
+        // nextest does not run doctests.
+        cargo(&["test", "--workspace", "--doc"])
+    } else {
+        eprintln!("xtask: cargo-nextest is not installed; using cargo test");
+        let mut args = vec!["test", "--workspace", "--no-fail-fast"];
+        args.extend_from_slice(extra);
+        cargo(&args)
+    }
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])?;
+    lint()?;
+    test(&[])?;
+    run(Command::new(cargo_bin())
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    tidy::check(&root()).map_err(|problems| problems.join("\n"))?;
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+fn bench_overhead(rest: &[&str]) -> Result<(), String> {
+    let mut args = vec!["run", "--release", "--package", "glompo-cli", "--example", "overhead", "--"];
+    args.extend_from_slice(rest);
+    cargo(&args)
+}

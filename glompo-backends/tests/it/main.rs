@@ -1,1 +1,3 @@
+//! Integration tests of glompo-backends.
 
+mod thread;

@@ -1,0 +1,24 @@
+//! The backend error type.
+
+/// What can go wrong in a backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// A worker pool could not be started.
+    #[error("cannot start {workers} worker threads: {message}")]
+    Spawn {
+        /// The requested number of workers.
+        workers: usize,
+        /// What the pool said.
+        message: String,
+    },
+}
+
+/// The result type of backend operations.
+pub type Result<T> = std::result::Result<T, BackendError>;
+
+impl From<BackendError> for glompo_core::CoreError {
+    fn from(e: BackendError) -> Self {
+        glompo_core::CoreError::Backend(e.to_string())
+    }
+}
