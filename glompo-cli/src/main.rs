@@ -1,1 +1,126 @@
-fn main(){}
+//! The `glompo` command: run managed optimizations from a JSON config.
+
+mod args;
+mod config;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use glompo_core::functions;
+use glompo_core::manager::{Manager, RunResult};
+use glompo_core::selector::CycleSelector;
+use glompo_core::{CoreError, checker, hunter};
+
+use crate::args::{Cli, Command};
+use crate::config::{ConfigError, Overrides, Plan};
+
+/// Exit code of a run that failed.
+const FAILED: u8 = 1;
+/// Exit code of bad usage, config or input.
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Functions => list_functions(),
+        Command::Run { config, dir, overwrite, seed, quiet } => {
+            let plan = match config::load(&config, Overrides { dir, overwrite, seed }) {
+                Ok(plan) => plan,
+                Err(ConfigError(message)) => return fail(USAGE, &message),
+            };
+            run(plan, quiet)
+        }
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("glompo: error: {message}");
+    ExitCode::from(code)
+}
+
+fn run(plan: Plan, quiet: bool) -> ExitCode {
+    let dir = plan.dir.clone();
+    // The plan was validated, so these parses cannot fail; map the errors anyway rather than panic.
+    let built = (|| -> Result<Manager, CoreError> {
+        let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
+            .selector(Box::new(CycleSelector::new(plan.specs)?))
+            .checker(checker::parse(&plan.convergence)?)
+            .max_jobs(plan.max_jobs)
+            .hunt_frequency(plan.hunt_frequency)
+            .share_best_solutions(plan.share_best)
+            .detailed_log(plan.detailed_log)
+            .seed(plan.seed)
+            .dir(&plan.dir)
+            .overwrite(plan.overwrite)
+            .config(plan.resolved);
+        if let Some(h) = &plan.hunters {
+            builder = builder.hunter(hunter::parse(h)?);
+        }
+        builder.build()
+    })();
+    let manager = match built {
+        Ok(m) => m,
+        Err(e) => return fail(USAGE, &e.to_string()),
+    };
+    if !quiet {
+        eprintln!(
+            "glompo: minimising {} ({}-D) with up to {} jobs; writing {}",
+            plan.objective.name(),
+            plan.objective.dim(),
+            plan.max_jobs,
+            dir.display()
+        );
+    }
+    match manager.run() {
+        Ok(result) => {
+            report(&result, &dir, quiet);
+            if result.end_reason.is_failure() { ExitCode::from(FAILED) } else { ExitCode::SUCCESS }
+        }
+        Err(e @ (CoreError::RunDirExists { .. } | CoreError::Config { .. })) => fail(USAGE, &e.to_string()),
+        Err(e) => fail(FAILED, &e.to_string()),
+    }
+}
+
+fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
+    let mut out = std::io::stdout().lock();
+    let c = &result.counters;
+    let lines = match &result.best {
+        Some(b) => {
+            let x: Vec<String> = b.x.iter().map(|v| format!("{v:.6}")).collect();
+            vec![
+                format!("best f = {:.10e} (optimizer {}, evaluation {})", b.fx, b.opt_id, b.call_id),
+                format!("x = [{}]", x.join(", ")),
+            ]
+        }
+        None => vec!["no finite value was found".to_owned()],
+    };
+    let mut text = lines.join("\n") + "\n";
+    if !quiet {
+        text += &format!(
+            "end: {}\nevaluations {} ({} failed); optimizers started {}, killed {}, converged {}, crashed {}; hunts {}\nwall time {:.2} s; outputs in {}\n",
+            result.end_reason,
+            c.evaluations,
+            c.failed_evaluations,
+            c.optimizers_started,
+            c.optimizers_killed,
+            c.optimizers_converged,
+            c.optimizers_crashed,
+            c.hunts,
+            result.wall_time_s,
+            dir.display()
+        );
+    }
+    // A closed stdout (a pipe to `head`) must not turn a finished run into a failure.
+    let _ = out.write_all(text.as_bytes());
+}
+
+fn list_functions() -> ExitCode {
+    let mut text = format!("{:<24} {:<8} {:<40} {}\n", "name", "dims", "parameters", "description");
+    for f in functions::catalogue() {
+        text += &format!("{:<24} {:<8} {:<40} {}\n", f.name, f.dims, f.params, f.summary);
+    }
+    text += "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective).\n";
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}

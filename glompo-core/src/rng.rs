@@ -3,7 +3,7 @@
 //! Every stochastic component owns a [`SeededRng`] derived from the run seed and its own stream
 //! number; nothing uses a global or thread-local generator. The generator is ChaCha8, named explicitly
 //! because `StdRng` is not portable across `rand` versions, and the normal sampler is our own
-//! Box–Muller step so that golden values do not change when `rand_distr` does.
+//! polar-method step so that golden values do not change when `rand_distr` does.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,22 +91,29 @@ impl SeededRng {
         }
     }
 
-    /// A standard normal value (one Box–Muller draw; the pair's second value is discarded).
+    /// A standard normal value (one polar-method draw; the pair's second value is discarded).
     pub fn normal(&mut self) -> f64 {
         let mut pair = [0.0; 2];
         self.fill_normal(&mut pair);
         pair[0]
     }
 
-    /// Fills `out` with independent standard normal values, two per Box–Muller step.
+    /// Fills `out` with independent standard normal values, two per step of Marsaglia's polar method
+    /// (a Box–Muller variant without trigonometric functions).
     pub fn fill_normal(&mut self, out: &mut [f64]) {
         for chunk in out.chunks_mut(2) {
-            // 1 - u is in (0, 1], so the logarithm is finite.
-            let r = (-2.0 * (1.0 - self.uniform()).ln()).sqrt();
-            let (s, c) = (std::f64::consts::TAU * self.uniform()).sin_cos();
-            chunk[0] = r * c;
+            let (u, v, s) = loop {
+                let u = 2.0 * self.uniform() - 1.0;
+                let v = 2.0 * self.uniform() - 1.0;
+                let s = u * u + v * v;
+                if s > 0.0 && s < 1.0 {
+                    break (u, v, s);
+                }
+            };
+            let factor = (-2.0 * s.ln() / s).sqrt();
+            chunk[0] = u * factor;
             if let Some(second) = chunk.get_mut(1) {
-                *second = r * s;
+                *second = v * factor;
             }
         }
     }
@@ -168,6 +175,10 @@ mod tests {
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.01, "variance {var}");
+        // The tails: P(|z| > 2) = 0.0455 and P(|z| > 3) = 0.0027 for a standard normal.
+        let beyond = |k: f64| v.iter().filter(|z| z.abs() > k).count() as f64 / v.len() as f64;
+        assert!((beyond(2.0) - 0.0455).abs() < 0.002, "{}", beyond(2.0));
+        assert!((beyond(3.0) - 0.0027).abs() < 0.0005, "{}", beyond(3.0));
     }
 
     #[test]

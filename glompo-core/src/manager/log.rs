@@ -53,6 +53,8 @@ pub(crate) struct RunLog {
 
 struct Files {
     dir: PathBuf,
+    /// The line being formatted, reused so that each evaluation costs one copy into the file buffer.
+    line: Vec<u8>,
     evaluations: BufWriter<File>,
     optimizers: BufWriter<File>,
 }
@@ -69,6 +71,7 @@ impl RunLog {
             None => None,
             Some(dir) => Some(Files {
                 dir: dir.to_path_buf(),
+                line: Vec::with_capacity(512),
                 evaluations: create(dir.join("evaluations.jsonl"))?,
                 optimizers: create(dir.join("optimizers.jsonl"))?,
             }),
@@ -93,7 +96,10 @@ impl RunLog {
     ) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
         let line = EvalLine { call_id, opt_id, x, fx: fx.is_finite().then_some(fx), t, extras, error };
-        write_line(&mut f.evaluations, &line).map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))
+        f.line.clear();
+        write_line(&mut f.line, &line)
+            .and_then(|()| f.evaluations.write_all(&f.line))
+            .map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))
     }
 
     pub(crate) fn optimizer_event(&mut self, event: &serde_json::Value) -> Result<()> {

@@ -310,8 +310,10 @@ impl State<'_> {
     fn handle(&mut self, msg: Message) -> Result<()> {
         match msg {
             Message::Results { opt_id, results } => {
+                // One arrival time for the group: its evaluations reached the manager together.
+                let t = self.now();
                 for r in &results {
-                    self.evaluation(opt_id, r)?;
+                    self.evaluation(opt_id, r, t)?;
                 }
                 if self.end.is_none() && self.counters.evaluations - self.last_hunt >= self.m.hunt_frequency {
                     self.hunt();
@@ -329,10 +331,9 @@ impl State<'_> {
         }
     }
 
-    fn evaluation(&mut self, opt_id: OptimizerId, r: &EvalRecord) -> Result<()> {
+    fn evaluation(&mut self, opt_id: OptimizerId, r: &EvalRecord, t: f64) -> Result<()> {
         self.counters.evaluations += 1;
         let call_id = self.counters.evaluations;
-        let t = self.now();
         self.log.evaluation(call_id, opt_id, &r.x, r.fx, t, r.extras.as_ref(), r.error.as_deref())?;
         if r.error.is_some() {
             self.counters.failed_evaluations += 1;

@@ -1,0 +1,70 @@
+//! `cargo xtask bench overhead`: managed evaluations per second on the cheap 10-D sphere.
+//!
+//! The work is the one the Python GloMPO was measured on: CMA-ES with population 10, two jobs on
+//! threads, every evaluation written to `evaluations.jsonl`. The objective costs nanoseconds, so the
+//! figure is the manager's own overhead per evaluation (ask/tell, messaging, logging, checks).
+//! Run it with `--evals N` (default 2 000 000), `--repeats R` (default 5) and `--no-log` (no run
+//! directory, to see the cost of the log); it prints each run and the median.
+
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use glompo_core::functions;
+use glompo_core::manager::Manager;
+use glompo_core::selector::{CycleSelector, OptimizerSpec};
+use serde_json::json;
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(default), |v| v.parse::<u64>())
+        .unwrap_or_else(|_| {
+            eprintln!("{name} takes a whole number");
+            std::process::exit(2)
+        })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let evals = arg(&args, "--evals", 2_000_000);
+    let repeats = arg(&args, "--repeats", 5);
+    let log = !args.iter().any(|a| a == "--no-log");
+    let sphere = Arc::new(functions::build("sphere", 10, &serde_json::Map::new()).expect("sphere exists"));
+    let options = json!({"popsize": 10, "sigma0": 1.0});
+    let factory =
+        glompo_optimizers::factory("cma-es", options.as_object().expect("an object")).expect("valid options");
+    let mut rates = Vec::new();
+    for i in 0..repeats {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let selector = CycleSelector::new(vec![OptimizerSpec::new(factory.clone())]).expect("one optimizer");
+        let mut builder = Manager::builder(sphere.clone(), sphere.bounds())
+            .selector(Box::new(selector))
+            .checker(glompo_core::checker::max_evals(evals))
+            .max_jobs(2)
+            .seed(i);
+        if log {
+            builder = builder.dir(dir.path());
+        }
+        let manager = builder.build().expect("a valid manager");
+        let start = Instant::now();
+        let result = manager.run().expect("the run succeeds");
+        let seconds = start.elapsed().as_secs_f64();
+        let rate = result.counters.evaluations as f64 / seconds;
+        let log_bytes = std::fs::metadata(dir.path().join("evaluations.jsonl")).map_or(0, |m| m.len());
+        println!(
+            "run {i}: {} evaluations in {seconds:.3} s = {rate:.0} evaluations/s ({} optimizers, log {:.1} MB)",
+            result.counters.evaluations,
+            result.counters.optimizers_started,
+            log_bytes as f64 / 1e6
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!(
+        "median: {median:.0} managed evaluations/s (10-D sphere, CMA-ES popsize 10, max_jobs 2, threads, log on)"
+    );
+}

@@ -1,0 +1,36 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// glompo: globally managed parallel optimization.
+#[derive(Debug, Parser)]
+#[command(name = "glompo", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a managed optimization described by a JSON config and print the result.
+    Run {
+        /// The config file (see examples/quickstart.json).
+        config: PathBuf,
+        /// The run directory (overrides `output.dir`; default `glompo_run`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Replace the outputs of an earlier run in the run directory.
+        #[arg(long)]
+        overwrite: bool,
+        /// The run seed (overrides `seed`; default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print only the result line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the built-in benchmark functions.
+    Functions,
+}

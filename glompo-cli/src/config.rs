@@ -1,0 +1,279 @@
+//! The run config: JSON in, a validated and fully resolved plan out. Every error names the file and
+//! the field.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use glompo_core::evaluator::{EvaluatorFactory, Serial};
+use glompo_core::functions::{self, Benchmark};
+use glompo_core::selector::OptimizerSpec;
+use glompo_core::{Bounds, CoreError, checker, hunter};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// A usage or config error: the CLI prints it and exits 2.
+#[derive(Debug)]
+pub(crate) struct ConfigError(pub(crate) String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The config file as written; only `objective` and `optimizers` are required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    objective: Map<String, Value>,
+    bounds: Option<Vec<(f64, f64)>>,
+    optimizers: Vec<Map<String, Value>>,
+    selector: Option<String>,
+    generator: Option<String>,
+    max_jobs: Option<usize>,
+    backend: Option<String>,
+    schedule: Option<String>,
+    convergence: Option<String>,
+    hunters: Option<String>,
+    hunt_frequency: Option<u64>,
+    share_best_solutions: Option<bool>,
+    detailed_log: Option<bool>,
+    seed: Option<u64>,
+    output: Option<RawOutput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    dir: Option<PathBuf>,
+    overwrite: Option<bool>,
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default)]
+pub(crate) struct Overrides {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) overwrite: bool,
+    pub(crate) seed: Option<u64>,
+}
+
+/// A validated run, ready to be wired into a manager.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) objective: Arc<Benchmark>,
+    pub(crate) bounds: Bounds,
+    pub(crate) specs: Vec<OptimizerSpec>,
+    pub(crate) max_jobs: usize,
+    pub(crate) convergence: String,
+    pub(crate) hunters: Option<String>,
+    pub(crate) hunt_frequency: u64,
+    pub(crate) share_best: bool,
+    pub(crate) detailed_log: bool,
+    pub(crate) seed: u64,
+    pub(crate) dir: PathBuf,
+    pub(crate) overwrite: bool,
+    /// The whole config with every default filled in, as stored in `summary.json`.
+    pub(crate) resolved: Value,
+}
+
+/// The default checker of the CLI: a budget, so a run always ends.
+pub(crate) const DEFAULT_CONVERGENCE: &str = "max_evals(10000)";
+
+/// Reads and validates `path`; nothing is written.
+pub(crate) fn load(path: &Path, overrides: Overrides) -> Result<Plan, ConfigError> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{file}: cannot read: {e}")))?;
+    let raw: RawConfig = serde_json::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+    resolve(raw, overrides).map_err(|e| ConfigError(format!("{file}: {e}")))
+}
+
+fn field(name: impl std::fmt::Display, message: impl std::fmt::Display) -> String {
+    format!("{name}: {message}")
+}
+
+fn core_error(e: CoreError) -> String {
+    e.to_string()
+}
+
+fn one_of(name: &str, value: &str, valid: &[&str]) -> Result<(), String> {
+    let norm = glompo_core::expr::normalise_name(value);
+    if valid.iter().any(|v| glompo_core::expr::normalise_name(v) == norm) {
+        Ok(())
+    } else {
+        Err(field(name, format!("unknown value `{value}`; expected one of {}", valid.join(", "))))
+    }
+}
+
+fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
+    let (objective, objective_json) = objective(raw.objective)?;
+    let bounds = match raw.bounds {
+        None => objective.bounds(),
+        Some(pairs) => bounds(pairs, objective.dim())?,
+    };
+    let max_jobs =
+        raw.max_jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if max_jobs == 0 {
+        return Err(field("max_jobs", "must be at least 1"));
+    }
+    if raw.optimizers.is_empty() {
+        return Err(field("optimizers", "at least one optimizer is needed"));
+    }
+    let mut specs = Vec::new();
+    let mut resolved_opts = Vec::new();
+    for (i, entry) in raw.optimizers.into_iter().enumerate() {
+        let (spec, resolved) = optimizer(i, entry, max_jobs)?;
+        specs.push(spec);
+        resolved_opts.push(resolved);
+    }
+    let selector = raw.selector.unwrap_or_else(|| "cycle".into());
+    one_of("selector", &selector, &["cycle"])?;
+    let generator = raw.generator.unwrap_or_else(|| "random".into());
+    one_of("generator", &generator, &["random"])?;
+    let backend = raw.backend.unwrap_or_else(|| "threads".into());
+    one_of("backend", &backend, &["threads"])?;
+    let schedule = raw.schedule.unwrap_or_else(|| "async".into());
+    one_of("schedule", &schedule, &["async"])?;
+    let convergence = raw.convergence.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
+    let checker = checker::parse(&convergence).map_err(|e| field("convergence", e))?;
+    let hunters = match raw.hunters {
+        Some(text) => Some(hunter::parse(&text).map_err(|e| field("hunters", e))?.to_string()),
+        None => None,
+    };
+    let hunt_frequency = raw.hunt_frequency.unwrap_or(100);
+    if hunt_frequency == 0 {
+        return Err(field("hunt_frequency", "must be at least 1"));
+    }
+    let output = raw.output.unwrap_or(RawOutput { dir: None, overwrite: None });
+    let dir = o.dir.or(output.dir).unwrap_or_else(|| PathBuf::from("glompo_run"));
+    let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
+    let seed = o.seed.or(raw.seed).unwrap_or(0);
+    let share_best = raw.share_best_solutions.unwrap_or(false);
+    let detailed_log = raw.detailed_log.unwrap_or(false);
+    let resolved = json!({
+        "objective": objective_json,
+        "bounds": bounds,
+        "optimizers": resolved_opts,
+        "selector": "cycle",
+        "generator": "random",
+        "max_jobs": max_jobs,
+        "backend": "threads",
+        "schedule": "async",
+        "convergence": checker.to_string(),
+        "hunters": hunters,
+        "hunt_frequency": hunt_frequency,
+        "share_best_solutions": share_best,
+        "detailed_log": detailed_log,
+        "seed": seed,
+        "output": {"dir": dir, "overwrite": overwrite},
+    });
+    Ok(Plan {
+        objective: Arc::new(objective),
+        bounds,
+        specs,
+        max_jobs,
+        convergence: checker.to_string(),
+        hunters,
+        hunt_frequency,
+        share_best,
+        detailed_log,
+        seed,
+        dir,
+        overwrite,
+        resolved,
+    })
+}
+
+fn objective(mut map: Map<String, Value>) -> Result<(Benchmark, Value), String> {
+    if map.contains_key("command") {
+        return Err(field(
+            "objective.command",
+            "external programs are not supported yet; use a built-in `function`",
+        ));
+    }
+    let name = match map.remove("function") {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(field("objective.function", format!("expected a name, found {other}"))),
+        None => return Err(field("objective.function", "missing; `glompo functions` lists the built-ins")),
+    };
+    let dim = match map.remove("dim") {
+        Some(v) => match v.as_u64() {
+            Some(d) if d >= 1 => d as usize,
+            _ => return Err(field("objective.dim", format!("expected a whole number ≥ 1, found {v}"))),
+        },
+        None => return Err(field("objective.dim", "missing")),
+    };
+    let f = functions::build(&name, dim, &map).map_err(core_error)?;
+    let mut resolved = map;
+    resolved.insert("function".into(), Value::String(f.name().to_owned()));
+    resolved.insert("dim".into(), json!(dim));
+    Ok((f, Value::Object(resolved)))
+}
+
+fn bounds(pairs: Vec<(f64, f64)>, dim: usize) -> Result<Bounds, String> {
+    let pairs = match pairs.len() {
+        1 => vec![pairs[0]; dim],
+        n if n == dim => pairs,
+        n => {
+            return Err(field(
+                "bounds",
+                format!(
+                    "{n} pairs for a {dim}-dimensional objective; give one pair for all or one per dimension"
+                ),
+            ));
+        }
+    };
+    Bounds::new(pairs).map_err(core_error)
+}
+
+fn optimizer(
+    i: usize,
+    mut entry: Map<String, Value>,
+    max_jobs: usize,
+) -> Result<(OptimizerSpec, Value), String> {
+    let at = |name: &str| format!("optimizers[{i}].{name}");
+    let type_name = match entry.remove("type") {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(field(at("type"), format!("expected a name, found {other}"))),
+        None => {
+            return Err(field(
+                at("type"),
+                format!("missing; expected one of {}", glompo_optimizers::NAMES.join(", ")),
+            ));
+        }
+    };
+    let workers = match entry.remove("workers") {
+        None => 1,
+        Some(v) => match v.as_u64() {
+            Some(w) if w >= 1 => w as usize,
+            _ => return Err(field(at("workers"), format!("expected a whole number ≥ 1, found {v}"))),
+        },
+    };
+    if workers > max_jobs {
+        return Err(field(at("workers"), format!("{workers} workers do not fit in max_jobs = {max_jobs}")));
+    }
+    let evaluator: Arc<dyn EvaluatorFactory> = match entry.remove("evaluator") {
+        None => Arc::new(Serial),
+        Some(Value::String(s)) => match glompo_core::expr::normalise_name(&s).as_str() {
+            "serial" => Arc::new(Serial),
+            "threads" => Arc::new(glompo_backends::Threads),
+            _ => {
+                return Err(field(
+                    at("evaluator"),
+                    format!("unknown value `{s}`; expected one of serial, threads"),
+                ));
+            }
+        },
+        Some(other) => return Err(field(at("evaluator"), format!("expected a name, found {other}"))),
+    };
+    let factory = glompo_optimizers::factory(&type_name, &entry).map_err(|e| match e {
+        glompo_core::OptimizerError::InvalidOption { option, message } => field(at(&option), message),
+        other => field(at("type"), other),
+    })?;
+    let resolved = json!({
+        "type": factory.name(),
+        "options": factory.settings(),
+        "workers": workers,
+        "evaluator": evaluator.name(),
+    });
+    Ok((OptimizerSpec { factory, workers, evaluator }, resolved))
+}

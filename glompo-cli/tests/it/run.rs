@@ -1,0 +1,180 @@
+//! `glompo run` and `glompo functions` end to end: exit codes, messages, files.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn glompo(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_glompo")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn write_config(dir: &Path, config: &Value) -> String {
+    let path = dir.join("config.json");
+    fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn small_config() -> Value {
+    json!({
+        "objective": {"function": "rastrigin", "dim": 4},
+        "optimizers": [{"type": "cma-es", "sigma0": 1.0}, {"type": "nelder-mead"}],
+        "max_jobs": 2,
+        "convergence": "max_evals(3000)",
+        "hunters": "min_evals(200) & best_unmoving(200, 0.01)",
+        "hunt_frequency": 50,
+        "seed": 5
+    })
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_run_writes_consistent_outputs_and_prints_the_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), &small_config());
+    let out = glompo(&["run", &config, "--dir", "out"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("best f = "), "{stdout}");
+    assert!(stdout.contains("end: converged: max_evals(3000) = true"), "{stdout}");
+    let dir = tmp.path().join("out");
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let evals = lines(&dir.join("evaluations.jsonl"));
+    assert_eq!(evals.len() as u64, summary["counters"]["evaluations"].as_u64().unwrap());
+    assert!(evals.len() >= 3000);
+    for (i, e) in evals.iter().enumerate() {
+        assert_eq!(e["call_id"], i as u64 + 1);
+        assert_eq!(e["x"].as_array().unwrap().len(), 4);
+    }
+    let min = evals.iter().filter_map(|e| e["fx"].as_f64()).fold(f64::INFINITY, f64::min);
+    assert_eq!(summary["result"]["fx"].as_f64(), Some(min));
+    assert!(stdout.contains(&format!("best f = {min:.10e}")), "{stdout}");
+    // The summary holds the resolved config, defaults included.
+    assert_eq!(summary["config"]["objective"]["function"], "rastrigin");
+    assert_eq!(summary["config"]["bounds"].as_array().unwrap().len(), 4);
+    assert_eq!(summary["config"]["optimizers"][1]["type"], "nelder-mead");
+    assert_eq!(summary["config"]["seed"], 5);
+    assert_eq!(summary["config"]["hunters"], "min_evals(200) & best_unmoving(200, 0.01)");
+    let starts = lines(&dir.join("optimizers.jsonl")).into_iter().filter(|e| e["event"] == "start").count();
+    assert_eq!(starts as u64, summary["counters"]["optimizers_started"].as_u64().unwrap());
+}
+
+#[test]
+fn an_existing_run_directory_is_refused_without_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["convergence"] = json!("max_evals(200)");
+    let config = write_config(tmp.path(), &config);
+    assert!(glompo(&["run", &config, "--dir", "out", "-q"], tmp.path()).status.success());
+    let before = fs::read(tmp.path().join("out/evaluations.jsonl")).unwrap();
+    let out = glompo(&["run", &config, "--dir", "out", "--seed", "9"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already holds a run; pass --overwrite"), "{}", stderr(&out));
+    assert_eq!(fs::read(tmp.path().join("out/evaluations.jsonl")).unwrap(), before);
+    let out = glompo(&["run", &config, "--dir", "out", "--seed", "9", "--overwrite"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(fs::read(tmp.path().join("out/evaluations.jsonl")).unwrap(), before);
+}
+
+/// Runs `config` and expects exit 2, one message containing `expected`, and nothing written.
+fn rejected(config: &str, expected: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("config.json");
+    fs::write(&path, config).unwrap();
+    let out = glompo(&["run", "config.json", "--dir", "out"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "{config}: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().next().map(|l| l.starts_with("glompo: error: config.json: ")),
+        Some(true),
+        "{err}"
+    );
+    assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+    assert!(!tmp.path().join("out").exists(), "{config} wrote a run directory");
+    assert!(out.stdout.is_empty());
+}
+
+fn with(change: impl FnOnce(&mut Value)) -> String {
+    let mut c = small_config();
+    change(&mut c);
+    c.to_string()
+}
+
+#[test]
+fn config_errors_exit_2_name_the_field_and_write_nothing() {
+    rejected(
+        "{\"objective\": {\"function\": \"sphere\", \"dim\": 2},",
+        "EOF while parsing a value at line 1 column 47",
+    );
+    rejected(
+        &with(|c| c["optimizers"][0]["type"] = json!("cma")),
+        "optimizers[0].type: unknown optimizer `cma`",
+    );
+    rejected(&with(|c| c["optimizers"][1]["tolerance"] = json!(1)), "optimizers[1].tolerance");
+    rejected(
+        &with(|c| c["bounds"] = json!([[1.0, -1.0]])),
+        "bounds[0]: lower bound 1 is not below upper bound -1",
+    );
+    rejected(
+        &with(|c| c["bounds"] = json!([[0, 1], [0, 1], [0, 1]])),
+        "bounds: 3 pairs for a 4-dimensional objective",
+    );
+    rejected(&with(|c| c["colour"] = json!("blue")), "unknown field `colour`");
+    rejected(&with(|c| c["objective"]["function"] = json!("rastrign")), "objective.function");
+    rejected(
+        &with(|c| c["hunters"] = json!("min_evals(200) & best_unmovin(5)")),
+        "hunters: column 18: unknown hunter `best_unmovin`",
+    );
+    rejected(&with(|c| c["convergence"] = json!("max_evals(")), "convergence: column 11");
+    rejected(
+        &with(|c| c["optimizers"][0]["workers"] = json!(3)),
+        "optimizers[0].workers: 3 workers do not fit in max_jobs = 2",
+    );
+    rejected(
+        &with(|c| c["optimizers"][0]["evaluator"] = json!("gpu")),
+        "optimizers[0].evaluator: unknown value `gpu`",
+    );
+    rejected(&with(|c| c["max_jobs"] = json!(0)), "max_jobs: must be at least 1");
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = glompo(&["run", "nowhere.json"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("glompo: error: nowhere.json: cannot read:"), "{}", stderr(&out));
+}
+
+#[test]
+fn functions_lists_every_builtin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = glompo(&["functions"], tmp.path());
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in ["ackley", "rastrigin", "schwefel", "sphere", "ellipsoid", "lennard_jones", "zero_sum"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn the_quickstart_config_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(root.join("examples/quickstart.json")).unwrap()).unwrap();
+    // The same config on a smaller budget, so that the test stays fast in a debug build.
+    config["convergence"] = json!("max_evals(2000)");
+    let path = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &path, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tmp.path().join("out/summary.json").exists());
+}

@@ -1,0 +1,271 @@
+//! Helpers shared by the optimizers: ranking of failed values, the best-so-far record, checks of the
+//! start context and of `tell`, option parsing that names the offending option, and exact serde of
+//! floating-point state.
+
+use glompo_core::{Evaluation, OptimizerError, StartContext};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The value an optimizer ranks: finite values as they are, anything else (a failed evaluation arrives as
+/// NaN) as `+inf`, so that it ranks worst and never poisons arithmetic with NaN.
+pub(crate) fn rank_value(fx: f64) -> f64 {
+    if fx.is_finite() { fx } else { f64::INFINITY }
+}
+
+/// Keeps the best finite evaluation seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct BestRecord {
+    #[serde(with = "exact::opt_eval")]
+    best: Option<Evaluation>,
+}
+
+impl BestRecord {
+    /// Records `(x, fx)` if `fx` is finite and better than the best so far; says whether it was.
+    pub(crate) fn offer(&mut self, x: &[f64], fx: f64) -> bool {
+        if !fx.is_finite() || self.best.as_ref().is_some_and(|b| b.fx <= fx) {
+            return false;
+        }
+        self.best = Some(Evaluation { x: x.to_vec(), fx });
+        true
+    }
+
+    /// The best evaluation, if any finite value was seen.
+    pub(crate) fn get(&self) -> Option<&Evaluation> {
+        self.best.as_ref()
+    }
+}
+
+/// Checks that `x0` fits the bounds of a start context.
+pub(crate) fn check_start(ctx: &StartContext<'_>) -> Result<(), OptimizerError> {
+    let dim = ctx.bounds.dim();
+    if ctx.x0.len() != dim {
+        return Err(OptimizerError::invalid_option(
+            "x0",
+            format!("has {} coordinates but the bounds have {dim} dimensions", ctx.x0.len()),
+        ));
+    }
+    if let Some(i) = ctx.x0.iter().position(|v| !v.is_finite()) {
+        return Err(OptimizerError::invalid_option("x0", format!("x0[{i}] = {} is not finite", ctx.x0[i])));
+    }
+    if !ctx.bounds.contains(ctx.x0) {
+        let i =
+            ctx.bounds.pairs().zip(ctx.x0).position(|((lo, hi), &v)| v < lo || v > hi).unwrap_or_default();
+        let (lo, hi) = (ctx.bounds.lower()[i], ctx.bounds.upper()[i]);
+        return Err(OptimizerError::invalid_option(
+            "x0",
+            format!("x0[{i}] = {} lies outside the bounds [{lo}, {hi}]", ctx.x0[i]),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `evals` answers the batch `asked`: same length and same dimension.
+pub(crate) fn check_tell(asked: Option<&[Vec<f64>]>, evals: &[Evaluation]) -> Result<(), OptimizerError> {
+    let Some(asked) = asked else {
+        return Err(OptimizerError::Protocol("tell was called without a pending ask".into()));
+    };
+    if asked.len() != evals.len() {
+        return Err(OptimizerError::Protocol(format!(
+            "{} points were asked but {} evaluations were told",
+            asked.len(),
+            evals.len()
+        )));
+    }
+    if let Some((i, e)) = evals.iter().enumerate().find(|(i, e)| e.x.len() != asked[*i].len()) {
+        return Err(OptimizerError::Protocol(format!(
+            "evaluation {i} has {} coordinates but {} were asked",
+            e.x.len(),
+            asked[i].len()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses an options object into a config struct. An unknown key, or a value of the wrong type, is an
+/// [`OptimizerError::InvalidOption`] naming the key.
+pub(crate) fn parse_options<T: DeserializeOwned>(
+    options: &serde_json::Map<String, serde_json::Value>,
+    known: &[&str],
+) -> Result<T, OptimizerError> {
+    if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(OptimizerError::invalid_option(
+            key.as_str(),
+            format!("unknown option; expected one of {}", known.join(", ")),
+        ));
+    }
+    match serde_json::from_value(serde_json::Value::Object(options.clone())) {
+        Ok(config) => Ok(config),
+        Err(whole) => {
+            // Find the key whose value alone does not parse, so that the error can name it.
+            for (key, value) in options {
+                let mut single = serde_json::Map::new();
+                single.insert(key.clone(), value.clone());
+                if let Err(e) = serde_json::from_value::<T>(serde_json::Value::Object(single)) {
+                    return Err(OptimizerError::invalid_option(key.as_str(), e.to_string()));
+                }
+            }
+            Err(OptimizerError::invalid_option("options", whole.to_string()))
+        }
+    }
+}
+
+/// Serialises a state struct, tagged with the optimizer's name and a format version.
+pub(crate) fn save_state<T: Serialize>(name: &str, state: &T) -> Result<serde_json::Value, OptimizerError> {
+    let body = serde_json::to_value(state)
+        .map_err(|e| OptimizerError::Internal(format!("cannot serialise {name} state: {e}")))?;
+    Ok(serde_json::json!({ "optimizer": name, "version": STATE_VERSION, "state": body }))
+}
+
+/// Reads a state made by [`save_state`] for the optimizer `name`; anything else is a
+/// [`OptimizerError::BadState`].
+pub(crate) fn load_state<T: DeserializeOwned>(
+    name: &str,
+    value: &serde_json::Value,
+) -> Result<T, OptimizerError> {
+    let bad = |message: String| OptimizerError::BadState { optimizer: name.to_owned(), message };
+    let obj = value.as_object().ok_or_else(|| bad("the state is not a JSON object".into()))?;
+    match obj.get("optimizer").and_then(|v| v.as_str()) {
+        Some(n) if n == name => {}
+        Some(other) => return Err(bad(format!("the state was saved by `{other}`"))),
+        None => return Err(bad("the state has no `optimizer` tag".into())),
+    }
+    match obj.get("version").and_then(|v| v.as_u64()) {
+        Some(STATE_VERSION) => {}
+        other => return Err(bad(format!("unsupported state version {other:?}; expected {STATE_VERSION}"))),
+    }
+    let body = obj.get("state").ok_or_else(|| bad("the state has no `state` field".into()))?;
+    serde_json::from_value(body.clone()).map_err(|e| bad(e.to_string()))
+}
+
+/// The format version of saved states.
+const STATE_VERSION: u64 = 1;
+
+/// Exact serde of `f64` values as decimal strings.
+///
+/// Rust prints the shortest decimal that parses back to the same bits and parses decimals exactly, so a
+/// state survives a trip through JSON text bit for bit, non-finite values (`inf`, `NaN`) included, which
+/// JSON numbers cannot hold.
+pub(crate) mod exact {
+    use glompo_core::Evaluation;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    fn parse<E: serde::de::Error>(s: &str) -> Result<f64, E> {
+        s.parse::<f64>().map_err(|_| E::custom(format!("`{s}` is not a number")))
+    }
+
+    /// One `f64`.
+    pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    /// One `f64`.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        parse(&String::deserialize(d)?)
+    }
+
+    /// A vector of `f64`.
+    pub(crate) mod vec {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            v.iter().map(|x| x.to_string()).collect::<Vec<_>>().serialize(s)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Vec::<String>::deserialize(d)?.iter().map(|s| parse(s)).collect()
+        }
+    }
+
+    /// A vector of vectors of `f64` (points, matrices by rows).
+    pub(crate) mod vecs {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(v: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
+            v.iter()
+                .map(|row| row.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .serialize(s)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+            Vec::<Vec<String>>::deserialize(d)?
+                .iter()
+                .map(|row| row.iter().map(|s| parse(s)).collect())
+                .collect()
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct EvalRepr {
+        #[serde(with = "vec")]
+        x: Vec<f64>,
+        #[serde(with = "super::exact")]
+        fx: f64,
+    }
+
+    /// An optional [`Evaluation`].
+    pub(crate) mod opt_eval {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(v: &Option<Evaluation>, s: S) -> Result<S::Ok, S::Error> {
+            v.as_ref().map(|e| EvalRepr { x: e.x.clone(), fx: e.fx }).serialize(s)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Evaluation>, D::Error> {
+            Ok(Option::<EvalRepr>::deserialize(d)?.map(|r| Evaluation { x: r.x, fx: r.fx }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Probe {
+        #[serde(with = "exact")]
+        a: f64,
+        #[serde(with = "exact::vec")]
+        v: Vec<f64>,
+        #[serde(with = "exact::vecs")]
+        m: Vec<Vec<f64>>,
+    }
+
+    #[test]
+    fn exact_floats_survive_json_text() {
+        let tricky = [0.1 + 0.2, 1.0 / 3.0, f64::MIN_POSITIVE, 5e-324, 1.7976931348623157e308, -0.0];
+        let p =
+            Probe { a: f64::INFINITY, v: tricky.to_vec(), m: vec![tricky.to_vec(), vec![f64::NEG_INFINITY]] };
+        let text = serde_json::to_string(&p).unwrap();
+        let q: Probe = serde_json::from_str(&text).unwrap();
+        assert_eq!(p, q);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p.v), bits(&q.v));
+        let nan: Probe = serde_json::from_str(r#"{"a": "NaN", "v": [], "m": []}"#).unwrap();
+        assert!(nan.a.is_nan());
+        assert!(serde_json::from_str::<Probe>(r#"{"a": "x", "v": [], "m": []}"#).is_err());
+    }
+
+    #[test]
+    fn best_record_ignores_failures() {
+        let mut b = BestRecord::default();
+        assert!(!b.offer(&[1.0], f64::NAN));
+        assert!(b.offer(&[1.0], 3.0));
+        assert!(!b.offer(&[2.0], f64::NEG_INFINITY));
+        assert!(!b.offer(&[2.0], 3.0));
+        assert!(b.offer(&[2.0], 2.0));
+        assert_eq!(b.get().unwrap().x, vec![2.0]);
+    }
+
+    #[test]
+    fn load_state_rejects_foreign_states() {
+        let saved = save_state("a", &vec![1u32]).unwrap();
+        assert_eq!(load_state::<Vec<u32>>("a", &saved).unwrap(), vec![1]);
+        for bad in [serde_json::json!(3), serde_json::json!({}), save_state("b", &vec![1u32]).unwrap()] {
+            assert!(matches!(load_state::<Vec<u32>>("a", &bad), Err(OptimizerError::BadState { .. })));
+        }
+        let mut wrong_version = saved.clone();
+        wrong_version["version"] = serde_json::json!(99);
+        assert!(load_state::<Vec<u32>>("a", &wrong_version).is_err());
+    }
+}
