@@ -65,6 +65,7 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     println!(
-        "median: {median:.0} managed evaluations/s (10-D sphere, CMA-ES popsize 10, max_jobs 2, threads, log on)"
+        "median: {median:.0} managed evaluations/s (10-D sphere, CMA-ES popsize 10, max_jobs 2, threads, log {})",
+        if log { "on" } else { "off" }
     );
 }

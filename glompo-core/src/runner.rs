@@ -22,11 +22,9 @@ use crate::point::Evaluation;
 /// The longest time a finished evaluation waits in the runner before it is sent to the manager.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
 
-/// One evaluation as it travels to the manager.
+/// The outcome of one evaluation as it travels to the manager (its point is in the [`ResultGroup`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
-    /// The point.
-    pub x: Vec<f64>,
     /// Its value; NaN when the evaluation failed.
     pub fx: f64,
     /// Extras returned by a detailed evaluation.
@@ -36,18 +34,53 @@ pub struct EvalRecord {
 }
 
 impl EvalRecord {
-    fn new(x: &[f64], outcome: &EvalOutcome) -> Self {
+    fn new(outcome: &EvalOutcome) -> Self {
         match outcome {
             Ok(out) => EvalRecord {
-                x: x.to_vec(),
                 fx: out.fx,
                 extras: out.extras.clone(),
                 error: (!out.fx.is_finite()).then(|| format!("non-finite value {}", out.fx)),
             },
-            Err(e) => {
-                EvalRecord { x: x.to_vec(), fx: f64::NAN, extras: None, error: Some(e.message().to_owned()) }
-            }
+            Err(e) => EvalRecord { fx: f64::NAN, extras: None, error: Some(e.message().to_owned()) },
         }
+    }
+}
+
+/// Finished evaluations of one optimizer, in the order they finished. The points are stored one
+/// after the other in a single buffer, so a group costs two allocations however many it holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultGroup {
+    dim: usize,
+    xs: Vec<f64>,
+    records: Vec<EvalRecord>,
+}
+
+impl ResultGroup {
+    /// An empty group for points of `dim` coordinates, with room for `capacity` of them.
+    pub fn with_capacity(dim: usize, capacity: usize) -> Self {
+        ResultGroup { dim, xs: Vec::with_capacity(dim * capacity), records: Vec::with_capacity(capacity) }
+    }
+
+    /// Adds the outcome of evaluating `x`, which must have the group's dimension.
+    pub fn push(&mut self, x: &[f64], outcome: &EvalOutcome) {
+        debug_assert_eq!(x.len(), self.dim);
+        self.xs.extend_from_slice(x);
+        self.records.push(EvalRecord::new(outcome));
+    }
+
+    /// The number of evaluations.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The evaluations with their points, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[f64], &EvalRecord)> {
+        self.xs.chunks_exact(self.dim.max(1)).zip(&self.records)
     }
 }
 
@@ -70,7 +103,7 @@ pub enum Message {
         /// The optimizer.
         opt_id: OptimizerId,
         /// The evaluations.
-        results: Vec<EvalRecord>,
+        results: ResultGroup,
     },
     /// The runner has ended; nothing more comes from it.
     Ended {
@@ -178,20 +211,26 @@ impl Runner {
     /// Evaluates a batch, streaming results to the manager in groups at most [`FLUSH_INTERVAL`] apart.
     fn evaluate(&mut self, batch: &[Vec<f64>]) -> Option<Vec<EvalOutcome>> {
         struct Pending {
-            records: Vec<EvalRecord>,
+            group: ResultGroup,
             since: Instant,
         }
-        let pending = Mutex::new(Pending { records: Vec::with_capacity(batch.len()), since: Instant::now() });
+        let dim = batch[0].len();
+        let pending = Mutex::new(Pending {
+            group: ResultGroup::with_capacity(dim, batch.len()),
+            since: Instant::now(),
+        });
         let (opt_id, tx) = (self.opt_id, &self.tx);
         let flush = |p: &mut Pending| {
-            if !p.records.is_empty() {
-                let _ = tx.send(Message::Results { opt_id, results: std::mem::take(&mut p.records) });
+            if !p.group.is_empty() {
+                let left = batch.len() - p.group.len();
+                let results = std::mem::replace(&mut p.group, ResultGroup::with_capacity(dim, left));
+                let _ = tx.send(Message::Results { opt_id, results });
             }
             p.since = Instant::now();
         };
         let report = |i: usize, outcome: &EvalOutcome| {
             let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.records.push(EvalRecord::new(&batch[i], outcome));
+            p.group.push(&batch[i], outcome);
             if p.since.elapsed() >= FLUSH_INTERVAL {
                 flush(&mut p);
             }

@@ -312,8 +312,8 @@ impl State<'_> {
             Message::Results { opt_id, results } => {
                 // One arrival time for the group: its evaluations reached the manager together.
                 let t = self.now();
-                for r in &results {
-                    self.evaluation(opt_id, r, t)?;
+                for (x, r) in results.iter() {
+                    self.evaluation(opt_id, x, r, t)?;
                 }
                 if self.end.is_none() && self.counters.evaluations - self.last_hunt >= self.m.hunt_frequency {
                     self.hunt();
@@ -331,10 +331,10 @@ impl State<'_> {
         }
     }
 
-    fn evaluation(&mut self, opt_id: OptimizerId, r: &EvalRecord, t: f64) -> Result<()> {
+    fn evaluation(&mut self, opt_id: OptimizerId, x: &[f64], r: &EvalRecord, t: f64) -> Result<()> {
         self.counters.evaluations += 1;
         let call_id = self.counters.evaluations;
-        self.log.evaluation(call_id, opt_id, &r.x, r.fx, t, r.extras.as_ref(), r.error.as_deref())?;
+        self.log.evaluation(call_id, opt_id, x, r.fx, t, r.extras.as_ref(), r.error.as_deref())?;
         if r.error.is_some() {
             self.counters.failed_evaluations += 1;
         }
@@ -342,13 +342,13 @@ impl State<'_> {
         if record.evaluations() == 0 {
             self.immediate_crashes = 0;
         }
-        record.record(&r.x, r.fx);
+        record.record(x, r.fx);
         if r.fx.is_finite() && self.best.as_ref().is_none_or(|b| r.fx < b.fx) {
-            self.best = Some(Best { x: r.x.clone(), fx: r.fx, opt_id, call_id });
+            self.best = Some(Best { x: x.to_vec(), fx: r.fx, opt_id, call_id });
             if self.m.share_best {
                 for (&id, live) in &self.live {
                     if id != opt_id && live.stop_cause.is_none() {
-                        live.control.offer(Evaluation { x: r.x.clone(), fx: r.fx });
+                        live.control.offer(Evaluation { x: x.to_vec(), fx: r.fx });
                     }
                 }
             }

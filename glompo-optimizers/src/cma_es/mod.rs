@@ -381,15 +381,32 @@ impl CmaEs {
     /// `B D^{-1} Bᵀ v`, that is `C^{-1/2} v` for the last decomposition.
     fn inverse_sqrt_times(&self, v: &[f64]) -> Vec<f64> {
         let n = self.params.n;
-        let coeffs: Vec<f64> =
-            (0..n).map(|k| (0..n).map(|i| self.b[(i, k)] * v[i]).sum::<f64>() / self.d[k]).collect();
-        (0..n).map(|i| (0..n).map(|k| self.b[(i, k)] * coeffs[k]).sum()).collect()
+        let b = self.b.as_slice();
+        let mut out = vec![0.0; n];
+        // B is stored by columns: column k is b[k n .. (k + 1) n].
+        for (col, &dk) in b.chunks_exact(n).zip(&self.d) {
+            let coeff = col.iter().zip(v).map(|(a, x)| a * x).sum::<f64>() / dk;
+            for (o, a) in out.iter_mut().zip(col) {
+                *o += a * coeff;
+            }
+        }
+        out
     }
 
-    /// `B (D ∘ z)`: a standard normal vector shaped by the last decomposition.
+    /// The sample `mean + σ B (D ∘ z)`: a standard normal vector `z` shaped by the last decomposition.
     fn shape(&self, z: &[f64]) -> Vec<f64> {
         let n = self.params.n;
-        (0..n).map(|i| (0..n).map(|k| self.b[(i, k)] * self.d[k] * z[k]).sum()).collect()
+        let mut y = vec![0.0; n];
+        for ((col, &dk), &zk) in self.b.as_slice().chunks_exact(n).zip(&self.d).zip(z) {
+            let coeff = dk * zk;
+            for (o, a) in y.iter_mut().zip(col) {
+                *o += a * coeff;
+            }
+        }
+        for (v, m) in y.iter_mut().zip(&self.mean) {
+            *v = m + self.sigma * *v;
+        }
+        y
     }
 
     /// Renews the eigendecomposition if enough updates of C have accumulated.
@@ -451,8 +468,7 @@ impl CmaEs {
         let mut z = vec![0.0; n * (lambda - injected)];
         self.rng.fill_normal(&mut z);
         for zk in z.chunks(n) {
-            let y = self.shape(zk);
-            geno.push(self.mean.iter().zip(&y).map(|(m, v)| m + self.sigma * v).collect());
+            geno.push(self.shape(zk));
         }
         let pheno = geno.iter().map(|x| self.transform.transform(x)).collect();
         Generation { geno, pheno, injected }
@@ -549,9 +565,11 @@ fn symmetrize(c: &mut DMatrix<f64>) {
 
 fn add_outer(c: &mut DMatrix<f64>, w: f64, v: &[f64]) {
     let n = v.len();
-    for i in 0..n {
-        for j in 0..n {
-            c[(i, j)] += w * v[i] * v[j];
+    // C is stored by columns: column j is c[j n .. (j + 1) n].
+    for (col, &vj) in c.as_mut_slice().chunks_exact_mut(n).zip(v) {
+        let f = w * vj;
+        for (cij, &vi) in col.iter_mut().zip(v) {
+            *cij += f * vi;
         }
     }
 }
