@@ -2,13 +2,14 @@
 
 mod args;
 mod config;
+mod signal;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use glompo_core::functions;
-use glompo_core::manager::{Manager, RunResult};
+use glompo_core::manager::{EndReason, Manager, RunResult};
 use glompo_core::selector::CycleSelector;
 use glompo_core::{CoreError, checker, hunter};
 
@@ -19,6 +20,8 @@ use crate::config::{ConfigError, Overrides, Plan};
 const FAILED: u8 = 1;
 /// Exit code of bad usage, config or input.
 const USAGE: u8 = 2;
+/// Exit code of a run interrupted by SIGINT or SIGTERM (after a clean stop).
+const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +44,10 @@ fn fail(code: u8, message: &str) -> ExitCode {
 
 fn run(plan: Plan, quiet: bool) -> ExitCode {
     let dir = plan.dir.clone();
+    let interrupt = match signal::install() {
+        Ok(flag) => flag,
+        Err(e) => return fail(FAILED, &e),
+    };
     // The plan was validated, so these parses cannot fail; map the errors anyway rather than panic.
     let built = (|| -> Result<Manager, CoreError> {
         let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
@@ -53,6 +60,7 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
             .seed(plan.seed)
             .dir(&plan.dir)
             .overwrite(plan.overwrite)
+            .interrupt(interrupt)
             .config(plan.resolved);
         if let Some(h) = &plan.hunters {
             builder = builder.hunter(hunter::parse(h)?);
@@ -75,7 +83,11 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
     match manager.run() {
         Ok(result) => {
             report(&result, &dir, quiet);
-            if result.end_reason.is_failure() { ExitCode::from(FAILED) } else { ExitCode::SUCCESS }
+            match result.end_reason {
+                EndReason::Interrupted => ExitCode::from(INTERRUPTED),
+                ref end if end.is_failure() => ExitCode::from(FAILED),
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e @ (CoreError::RunDirExists { .. } | CoreError::Config { .. })) => fail(USAGE, &e.to_string()),
         Err(e) => fail(FAILED, &e.to_string()),

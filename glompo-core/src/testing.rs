@@ -9,6 +9,7 @@ use crate::point::Evaluation;
 /// A deterministic optimizer whose behaviour is set by its factory: it walks from `x0` towards the
 /// centre of the box by `step` of the remaining distance per batch (or stays put when `step` is 0),
 /// asks `batch` copies of its point, and can be made to converge or panic after a number of batches.
+/// An injected point becomes its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptedOptimizer {
     name: String,
@@ -69,6 +70,11 @@ impl Optimizer for ScriptedOptimizer {
 
     fn best(&self) -> Option<Evaluation> {
         self.best.clone()
+    }
+
+    /// Adopts the offered point as its own and goes on from there.
+    fn inject(&mut self, x: &[f64], _fx: f64) {
+        self.x = x.to_vec();
     }
 
     fn save(&self) -> Result<serde_json::Value, OptimizerError> {

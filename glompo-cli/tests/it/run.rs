@@ -178,3 +178,51 @@ fn the_quickstart_config_is_valid() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(tmp.path().join("out/summary.json").exists());
 }
+
+/// Kills the child if the test fails before it ends, so no process outlives the test.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sigint_stops_the_run_cleanly_with_exit_130() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["objective"]["delay_s"] = json!(0.001);
+    config["convergence"] = json!("max_evals(100000000)");
+    let config = write_config(tmp.path(), &config);
+    let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
+        .args(["run", &config, "--dir", "out"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+    // Wait until the run is under way: its evaluation log has lines.
+    let log = tmp.path().join("out/evaluations.jsonl");
+    let start = std::time::Instant::now();
+    while fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+        assert!(start.elapsed().as_secs() < 30, "the run did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(child.0.id() as i32), Signal::SIGINT).unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["end_reason"], "interrupted");
+    let evals = lines(&log);
+    assert_eq!(evals.len() as u64, summary["counters"]["evaluations"].as_u64().unwrap());
+    let ends =
+        lines(&tmp.path().join("out/optimizers.jsonl")).into_iter().filter(|e| e["event"] == "end").count();
+    assert_eq!(ends as u64, summary["counters"]["optimizers_started"].as_u64().unwrap());
+}

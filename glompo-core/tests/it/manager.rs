@@ -301,3 +301,31 @@ fn invalid_settings_name_the_field() {
     let err = builder(sphere(), vec![spec(ScriptedFactory::descending())]).max_jobs(0).build().unwrap_err();
     assert_eq!(err.to_string(), "max_jobs: must be at least 1");
 }
+
+#[test]
+fn shared_incumbents_reach_the_other_optimizers() {
+    // A stagnant optimizer at (4, 4) never improves on its own; with sharing it adopts the improver's
+    // points, so its values drop far below its start value of 32.
+    let best_of_stagnant = |share: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
+        let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
+        builder(sphere(), vec![stagnant, improver])
+            .max_jobs(2)
+            .generator(Box::new(Alternate(0)))
+            .checker(checker::max_evals(5000))
+            .share_best_solutions(share)
+            .dir(dir.path())
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        lines(&dir.path().join("evaluations.jsonl"))
+            .iter()
+            .filter(|e| e["opt_id"] == 1)
+            .filter_map(|e| e["fx"].as_f64())
+            .fold(f64::INFINITY, f64::min)
+    };
+    assert_eq!(best_of_stagnant(false), 32.0);
+    assert!(best_of_stagnant(true) < 2.0);
+}
