@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use glompo_core::checker::{self, CheckerExpr};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::functions::{self, Benchmark};
+use glompo_core::hunter::{self, HunterExpr};
 use glompo_core::selector::OptimizerSpec;
-use glompo_core::{Bounds, CoreError, checker, hunter};
+use glompo_core::{Bounds, CoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -64,8 +66,8 @@ pub(crate) struct Plan {
     pub(crate) bounds: Bounds,
     pub(crate) specs: Vec<OptimizerSpec>,
     pub(crate) max_jobs: usize,
-    pub(crate) convergence: String,
-    pub(crate) hunters: Option<String>,
+    pub(crate) checker: CheckerExpr,
+    pub(crate) hunter: Option<HunterExpr>,
     pub(crate) hunt_frequency: u64,
     pub(crate) share_best: bool,
     pub(crate) detailed_log: bool,
@@ -76,8 +78,8 @@ pub(crate) struct Plan {
     pub(crate) resolved: Value,
 }
 
-/// The default checker of the CLI: a budget, so a run always ends.
-pub(crate) const DEFAULT_CONVERGENCE: &str = "max_evals(10000)";
+/// The default checker, as in the original: stop at the first optimizer that converges.
+pub(crate) const DEFAULT_CONVERGENCE: &str = "kills_after_convergence(0, 1)";
 
 /// Reads and validates `path`; nothing is written.
 pub(crate) fn load(path: &Path, overrides: Overrides) -> Result<Plan, ConfigError> {
@@ -133,10 +135,11 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     one_of("backend", &backend, &["threads"])?;
     let schedule = raw.schedule.unwrap_or_else(|| "async".into());
     one_of("schedule", &schedule, &["async"])?;
+    let seed = o.seed.or(raw.seed).unwrap_or(0);
     let convergence = raw.convergence.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
     let checker = checker::parse(&convergence).map_err(|e| field("convergence", e))?;
-    let hunters = match raw.hunters {
-        Some(text) => Some(hunter::parse(&text).map_err(|e| field("hunters", e))?.to_string()),
+    let hunter = match raw.hunters {
+        Some(text) => Some(hunter::parse(&text, seed).map_err(|e| field("hunters", e))?),
         None => None,
     };
     let hunt_frequency = raw.hunt_frequency.unwrap_or(100);
@@ -146,7 +149,6 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let output = raw.output.unwrap_or(RawOutput { dir: None, overwrite: None });
     let dir = o.dir.or(output.dir).unwrap_or_else(|| PathBuf::from("glompo_run"));
     let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
-    let seed = o.seed.or(raw.seed).unwrap_or(0);
     let share_best = raw.share_best_solutions.unwrap_or(false);
     let detailed_log = raw.detailed_log.unwrap_or(false);
     let resolved = json!({
@@ -159,7 +161,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "backend": "threads",
         "schedule": "async",
         "convergence": checker.to_string(),
-        "hunters": hunters,
+        "hunters": hunter.as_ref().map(ToString::to_string),
         "hunt_frequency": hunt_frequency,
         "share_best_solutions": share_best,
         "detailed_log": detailed_log,
@@ -171,8 +173,8 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         bounds,
         specs,
         max_jobs,
-        convergence: checker.to_string(),
-        hunters,
+        checker,
+        hunter,
         hunt_frequency,
         share_best,
         detailed_log,

@@ -8,10 +8,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use glompo_core::CoreError;
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, Manager, RunResult};
 use glompo_core::selector::CycleSelector;
-use glompo_core::{CoreError, checker, hunter};
 
 use crate::args::{Cli, Command};
 use crate::config::{ConfigError, Overrides, Plan};
@@ -48,11 +48,10 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
         Ok(flag) => flag,
         Err(e) => return fail(FAILED, &e),
     };
-    // The plan was validated, so these parses cannot fail; map the errors anyway rather than panic.
     let built = (|| -> Result<Manager, CoreError> {
         let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
             .selector(Box::new(CycleSelector::new(plan.specs)?))
-            .checker(checker::parse(&plan.convergence)?)
+            .checker(plan.checker)
             .max_jobs(plan.max_jobs)
             .hunt_frequency(plan.hunt_frequency)
             .share_best_solutions(plan.share_best)
@@ -62,8 +61,8 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
             .overwrite(plan.overwrite)
             .interrupt(interrupt)
             .config(plan.resolved);
-        if let Some(h) = &plan.hunters {
-            builder = builder.hunter(hunter::parse(h)?);
+        if let Some(h) = plan.hunter {
+            builder = builder.hunter(h);
         }
         builder.build()
     })();

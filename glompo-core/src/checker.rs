@@ -13,7 +13,9 @@
 
 use std::fmt;
 
-use crate::expr::{self, Call, Expr, ParseError, Signature, fmt_num};
+use crate::expr::{
+    self, ANY, Call, Expr, LeafResult, NON_NEGATIVE, POSITIVE, ParseError, Signature, fmt_num,
+};
 
 /// The run's counters, as checkers see them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -171,6 +173,93 @@ impl fmt::Display for NConverged {
     }
 }
 
+/// True once at least `n` optimizers were killed (by hunts or STOP files).
+#[derive(Debug, Clone)]
+pub struct MaxKills {
+    /// The count.
+    pub n: u64,
+}
+
+impl Checker for MaxKills {
+    fn check(&mut self, run: &RunState) -> bool {
+        run.optimizers_killed >= self.n
+    }
+}
+
+impl fmt::Display for MaxKills {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "max_kills({})", self.n)
+    }
+}
+
+/// True once at least `n` optimizers were started.
+#[derive(Debug, Clone)]
+pub struct MaxOptimizersStarted {
+    /// The count.
+    pub n: u64,
+}
+
+impl Checker for MaxOptimizersStarted {
+    fn check(&mut self, run: &RunState) -> bool {
+        run.optimizers_started >= self.n
+    }
+}
+
+impl fmt::Display for MaxOptimizersStarted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "max_optimizers_started({})", self.n)
+    }
+}
+
+/// The original's default: once `n_converged` optimizers have converged by their own criteria, it
+/// notes the number of kills so far and becomes true when `n_killed` more kills have happened since.
+/// `kills_after_convergence(0, 1)` stops at the first converged optimizer.
+#[derive(Debug, Clone)]
+pub struct KillsAfterConvergence {
+    /// Kills needed after the convergences.
+    pub n_killed: u64,
+    /// Convergences needed first.
+    pub n_converged: u64,
+    kills_at_convergence: Option<u64>,
+}
+
+impl KillsAfterConvergence {
+    /// A fresh checker (not yet latched).
+    pub fn new(n_killed: u64, n_converged: u64) -> Self {
+        KillsAfterConvergence { n_killed, n_converged, kills_at_convergence: None }
+    }
+}
+
+impl Checker for KillsAfterConvergence {
+    fn check(&mut self, run: &RunState) -> bool {
+        if self.kills_at_convergence.is_none() && run.optimizers_converged >= self.n_converged {
+            self.kills_at_convergence = Some(run.optimizers_killed);
+        }
+        self.kills_at_convergence.is_some_and(|k| run.optimizers_killed - k >= self.n_killed)
+    }
+}
+
+impl fmt::Display for KillsAfterConvergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "kills_after_convergence({}, {})", self.n_killed, self.n_converged)
+    }
+}
+
+/// `kills_after_convergence(n_killed, n_converged)` as an expression: the default checker.
+pub fn kills_after_convergence(n_killed: u64, n_converged: u64) -> CheckerExpr {
+    Expr::leaf(Box::new(KillsAfterConvergence::new(n_killed, n_converged)))
+}
+
+/// `max_kills(n)` as an expression.
+pub fn max_kills(n: u64) -> CheckerExpr {
+    Expr::leaf(Box::new(MaxKills { n }))
+}
+
+/// `max_optimizers_started(n)` as an expression.
+pub fn max_optimizers_started(n: u64) -> CheckerExpr {
+    Expr::leaf(Box::new(MaxOptimizersStarted { n }))
+}
+
 /// `max_evals(max)` as an expression.
 pub fn max_evals(max: u64) -> CheckerExpr {
     Expr::leaf(Box::new(MaxEvals { max }))
@@ -197,31 +286,36 @@ pub const CHECKERS: &[Signature] = &[
     Signature { name: "target_cost", params: &["target", "atol"], required: 1 },
     Signature { name: "max_seconds", params: &["session", "overall"], required: 0 },
     Signature { name: "n_converged", params: &["n"], required: 1 },
+    Signature { name: "max_kills", params: &["n"], required: 1 },
+    Signature { name: "max_optimizers_started", params: &["n"], required: 1 },
+    Signature { name: "kills_after_convergence", params: &["n_killed", "n_converged"], required: 0 },
 ];
 
-fn build(call: &Call) -> Result<Box<dyn Checker>, (usize, String)> {
+fn build(call: &Call) -> LeafResult<Box<dyn Checker>> {
     let sig = CHECKERS
         .iter()
         .find(|s| s.name == call.name)
         .ok_or_else(|| expr::unknown_name("checker", call, CHECKERS))?;
     let b = sig.bind(call)?;
-    let positive = (|v: f64| v > 0.0) as fn(f64) -> bool;
     Ok(match sig.name {
         "max_evals" => Box::new(MaxEvals { max: b.count("max", 0)? }),
         "target_cost" => Box::new(TargetCost {
-            target: b.num("target", 0.0, (|_| true, "a finite number"))?,
-            atol: b.num("atol", 1e-6, (|v| v >= 0.0, "≥ 0"))?,
+            target: b.num("target", 0.0, ANY)?,
+            atol: b.num("atol", 1e-6, NON_NEGATIVE)?,
         }),
         "max_seconds" => {
-            let session = b.num("session", f64::NAN, (positive, "> 0"))?;
-            let overall = b.num("overall", f64::NAN, (positive, "> 0"))?;
+            let session = b.num("session", f64::NAN, POSITIVE)?;
+            let overall = b.num("overall", f64::NAN, POSITIVE)?;
             match (session.is_nan(), overall.is_nan()) {
                 (false, true) => Box::new(MaxSeconds { seconds: session, overall: false }),
                 (true, false) => Box::new(MaxSeconds { seconds: overall, overall: true }),
                 _ => return Err((call.column, "max_seconds takes one of `session` or `overall`".into())),
             }
         }
-        _ => Box::new(NConverged { n: b.count("n", 0)? }),
+        "n_converged" => Box::new(NConverged { n: b.count("n", 0)? }),
+        "max_kills" => Box::new(MaxKills { n: b.count("n", 0)? }),
+        "max_optimizers_started" => Box::new(MaxOptimizersStarted { n: b.count("n", 0)? }),
+        _ => Box::new(KillsAfterConvergence::new(b.count("n_killed", 0)?, b.count("n_converged", 1)?)),
     })
 }
 
@@ -265,6 +359,35 @@ mod tests {
         assert!(check(&mut parse("max_seconds(overall=10)").unwrap(), &run));
         assert!(check(&mut n_converged(2), &run));
         assert!(!check(&mut n_converged(3), &run));
+    }
+
+    #[test]
+    fn kills_after_convergence_latches() {
+        // The original's sequence for KillsAfterConvergence(4, 2).
+        let mut c = parse("kills_after_convergence(4, 2)").unwrap();
+        let at = |converged: u64, killed: u64| RunState {
+            optimizers_converged: converged,
+            optimizers_killed: killed,
+            ..RunState::default()
+        };
+        assert!(!c.check(&at(0, 0)));
+        assert!(!c.check(&at(1, 5)));
+        assert!(!c.check(&at(2, 6)), "latches at 6 kills");
+        assert!(!c.check(&at(2, 9)));
+        assert!(c.check(&at(2, 10)));
+        assert!(c.check(&at(3, 10)));
+        let mut default = kills_after_convergence(0, 1);
+        assert!(!default.check(&at(0, 3)));
+        assert!(default.check(&at(1, 3)));
+    }
+
+    #[test]
+    fn kill_and_start_counts() {
+        let run = RunState { optimizers_killed: 3, optimizers_started: 7, ..RunState::default() };
+        assert!(check(&mut max_kills(3), &run));
+        assert!(!check(&mut max_kills(4), &run));
+        assert!(check(&mut max_optimizers_started(7), &run));
+        assert!(!check(&mut parse("max_optimizers_started(8)").unwrap(), &run));
     }
 
     #[test]

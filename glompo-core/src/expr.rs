@@ -398,6 +398,18 @@ impl Parser {
     }
 }
 
+/// A range check for a number parameter: the test and how the valid range reads in a message.
+pub type Check = (fn(f64) -> bool, &'static str);
+
+/// Any finite number.
+pub const ANY: Check = (|_| true, "a finite number");
+/// A number ≥ 0.
+pub const NON_NEGATIVE: Check = (|v| v >= 0.0, "≥ 0");
+/// A number > 0.
+pub const POSITIVE: Check = (|v| v > 0.0, "> 0");
+/// A number strictly between 0 and 1.
+pub const FRACTION: Check = (|v| v > 0.0 && v < 1.0, "in (0, 1)");
+
 /// The declared parameters of a leaf kind, used to bind a [`Call`]'s arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct Signature {
@@ -659,7 +671,7 @@ mod tests {
         let c = call("best_unmoving(10, tol=0.5)");
         let b = SIG.bind(&c).unwrap();
         assert_eq!(b.count("calls", 0).unwrap(), 10);
-        assert_eq!(b.num("tol", 0.0, (|v| v >= 0.0, "≥ 0")).unwrap(), 0.5);
+        assert_eq!(b.num("tol", 0.0, NON_NEGATIVE).unwrap(), 0.5);
         let c = call("best_unmoving(tol=0.5)");
         assert_eq!(
             SIG.bind(&c).unwrap_err().1,
@@ -679,7 +691,7 @@ mod tests {
         );
         let c = call("best_unmoving(1, tol=-2)");
         assert_eq!(
-            SIG.bind(&c).unwrap().num("tol", 0.0, (|v| v >= 0.0, "≥ 0")).unwrap_err().1,
+            SIG.bind(&c).unwrap().num("tol", 0.0, NON_NEGATIVE).unwrap_err().1,
             "`tol` of best_unmoving must be ≥ 0"
         );
     }

@@ -12,9 +12,12 @@
 
 use std::fmt;
 
-use crate::expr::{self, Call, Expr, ParseError, Signature, fmt_num};
+use crate::expr::{
+    self, Call, Expr, FRACTION, LeafResult, NON_NEGATIVE, POSITIVE, ParseError, Signature, fmt_num,
+};
 use crate::point::Bounds;
 use crate::record::OptimizerRecord;
+use crate::rng::{SeededRng, derive_seed};
 
 /// What a hunter sees: the hunter, one victim, every optimizer of the run and the bounds.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +61,12 @@ pub struct HuntContext<'a> {
 pub trait Hunter: Send + fmt::Display {
     /// Whether to kill `ctx.victim`.
     fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool;
+
+    /// How many recent evaluations of history it reads from the records (the manager keeps that
+    /// many per optimizer); 0 when it reads only counters, bests and last points.
+    fn window(&self) -> u64 {
+        0
+    }
 }
 
 /// A combination of hunters.
@@ -81,6 +90,11 @@ impl HunterExpr {
     /// Evaluates the expression for one victim, recording each leaf's value.
     pub fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
         self.eval(&mut |leaf| leaf.hunt(ctx))
+    }
+
+    /// The longest history window any leaf reads.
+    pub fn window(&self) -> u64 {
+        self.leaves().iter().map(|leaf| leaf.window()).max().unwrap_or(0)
     }
 }
 
@@ -119,6 +133,10 @@ impl Hunter for BestUnmoving {
         let Some(before) = ctx.victim.best_before(self.calls) else { return false };
         let now = ctx.victim.best().map_or(f64::INFINITY, |b| b.fx);
         (now - before).abs() <= (before * self.tol).abs()
+    }
+
+    fn window(&self) -> u64 {
+        self.calls
     }
 }
 
@@ -165,6 +183,174 @@ impl fmt::Display for ParameterDistance {
     }
 }
 
+/// True when the victim's last `calls` values hardly vary: their standard deviation is at most
+/// `|fx_last · tol|`. Non-finite values in the window are left out; with fewer than two finite ones it
+/// is false.
+#[derive(Debug, Clone)]
+pub struct EvaluationsUnmoving {
+    /// The window, in evaluations.
+    pub calls: u64,
+    /// The relative tolerance.
+    pub tol: f64,
+}
+
+impl Hunter for EvaluationsUnmoving {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        let Some(values) = ctx.victim.recent_values(self.calls) else { return false };
+        let finite: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+        let Some(&last) = finite.last() else { return false };
+        if finite.len() < 2 {
+            return false;
+        }
+        let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+        let std = (finite.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / finite.len() as f64).sqrt();
+        std <= (last * self.tol).abs()
+    }
+
+    fn window(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl fmt::Display for EvaluationsUnmoving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "evaluations_unmoving({}, {})", self.calls, fmt_num(self.tol))
+    }
+}
+
+/// True when the victim's last `n` evaluations all failed or were not finite.
+#[derive(Debug, Clone)]
+pub struct LastPointsInvalid {
+    /// How many in a row.
+    pub n: u64,
+}
+
+impl Hunter for LastPointsInvalid {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        ctx.victim.trailing_invalid() >= self.n
+    }
+}
+
+impl fmt::Display for LastPointsInvalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "last_points_invalid({})", self.n)
+    }
+}
+
+/// True when the victim has at least `calls` evaluations and the mean distance between its last
+/// `calls` consecutive points is at most `relative_tol · ‖hi − lo‖`: it is taking tiny steps.
+#[derive(Debug, Clone)]
+pub struct StepSize {
+    /// The window, in evaluations.
+    pub calls: u64,
+    /// The step size, as a fraction of the box diagonal.
+    pub relative_tol: f64,
+}
+
+impl Hunter for StepSize {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        let steps = self.calls.saturating_sub(1).max(1);
+        if ctx.victim.evaluations() < self.calls {
+            return false;
+        }
+        let Some(recent) = ctx.victim.recent_steps(steps) else { return false };
+        let mean = recent.sum::<f64>() / steps as f64;
+        mean <= self.relative_tol * ctx.bounds.diagonal()
+    }
+
+    fn window(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl fmt::Display for StepSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step_size({}, {})", self.calls, fmt_num(self.relative_tol))
+    }
+}
+
+/// Kills at random, more often the longer the victim has run compared with the hunter: true when
+/// `U(0, crit_ratio) > n_hunter / n_victim` (evaluation counts).
+#[derive(Debug, Clone)]
+pub struct TimeAnnealing {
+    /// The critical ratio; larger kills more.
+    pub crit_ratio: f64,
+    rng: SeededRng,
+}
+
+impl TimeAnnealing {
+    /// A time-annealing hunter with its own seed.
+    pub fn new(crit_ratio: f64, seed: u64) -> Self {
+        TimeAnnealing { crit_ratio, rng: SeededRng::new(seed) }
+    }
+}
+
+impl Hunter for TimeAnnealing {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        let ratio = ctx.hunter.evaluations() as f64 / ctx.victim.evaluations().max(1) as f64;
+        self.rng.uniform_in(0.0, self.crit_ratio) > ratio
+    }
+}
+
+impl fmt::Display for TimeAnnealing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "time_annealing({})", fmt_num(self.crit_ratio))
+    }
+}
+
+/// Kills at random, more often the worse the victim's best is compared with the hunter's: false when
+/// the hunter's best is 0 or the victim's is no worse, else true with probability
+/// `1 − med_kill_chance^|(f_h − f_v) / f_h|` (so a victim twice as bad dies with `1 − med_kill_chance`).
+#[derive(Debug, Clone)]
+pub struct ValueAnnealing {
+    /// The kill chance at a relative difference of 1, in (0, 1).
+    pub med_kill_chance: f64,
+    rng: SeededRng,
+}
+
+impl ValueAnnealing {
+    /// A value-annealing hunter with its own seed.
+    pub fn new(med_kill_chance: f64, seed: u64) -> Self {
+        ValueAnnealing { med_kill_chance, rng: SeededRng::new(seed) }
+    }
+}
+
+impl Hunter for ValueAnnealing {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        let (Some(h), Some(v)) = (ctx.hunter.best(), ctx.victim.best()) else { return false };
+        if h.fx == 0.0 || v.fx <= h.fx {
+            return false;
+        }
+        let keep = (self.med_kill_chance.ln() * ((h.fx - v.fx) / h.fx).abs()).exp();
+        self.rng.uniform() > keep
+    }
+}
+
+impl fmt::Display for ValueAnnealing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "value_annealing({})", fmt_num(self.med_kill_chance))
+    }
+}
+
+/// True when the victim is of the given optimizer type (`type_hunter("nelder-mead")`).
+#[derive(Debug, Clone)]
+pub struct TypeHunter {
+    /// The type name, normalised (lowercase, `_` for `-`).
+    pub type_name: String,
+}
+
+impl Hunter for TypeHunter {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        expr::normalise_name(ctx.victim.type_name()) == self.type_name
+    }
+}
+
+impl fmt::Display for TypeHunter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "type_hunter(\"{}\")", self.type_name.replace('_', "-"))
+    }
+}
+
 /// `min_evals(min)` as an expression.
 pub fn min_evals(min: u64) -> HunterExpr {
     Expr::leaf(Box::new(MinEvals { min }))
@@ -180,14 +366,40 @@ pub fn parameter_distance(relative_distance: f64) -> HunterExpr {
     Expr::leaf(Box::new(ParameterDistance { relative_distance, test_all: false }))
 }
 
+/// `evaluations_unmoving(calls, tol)` as an expression.
+pub fn evaluations_unmoving(calls: u64, tol: f64) -> HunterExpr {
+    Expr::leaf(Box::new(EvaluationsUnmoving { calls, tol }))
+}
+
+/// `last_points_invalid(n)` as an expression.
+pub fn last_points_invalid(n: u64) -> HunterExpr {
+    Expr::leaf(Box::new(LastPointsInvalid { n }))
+}
+
+/// `step_size(calls, relative_tol)` as an expression.
+pub fn step_size(calls: u64, relative_tol: f64) -> HunterExpr {
+    Expr::leaf(Box::new(StepSize { calls, relative_tol }))
+}
+
+/// `type_hunter(type_name)` as an expression.
+pub fn type_hunter(type_name: &str) -> HunterExpr {
+    Expr::leaf(Box::new(TypeHunter { type_name: expr::normalise_name(type_name) }))
+}
+
 /// The hunters the expression language knows, with their parameters.
 pub const HUNTERS: &[Signature] = &[
     Signature { name: "min_evals", params: &["min"], required: 1 },
     Signature { name: "best_unmoving", params: &["calls", "tol"], required: 1 },
+    Signature { name: "evaluations_unmoving", params: &["calls", "tol"], required: 1 },
+    Signature { name: "last_points_invalid", params: &["n"], required: 0 },
     Signature { name: "parameter_distance", params: &["relative_distance", "test_all"], required: 1 },
+    Signature { name: "step_size", params: &["calls", "relative_tol"], required: 1 },
+    Signature { name: "time_annealing", params: &["crit_ratio"], required: 0 },
+    Signature { name: "type_hunter", params: &["type"], required: 1 },
+    Signature { name: "value_annealing", params: &["med_kill_chance"], required: 0 },
 ];
 
-fn build(call: &Call) -> Result<Box<dyn Hunter>, (usize, String)> {
+fn build(call: &Call, seed: u64) -> LeafResult<Box<dyn Hunter>> {
     let sig = HUNTERS
         .iter()
         .find(|s| s.name == call.name)
@@ -195,28 +407,49 @@ fn build(call: &Call) -> Result<Box<dyn Hunter>, (usize, String)> {
     let b = sig.bind(call)?;
     Ok(match sig.name {
         "min_evals" => Box::new(MinEvals { min: b.count("min", 0)? }),
-        "best_unmoving" => Box::new(BestUnmoving {
+        "best_unmoving" => {
+            Box::new(BestUnmoving { calls: b.count("calls", 0)?, tol: b.num("tol", 0.0, NON_NEGATIVE)? })
+        }
+        "evaluations_unmoving" => Box::new(EvaluationsUnmoving {
             calls: b.count("calls", 0)?,
-            tol: b.num("tol", 0.0, (|v| v >= 0.0, "≥ 0"))?,
+            tol: b.num("tol", 0.0, NON_NEGATIVE)?,
         }),
-        _ => Box::new(ParameterDistance {
-            relative_distance: b.num("relative_distance", 0.0, (|v| v > 0.0, "> 0"))?,
+        "last_points_invalid" => Box::new(LastPointsInvalid { n: b.count("n", 1)?.max(1) }),
+        "parameter_distance" => Box::new(ParameterDistance {
+            relative_distance: b.num("relative_distance", 0.0, POSITIVE)?,
             test_all: b.flag("test_all", false)?,
         }),
+        "step_size" => Box::new(StepSize {
+            calls: b.count("calls", 0)?.max(2),
+            relative_tol: b.num("relative_tol", 0.05, POSITIVE)?,
+        }),
+        "time_annealing" => Box::new(TimeAnnealing::new(b.num("crit_ratio", 1.0, POSITIVE)?, seed)),
+        "type_hunter" => {
+            Box::new(TypeHunter { type_name: expr::normalise_name(&b.text("type")?.unwrap_or_default()) })
+        }
+        _ => Box::new(ValueAnnealing::new(b.num("med_kill_chance", 0.5, FRACTION)?, seed)),
     })
 }
 
 /// Parses a hunter expression such as `min_evals(500) & (best_unmoving(2000, 0.01) | parameter_distance(0.05))`.
-pub fn parse(text: &str) -> Result<HunterExpr, ParseError> {
-    expr::parse(text, &mut build)
+/// Random hunters (`time_annealing`, `value_annealing`) get their own seeds derived from `seed`.
+pub fn parse(text: &str, seed: u64) -> Result<HunterExpr, ParseError> {
+    let mut leaf = 0;
+    expr::parse(text, &mut |call| {
+        leaf += 1;
+        build(call, derive_seed(seed, HUNTER_STREAMS + leaf))
+    })
 }
+
+/// Hunters' seeds are derived from streams above this, clear of the optimizers' (their ids).
+const HUNTER_STREAMS: u64 = 1 << 40;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(id: u64, values: &[f64], xs: &[f64]) -> OptimizerRecord {
-        let mut r = OptimizerRecord::new(id, "t", 1);
+        let mut r = OptimizerRecord::new(id, "t", 1, 100);
         for (fx, x) in values.iter().zip(xs.iter().cycle()) {
             r.record(&[*x, 0.0], *fx);
         }
@@ -264,9 +497,84 @@ mod tests {
     }
 
     #[test]
+    fn evaluations_unmoving_and_invalid_points() {
+        let hunter = record(1, &[0.0], &[1.0]);
+        let flat = record(2, &[9.0, 5.0, 5.0, 5.0], &[1.0]);
+        let spread = record(3, &[1.0, 2.0, 3.0], &[1.0]);
+        assert!(verdict(&mut evaluations_unmoving(3, 0.0), &hunter, &flat));
+        assert!(!verdict(&mut evaluations_unmoving(4, 0.0), &hunter, &flat));
+        // The standard deviation of 1, 2, 3 is 0.816; the last value is 3.
+        assert!(!verdict(&mut evaluations_unmoving(3, 0.2), &hunter, &spread));
+        assert!(verdict(&mut evaluations_unmoving(3, 0.3), &hunter, &spread));
+        assert!(!verdict(&mut evaluations_unmoving(5, 0.3), &hunter, &spread));
+        let nan = f64::NAN;
+        let invalid = record(4, &[1.0, nan, nan, nan, nan], &[1.0]);
+        assert!(verdict(&mut last_points_invalid(4), &hunter, &invalid));
+        assert!(!verdict(&mut last_points_invalid(5), &hunter, &invalid));
+        let recovered = record(5, &[nan, nan, nan, nan, nan, 2.0], &[1.0]);
+        assert!(!verdict(&mut last_points_invalid(1), &hunter, &recovered));
+    }
+
+    #[test]
+    fn step_size_and_type() {
+        let hunter = record(1, &[0.0], &[1.0]);
+        // Steps of 0.01 in a box whose diagonal is 14.14: 0.0007 of it.
+        let creeping = record(2, &[3.0; 6], &[1.0, 1.01, 1.02, 1.03, 1.04, 1.05]);
+        let jumping = record(3, &[3.0; 6], &[1.0, 5.0]);
+        assert!(verdict(&mut step_size(5, 0.001), &hunter, &creeping));
+        assert!(!verdict(&mut step_size(5, 0.0005), &hunter, &creeping));
+        assert!(!verdict(&mut step_size(7, 0.001), &hunter, &creeping), "needs 7 evaluations");
+        assert!(!verdict(&mut step_size(5, 0.05), &hunter, &jumping));
+        let mut nm = OptimizerRecord::new(4, "nelder-mead", 1, 0);
+        nm.record(&[1.0, 1.0], 1.0);
+        assert!(verdict(&mut parse("type_hunter(nelder_mead)", 1).unwrap(), &hunter, &nm));
+        assert!(!verdict(&mut type_hunter("cma-es"), &hunter, &nm));
+        assert_eq!(type_hunter("Nelder_Mead").to_string(), "type_hunter(\"nelder-mead\")");
+    }
+
+    /// How often `h` kills `victim` over `n` hunts.
+    fn kill_rate(h: &mut HunterExpr, hunter: &OptimizerRecord, victim: &OptimizerRecord, n: usize) -> f64 {
+        (0..n).filter(|_| verdict(h, hunter, victim)).count() as f64 / n as f64
+    }
+
+    #[test]
+    fn annealing_hunters_kill_at_their_rates_reproducibly() {
+        let short = record(1, &[1.0; 10], &[1.0]);
+        let long = record(2, &[2.0; 40], &[1.0]);
+        // time_annealing(1): kill when U(0, 1) > 10 / 40.
+        let rate = kill_rate(&mut parse("time_annealing()", 3).unwrap(), &short, &long, 4000);
+        assert!((rate - 0.75).abs() < 0.03, "{rate}");
+        assert_eq!(kill_rate(&mut parse("time_annealing(1)", 3).unwrap(), &long, &short, 500), 0.0);
+        // value_annealing(0.5): the victim's best (2) is twice the hunter's (1), so it dies half the time.
+        let rate = kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &short, &long, 4000);
+        assert!((rate - 0.5).abs() < 0.03, "{rate}");
+        assert_eq!(kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &long, &short, 500), 0.0);
+        let zero = record(3, &[0.0], &[1.0]);
+        assert_eq!(kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &zero, &long, 500), 0.0);
+        // The same seed gives the same verdicts; another seed other ones.
+        let seq = |seed: u64| -> Vec<bool> {
+            let mut h = parse("time_annealing(2)", seed).unwrap();
+            (0..64).map(|_| verdict(&mut h, &short, &long)).collect()
+        };
+        assert_eq!(seq(5), seq(5));
+        assert_ne!(seq(5), seq(6));
+        let err = parse("value_annealing(1.5)", 1).unwrap_err();
+        assert_eq!(err.message, "`med_kill_chance` of value_annealing must be in (0, 1)");
+    }
+
+    #[test]
+    fn the_window_is_the_longest_leaf_window() {
+        let h =
+            parse("min_evals(5) & (best_unmoving(300) | evaluations_unmoving(40, 0.1) | step_size(70))", 0)
+                .unwrap();
+        assert_eq!(h.window(), 300);
+        assert_eq!(min_evals(3).window(), 0);
+    }
+
+    #[test]
     fn parse_builds_leaves_and_reports_errors() {
         let mut h =
-            parse("min_evals(3) & (best-unmoving(calls=8) | parameter_distance(0.05, test_all=true))")
+            parse("min_evals(3) & (best-unmoving(calls=8) | parameter_distance(0.05, test_all=true))", 1)
                 .unwrap();
         assert_eq!(
             h.to_string(),
@@ -280,13 +588,14 @@ mod tests {
             h.with_values().to_string(),
             "[min_evals(3) = true & [best_unmoving(8, 0) = true | parameter_distance(0.05, test_all=true) = skipped]]"
         );
-        let err = parse("min_evals(3) & best_unmovin(5)").unwrap_err();
+        let err = parse("min_evals(3) & best_unmovin(5)", 1).unwrap_err();
         assert_eq!(err.column, 16);
         assert_eq!(
             err.message,
-            "unknown hunter `best_unmovin`; expected one of min_evals, best_unmoving, parameter_distance"
+            "unknown hunter `best_unmovin`; expected one of min_evals, best_unmoving, evaluations_unmoving, \
+             last_points_invalid, parameter_distance, step_size, time_annealing, type_hunter, value_annealing"
         );
-        let err = parse("parameter_distance(0)").unwrap_err();
+        let err = parse("parameter_distance(0)", 1).unwrap_err();
         assert_eq!(err.message, "`relative_distance` of parameter_distance must be > 0");
     }
 }

@@ -1,4 +1,11 @@
 //! What the manager knows about each optimizer: the incremental statistics hunters read.
+//!
+//! A record keeps counters, the best and the last evaluation, and a bounded window of recent history
+//! (values, running minima and step lengths) as long as the longest window any hunter of the run reads.
+//! Memory per optimizer is therefore O(window), and every hunter reads O(1) or O(window) data,
+//! whatever the length of the optimizer's history.
+
+use std::collections::VecDeque;
 
 use serde::Serialize;
 
@@ -17,8 +24,7 @@ pub enum Lifecycle {
     Ended,
 }
 
-/// The manager's record of one optimizer. Every statistic is kept incrementally, so reading it costs
-/// O(1) whatever the length of the optimizer's history.
+/// The manager's record of one optimizer.
 #[derive(Debug, Clone)]
 pub struct OptimizerRecord {
     id: OptimizerId,
@@ -28,13 +34,29 @@ pub struct OptimizerRecord {
     evaluations: u64,
     best: Option<Evaluation>,
     last: Option<Evaluation>,
-    running_min: Vec<f64>,
     trailing_invalid: u64,
+    window: usize,
+    /// The last `window` values, oldest first.
+    recent_fx: VecDeque<f64>,
+    /// The best finite value after each of the last `window + 1` evaluations (`+inf` before any).
+    recent_min: VecDeque<f64>,
+    /// The distances between consecutive points, for the last `window` steps.
+    recent_steps: VecDeque<f64>,
+}
+
+fn push_bounded(q: &mut VecDeque<f64>, v: f64, cap: usize) {
+    if cap == 0 {
+        return;
+    }
+    if q.len() == cap {
+        q.pop_front();
+    }
+    q.push_back(v);
 }
 
 impl OptimizerRecord {
-    /// A record for a newly started optimizer.
-    pub fn new(id: OptimizerId, type_name: impl Into<String>, workers: usize) -> Self {
+    /// A record for a newly started optimizer that keeps `window` evaluations of recent history.
+    pub fn new(id: OptimizerId, type_name: impl Into<String>, workers: usize, window: usize) -> Self {
         OptimizerRecord {
             id,
             type_name: type_name.into(),
@@ -43,8 +65,11 @@ impl OptimizerRecord {
             evaluations: 0,
             best: None,
             last: None,
-            running_min: Vec::new(),
             trailing_invalid: 0,
+            window,
+            recent_fx: VecDeque::with_capacity(window.min(1 << 16)),
+            recent_min: VecDeque::with_capacity((window + 1).min(1 << 16)),
+            recent_steps: VecDeque::with_capacity(window.min(1 << 16)),
         }
     }
 
@@ -59,9 +84,15 @@ impl OptimizerRecord {
         } else {
             self.trailing_invalid += 1;
         }
-        self.running_min.push(self.best.as_ref().map_or(f64::INFINITY, |b| b.fx));
+        let best = self.best.as_ref().map_or(f64::INFINITY, |b| b.fx);
+        push_bounded(&mut self.recent_fx, fx, self.window);
+        push_bounded(&mut self.recent_min, best, self.window + 1);
         match &mut self.last {
             Some(last) if last.x.len() == x.len() => {
+                if self.window > 0 {
+                    let step = last.x.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    push_bounded(&mut self.recent_steps, step, self.window);
+                }
                 last.x.copy_from_slice(x);
                 last.fx = fx;
             }
@@ -113,16 +144,30 @@ impl OptimizerRecord {
         self.last.as_ref()
     }
 
-    /// The best finite value among all but its last `calls` evaluations (`+inf` if there was none);
-    /// `None` when it has no more than `calls` evaluations.
-    pub fn best_before(&self, calls: u64) -> Option<f64> {
-        let n = self.running_min.len() as u64;
-        (n > calls).then(|| self.running_min[(n - calls - 1) as usize])
-    }
-
     /// How many of its most recent evaluations in a row were non-finite.
     pub fn trailing_invalid(&self) -> u64 {
         self.trailing_invalid
+    }
+
+    /// The best finite value among all but its last `calls` evaluations (`+inf` if there was none);
+    /// `None` when it has no more than `calls` evaluations or `calls` exceeds the kept window.
+    pub fn best_before(&self, calls: u64) -> Option<f64> {
+        if self.evaluations <= calls || calls as usize >= self.recent_min.len() {
+            return None;
+        }
+        Some(self.recent_min[self.recent_min.len() - 1 - calls as usize])
+    }
+
+    /// Its last `calls` values, oldest first; `None` when fewer are known or kept.
+    pub fn recent_values(&self, calls: u64) -> Option<impl Iterator<Item = f64> + '_> {
+        let n = self.recent_fx.len();
+        (calls as usize <= n).then(|| self.recent_fx.range(n - calls as usize..).copied())
+    }
+
+    /// The distances between its last `steps + 1` points; `None` when fewer are known or kept.
+    pub fn recent_steps(&self, steps: u64) -> Option<impl Iterator<Item = f64> + '_> {
+        let n = self.recent_steps.len();
+        (steps as usize <= n).then(|| self.recent_steps.range(n - steps as usize..).copied())
     }
 }
 
@@ -132,20 +177,39 @@ mod tests {
 
     #[test]
     fn statistics_are_incremental_and_skip_non_finite_values() {
-        let mut r = OptimizerRecord::new(1, "t", 1);
+        let mut r = OptimizerRecord::new(1, "t", 1, 10);
         assert_eq!(r.best_before(0), None);
         r.record(&[1.0], f64::NAN);
         assert_eq!(r.best_before(0), Some(f64::INFINITY));
-        for (x, fx) in [(2.0, 5.0), (3.0, 7.0), (4.0, 4.0), (5.0, f64::INFINITY)] {
+        for (x, fx) in [(2.0, 5.0), (3.0, 7.0), (4.0, 4.0), (6.0, f64::INFINITY)] {
             r.record(&[x], fx);
         }
         assert_eq!(r.evaluations(), 5);
         assert_eq!(r.best().unwrap().x, vec![4.0]);
-        assert_eq!(r.last().unwrap().x, vec![5.0]);
+        assert_eq!(r.last().unwrap().x, vec![6.0]);
         assert_eq!(r.trailing_invalid(), 1);
         assert_eq!(r.best_before(0), Some(4.0));
         assert_eq!(r.best_before(2), Some(5.0));
         assert_eq!(r.best_before(4), Some(f64::INFINITY));
         assert_eq!(r.best_before(5), None);
+        assert_eq!(r.recent_values(2).unwrap().collect::<Vec<_>>(), [4.0, f64::INFINITY]);
+        assert!(r.recent_values(6).is_none());
+        assert_eq!(r.recent_steps(2).unwrap().collect::<Vec<_>>(), [1.0, 2.0]);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_window() {
+        let mut r = OptimizerRecord::new(1, "t", 1, 3);
+        for i in 0..1000 {
+            r.record(&[i as f64], 1000.0 - i as f64);
+        }
+        assert_eq!(r.recent_fx.len(), 3);
+        assert_eq!(r.recent_min.len(), 4);
+        assert_eq!(r.recent_steps.len(), 3);
+        assert_eq!(r.best_before(3), Some(4.0));
+        assert_eq!(r.best_before(4), None);
+        assert_eq!(r.recent_values(3).unwrap().collect::<Vec<_>>(), [3.0, 2.0, 1.0]);
+        let none = OptimizerRecord::new(2, "t", 1, 0);
+        assert!(none.recent_values(1).is_none());
     }
 }

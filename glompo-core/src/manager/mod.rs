@@ -102,8 +102,9 @@ impl ManagerBuilder {
         self
     }
 
-    /// When the run ends (default: `n_converged(1)`, as the original's default stops at the first
-    /// optimizer that converges). The run also ends when no optimizer is alive and none may start.
+    /// When the run ends (default: `kills_after_convergence(0, 1)`, the original's default, which stops
+    /// at the first optimizer that converges). The run also ends when no optimizer is alive and none may
+    /// start.
     pub fn checker(mut self, checker: CheckerExpr) -> Self {
         self.checker = Some(checker);
         self
@@ -212,7 +213,7 @@ impl ManagerBuilder {
             generator: self
                 .generator
                 .unwrap_or_else(|| Box::new(RandomGenerator::new(derive_seed(self.seed, GENERATOR_STREAM)))),
-            checker: self.checker.unwrap_or_else(|| checker::n_converged(1)),
+            checker: self.checker.unwrap_or_else(|| checker::kills_after_convergence(0, 1)),
             bounds: self.bounds,
             selector,
             hunter: self.hunter,

@@ -263,7 +263,8 @@ impl State<'_> {
         let seed = derive_seed(self.m.seed, opt_id);
         let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
         self.counters.optimizers_started += 1;
-        self.records.push(OptimizerRecord::new(opt_id, spec.factory.name(), spec.workers));
+        let window = self.m.hunter.as_ref().map_or(0, |h| h.window()) as usize;
+        self.records.push(OptimizerRecord::new(opt_id, spec.factory.name(), spec.workers, window));
         self.log.optimizer_event(&json!({
             "event": "start",
             "opt_id": opt_id,
