@@ -7,8 +7,10 @@ use std::sync::Arc;
 use glompo_core::checker::{self, CheckerExpr};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::functions::{self, Benchmark};
+use glompo_core::generator::{self, Generator};
 use glompo_core::hunter::{self, HunterExpr};
-use glompo_core::selector::OptimizerSpec;
+use glompo_core::rng::{GENERATOR_STREAM, SELECTOR_STREAM, derive_seed};
+use glompo_core::selector::{self, OptimizerSpec, Selector};
 use glompo_core::{Bounds, CoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -30,8 +32,8 @@ struct RawConfig {
     objective: Map<String, Value>,
     bounds: Option<Vec<(f64, f64)>>,
     optimizers: Vec<Map<String, Value>>,
-    selector: Option<String>,
-    generator: Option<String>,
+    selector: Option<Value>,
+    generator: Option<Value>,
     max_jobs: Option<usize>,
     backend: Option<String>,
     schedule: Option<String>,
@@ -64,7 +66,8 @@ pub(crate) struct Overrides {
 pub(crate) struct Plan {
     pub(crate) objective: Arc<Benchmark>,
     pub(crate) bounds: Bounds,
-    pub(crate) specs: Vec<OptimizerSpec>,
+    pub(crate) selector: Box<dyn Selector>,
+    pub(crate) generator: Box<dyn Generator>,
     pub(crate) max_jobs: usize,
     pub(crate) checker: CheckerExpr,
     pub(crate) hunter: Option<HunterExpr>,
@@ -127,15 +130,17 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         specs.push(spec);
         resolved_opts.push(resolved);
     }
-    let selector = raw.selector.unwrap_or_else(|| "cycle".into());
-    one_of("selector", &selector, &["cycle"])?;
-    let generator = raw.generator.unwrap_or_else(|| "random".into());
-    one_of("generator", &generator, &["random"])?;
     let backend = raw.backend.unwrap_or_else(|| "threads".into());
     one_of("backend", &backend, &["threads"])?;
     let schedule = raw.schedule.unwrap_or_else(|| "async".into());
     one_of("schedule", &schedule, &["async"])?;
     let seed = o.seed.or(raw.seed).unwrap_or(0);
+    let selector_config = raw.selector.unwrap_or_else(|| json!("cycle"));
+    let selector = selector::from_config(&selector_config, specs, derive_seed(seed, SELECTOR_STREAM))
+        .map_err(core_error)?;
+    let generator_config = raw.generator.unwrap_or_else(|| json!("random"));
+    let generator = generator::from_config(&generator_config, &bounds, derive_seed(seed, GENERATOR_STREAM))
+        .map_err(core_error)?;
     let convergence = raw.convergence.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
     let checker = checker::parse(&convergence).map_err(|e| field("convergence", e))?;
     let hunter = match raw.hunters {
@@ -155,8 +160,8 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "objective": objective_json,
         "bounds": bounds,
         "optimizers": resolved_opts,
-        "selector": "cycle",
-        "generator": "random",
+        "selector": selector_config,
+        "generator": generator_config,
         "max_jobs": max_jobs,
         "backend": "threads",
         "schedule": "async",
@@ -171,7 +176,8 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     Ok(Plan {
         objective: Arc::new(objective),
         bounds,
-        specs,
+        selector,
+        generator,
         max_jobs,
         checker,
         hunter,

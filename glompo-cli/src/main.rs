@@ -11,7 +11,6 @@ use clap::Parser;
 use glompo_core::CoreError;
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, Manager, RunResult};
-use glompo_core::selector::CycleSelector;
 
 use crate::args::{Cli, Command};
 use crate::config::{ConfigError, Overrides, Plan};
@@ -48,25 +47,23 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
         Ok(flag) => flag,
         Err(e) => return fail(FAILED, &e),
     };
-    let built = (|| -> Result<Manager, CoreError> {
-        let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
-            .selector(Box::new(CycleSelector::new(plan.specs)?))
-            .checker(plan.checker)
-            .max_jobs(plan.max_jobs)
-            .hunt_frequency(plan.hunt_frequency)
-            .share_best_solutions(plan.share_best)
-            .detailed_log(plan.detailed_log)
-            .seed(plan.seed)
-            .dir(&plan.dir)
-            .overwrite(plan.overwrite)
-            .interrupt(interrupt)
-            .config(plan.resolved);
-        if let Some(h) = plan.hunter {
-            builder = builder.hunter(h);
-        }
-        builder.build()
-    })();
-    let manager = match built {
+    let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
+        .selector(plan.selector)
+        .generator(plan.generator)
+        .checker(plan.checker)
+        .max_jobs(plan.max_jobs)
+        .hunt_frequency(plan.hunt_frequency)
+        .share_best_solutions(plan.share_best)
+        .detailed_log(plan.detailed_log)
+        .seed(plan.seed)
+        .dir(&plan.dir)
+        .overwrite(plan.overwrite)
+        .interrupt(interrupt)
+        .config(plan.resolved);
+    if let Some(h) = plan.hunter {
+        builder = builder.hunter(h);
+    }
+    let manager = match builder.build() {
         Ok(m) => m,
         Err(e) => return fail(USAGE, &e.to_string()),
     };

@@ -17,7 +17,7 @@ use crate::expr::{
 };
 use crate::point::Bounds;
 use crate::record::OptimizerRecord;
-use crate::rng::{SeededRng, derive_seed};
+use crate::rng::{HUNTER_STREAMS, SeededRng, derive_seed};
 
 /// What a hunter sees: the hunter, one victim, every optimizer of the run and the bounds.
 #[derive(Debug, Clone, Copy)]
@@ -440,9 +440,6 @@ pub fn parse(text: &str, seed: u64) -> Result<HunterExpr, ParseError> {
         build(call, derive_seed(seed, HUNTER_STREAMS + leaf))
     })
 }
-
-/// Hunters' seeds are derived from streams above this, clear of the optimizers' (their ids).
-const HUNTER_STREAMS: u64 = 1 << 40;
 
 #[cfg(test)]
 mod tests {

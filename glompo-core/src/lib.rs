@@ -23,6 +23,7 @@ pub mod checker;
 pub mod error;
 pub mod evaluator;
 pub mod expr;
+mod fields;
 pub mod functions;
 pub mod generator;
 pub mod hunter;

@@ -112,4 +112,11 @@ pub trait OptimizerFactory: Send + Sync + fmt::Debug {
 
     /// Builds a fresh optimizer.
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError>;
+
+    /// The same configuration with `factor` times its population (its default or configured size),
+    /// for population-based optimizers; `None` (the default) for the others. IPOP uses it.
+    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let _ = factor;
+        None
+    }
 }

@@ -27,6 +27,13 @@ pub struct RngState {
     pub word_pos: String,
 }
 
+/// The stream of the run's generator (optimizers use their ids, from 1).
+pub const GENERATOR_STREAM: u64 = 0;
+/// The stream of the run's selector.
+pub const SELECTOR_STREAM: u64 = 1 << 41;
+/// Hunters use the streams from here on, one per leaf of the expression.
+pub const HUNTER_STREAMS: u64 = 1 << 40;
+
 /// Mixes a run seed and a component number into a well-spread 64-bit seed (SplitMix64 finaliser).
 pub fn derive_seed(seed: u64, component: u64) -> u64 {
     let mut z = seed ^ component.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);

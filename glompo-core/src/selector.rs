@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::evaluator::{EvaluatorFactory, Serial};
 use crate::optimizer::OptimizerFactory;
+use crate::rng::SeededRng;
 
 /// One configured kind of optimizer: how to build it, how many worker slots it takes and what evaluates
 /// its batches (level 2).
@@ -129,6 +130,233 @@ impl Selector for CycleSelector {
     }
 }
 
+/// Walks through the optimizers in order as the run's evaluations pass thresholds: the first is started
+/// until `thresholds[0]` evaluations, the second until `thresholds[1]`, and so on. With one threshold
+/// per optimizer, passing the last one stops spawning; with one fewer, the last optimizer is started
+/// from then on.
+#[derive(Debug, Clone)]
+pub struct ChainSelector {
+    specs: Vec<OptimizerSpec>,
+    thresholds: Vec<u64>,
+    index: usize,
+}
+
+impl ChainSelector {
+    /// A chain over `specs` with `specs.len() − 1` or `specs.len()` increasing thresholds.
+    pub fn new(specs: Vec<OptimizerSpec>, thresholds: Vec<u64>) -> crate::Result<Self> {
+        let n = specs.len();
+        if n == 0 {
+            return Err(crate::CoreError::config("optimizers", "at least one optimizer is needed"));
+        }
+        if thresholds.len() + 1 != n && thresholds.len() != n {
+            return Err(crate::CoreError::config(
+                "selector.thresholds",
+                format!("{} thresholds for {n} optimizers; give {} or {n}", thresholds.len(), n - 1),
+            ));
+        }
+        if thresholds.windows(2).any(|w| w[0] > w[1]) {
+            return Err(crate::CoreError::config("selector.thresholds", "must not decrease"));
+        }
+        Ok(ChainSelector { specs, thresholds, index: 0 })
+    }
+}
+
+impl Selector for ChainSelector {
+    fn name(&self) -> &str {
+        "chain"
+    }
+
+    fn specs(&self) -> &[OptimizerSpec] {
+        &self.specs
+    }
+
+    fn select(&mut self, ctx: &SelectContext) -> Selection {
+        // Every threshold passed since the last call counts, not only the next one.
+        while self.thresholds.get(self.index).is_some_and(|&t| ctx.evaluations >= t) {
+            self.index += 1;
+        }
+        match self.specs.get(self.index) {
+            None => Selection::Stop,
+            Some(spec) if spec.workers > ctx.free_slots => Selection::Wait,
+            Some(spec) => Selection::Start(spec.clone()),
+        }
+    }
+}
+
+/// A uniformly random choice among the optimizers whose workers fit in the free slots.
+#[derive(Debug, Clone)]
+pub struct RandomSelector {
+    specs: Vec<OptimizerSpec>,
+    rng: SeededRng,
+}
+
+impl RandomSelector {
+    /// A random selector over `specs` with its own seed.
+    pub fn new(specs: Vec<OptimizerSpec>, seed: u64) -> crate::Result<Self> {
+        if specs.is_empty() {
+            return Err(crate::CoreError::config("optimizers", "at least one optimizer is needed"));
+        }
+        Ok(RandomSelector { specs, rng: SeededRng::new(seed) })
+    }
+}
+
+impl Selector for RandomSelector {
+    fn name(&self) -> &str {
+        "random"
+    }
+
+    fn specs(&self) -> &[OptimizerSpec] {
+        &self.specs
+    }
+
+    fn select(&mut self, ctx: &SelectContext) -> Selection {
+        let fitting: Vec<&OptimizerSpec> =
+            self.specs.iter().filter(|s| s.workers <= ctx.free_slots).collect();
+        if fitting.is_empty() {
+            return Selection::Wait;
+        }
+        Selection::Start(fitting[self.rng.below(fitting.len())].clone())
+    }
+}
+
+/// Spawn controls around any selector: no more optimizers once the run has `stop_after_evals`
+/// evaluations or `stop_after_optimizers` optimizers started.
+#[derive(Debug)]
+pub struct SpawnControl {
+    inner: Box<dyn Selector>,
+    /// Stop spawning at this many evaluations.
+    pub stop_after_evals: Option<u64>,
+    /// Stop spawning at this many optimizers started.
+    pub stop_after_optimizers: Option<u64>,
+}
+
+impl SpawnControl {
+    /// Wraps `inner`.
+    pub fn new(
+        inner: Box<dyn Selector>,
+        stop_after_evals: Option<u64>,
+        stop_after_optimizers: Option<u64>,
+    ) -> Self {
+        SpawnControl { inner, stop_after_evals, stop_after_optimizers }
+    }
+}
+
+impl Selector for SpawnControl {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn specs(&self) -> &[OptimizerSpec] {
+        self.inner.specs()
+    }
+
+    fn select(&mut self, ctx: &SelectContext) -> Selection {
+        if self.stop_after_evals.is_some_and(|n| ctx.evaluations >= n)
+            || self.stop_after_optimizers.is_some_and(|n| ctx.optimizers_started >= n)
+        {
+            return Selection::Stop;
+        }
+        self.inner.select(ctx)
+    }
+}
+
+/// IPOP as managed optimization: each time a configured optimizer is started again, its population
+/// is doubled (1×, 2×, 4×, ... its own default or configured size). Optimizers without a population
+/// (see [`OptimizerFactory::with_population_factor`](crate::OptimizerFactory::with_population_factor))
+/// start unchanged.
+#[derive(Debug)]
+pub struct IncreasingPopulation {
+    inner: Box<dyn Selector>,
+    /// Starts so far, per factory name and settings.
+    starts: Vec<(String, u32)>,
+}
+
+impl IncreasingPopulation {
+    /// Wraps `inner`.
+    pub fn new(inner: Box<dyn Selector>) -> Self {
+        IncreasingPopulation { inner, starts: Vec::new() }
+    }
+}
+
+impl Selector for IncreasingPopulation {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn specs(&self) -> &[OptimizerSpec] {
+        self.inner.specs()
+    }
+
+    fn select(&mut self, ctx: &SelectContext) -> Selection {
+        let mut spec = match self.inner.select(ctx) {
+            Selection::Start(spec) => spec,
+            other => return other,
+        };
+        let key = format!("{}:{}", spec.factory.name(), spec.factory.settings());
+        let count = match self.starts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                self.starts.push((key, 0));
+                0
+            }
+        };
+        if let Some(scaled) = spec.factory.with_population_factor(1usize << count.min(20)) {
+            spec.factory = scaled;
+        }
+        Selection::Start(spec)
+    }
+}
+
+/// The selectors a config may name.
+pub const SELECTORS: &[&str] = &["cycle", "chain", "random"];
+
+/// Builds a selector over `specs` from its config: a name (`"cycle"`) or an object with a `type` and
+/// options (`{"type": "chain", "thresholds": [1000, 5000]}`), plus the spawn controls
+/// `stop_after_evals` and `stop_after_optimizers` and `increasing_population` (IPOP) for any type.
+pub fn from_config(
+    value: &serde_json::Value,
+    specs: Vec<OptimizerSpec>,
+    seed: u64,
+) -> crate::Result<Box<dyn Selector>> {
+    let (name, options) = crate::fields::component("selector", value)?;
+    let mut f = crate::fields::Fields::new("selector", options);
+    let inner: Box<dyn Selector> = match name.as_str() {
+        "cycle" => Box::new(CycleSelector::new(specs)?),
+        "chain" => {
+            let thresholds = f
+                .u64s("thresholds")?
+                .ok_or_else(|| crate::CoreError::config("selector.thresholds", "missing"))?;
+            Box::new(ChainSelector::new(specs, thresholds)?)
+        }
+        "random" => Box::new(RandomSelector::new(specs, seed)?),
+        other => {
+            return Err(crate::CoreError::config(
+                "selector",
+                format!("unknown selector `{other}`; expected one of {}", SELECTORS.join(", ")),
+            ));
+        }
+    };
+    let stop_after_evals = f.u64("stop_after_evals", u64::MAX)?;
+    let stop_after_optimizers = f.u64("stop_after_optimizers", u64::MAX)?;
+    let increasing = f.bool("increasing_population", false)?;
+    f.finish()?;
+    let mut selector = inner;
+    if increasing {
+        selector = Box::new(IncreasingPopulation::new(selector));
+    }
+    if stop_after_evals != u64::MAX || stop_after_optimizers != u64::MAX {
+        selector = Box::new(SpawnControl::new(
+            selector,
+            (stop_after_evals != u64::MAX).then_some(stop_after_evals),
+            (stop_after_optimizers != u64::MAX).then_some(stop_after_optimizers),
+        ));
+    }
+    Ok(selector)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +379,102 @@ mod tests {
         // The original's sequence: None, None, A(2 slots), B, None, A.
         assert_eq!(seq, ["wait", "wait", "a(2)", "b(1)", "wait", "a(2)"]);
         assert!(CycleSelector::new(Vec::new()).is_err());
+    }
+
+    fn spec(name: &str, workers: usize) -> OptimizerSpec {
+        OptimizerSpec::new(Arc::new(ScriptedFactory::named(name))).workers(workers)
+    }
+
+    fn pick(s: &mut dyn Selector, free: usize, evaluations: u64, started: u64) -> String {
+        match s.select(&SelectContext { free_slots: free, evaluations, optimizers_started: started }) {
+            Selection::Start(spec) => spec.factory.name().to_string(),
+            Selection::Wait => "wait".into(),
+            Selection::Stop => "stop".into(),
+        }
+    }
+
+    #[test]
+    fn chain_follows_thresholds_and_stops_after_the_last() {
+        let specs = vec![spec("a", 1), spec("b", 1), spec("c", 1)];
+        let mut s = ChainSelector::new(specs.clone(), vec![10, 20, 30]).unwrap();
+        let seq: Vec<String> =
+            [0, 9, 10, 19, 20, 29, 30, 40].iter().map(|&e| pick(&mut s, 1, e, 0)).collect();
+        assert_eq!(seq, ["a", "a", "b", "b", "c", "c", "stop", "stop"]);
+        // Several thresholds passed between two calls all count.
+        let mut s = ChainSelector::new(specs.clone(), vec![10, 20]).unwrap();
+        assert_eq!(pick(&mut s, 1, 25, 0), "c");
+        assert_eq!(pick(&mut s, 1, 1000, 0), "c", "with n − 1 thresholds the last one stays");
+        assert_eq!(
+            ChainSelector::new(specs.clone(), vec![10]).unwrap_err().to_string(),
+            "selector.thresholds: 1 thresholds for 3 optimizers; give 2 or 3"
+        );
+        assert!(ChainSelector::new(specs, vec![20, 10]).is_err());
+    }
+
+    #[test]
+    fn random_picks_only_what_fits_and_covers_it() {
+        let mut s = RandomSelector::new(vec![spec("small", 1), spec("big", 3)], 4).unwrap();
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..400 {
+            *seen.entry(pick(&mut s, 3, 0, 0)).or_insert(0) += 1;
+            assert_eq!(pick(&mut s, 2, 0, 0), "small");
+        }
+        assert!(seen["small"] > 150 && seen["big"] > 150, "{seen:?}");
+        assert_eq!(pick(&mut s, 0, 0, 0), "wait");
+    }
+
+    #[test]
+    fn spawn_controls_stop_spawning() {
+        let cycle = || Box::new(CycleSelector::new(vec![spec("a", 1)]).unwrap());
+        let mut s = SpawnControl::new(cycle(), Some(5), None);
+        assert_eq!(pick(&mut s, 1, 4, 0), "a");
+        assert_eq!(pick(&mut s, 1, 5, 0), "stop");
+        let mut s = SpawnControl::new(cycle(), None, Some(3));
+        assert_eq!(pick(&mut s, 1, 100, 2), "a");
+        assert_eq!(pick(&mut s, 1, 100, 3), "stop");
+    }
+
+    #[test]
+    fn increasing_population_doubles_each_restart() {
+        let base = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3)));
+        let mut s = IncreasingPopulation::new(Box::new(CycleSelector::new(vec![base]).unwrap()));
+        let batches: Vec<u64> = (0..4)
+            .map(|_| {
+                match s.select(&SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 }) {
+                    Selection::Start(spec) => spec.factory.settings()["batch"].as_u64().unwrap(),
+                    other => panic!("expected a start, got {other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(batches, [3, 6, 12, 24]);
+    }
+
+    #[test]
+    fn configs_build_selectors_and_name_bad_fields() {
+        let specs = || vec![spec("a", 1), spec("b", 1)];
+        let mut s = from_config(
+            &serde_json::json!({"type": "chain", "thresholds": [5], "stop_after_optimizers": 4}),
+            specs(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(s.name(), "chain");
+        assert_eq!(pick(s.as_mut(), 1, 6, 0), "b");
+        assert_eq!(pick(s.as_mut(), 1, 6, 4), "stop");
+        assert_eq!(from_config(&serde_json::json!("Random"), specs(), 1).unwrap().name(), "random");
+        let err = |v: serde_json::Value| from_config(&v, specs(), 1).unwrap_err().to_string();
+        assert_eq!(
+            err(serde_json::json!("roulette")),
+            "selector: unknown selector `roulette`; expected one of cycle, chain, random"
+        );
+        assert_eq!(err(serde_json::json!({"type": "chain"})), "selector.thresholds: missing");
+        assert_eq!(
+            err(serde_json::json!({"type": "cycle", "thresholds": [1]})),
+            "selector.thresholds: unknown option; expected one of stop_after_evals, stop_after_optimizers, increasing_population"
+        );
+        assert_eq!(
+            err(serde_json::json!({"type": "cycle", "stop_after_evals": -1})),
+            "selector.stop_after_evals: expected a whole number ≥ 0, found -1"
+        );
     }
 }

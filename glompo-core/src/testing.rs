@@ -156,6 +156,11 @@ impl OptimizerFactory for ScriptedFactory {
         serde_json::to_value(&self.script).unwrap_or_default()
     }
 
+    /// Its "population" is its batch.
+    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        Some(std::sync::Arc::new(self.clone().batch(self.script.batch * factor)))
+    }
+
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {
         Ok(Box::new(ScriptedOptimizer {
             name: self.name.clone(),

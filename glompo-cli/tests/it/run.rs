@@ -144,6 +144,23 @@ fn config_errors_exit_2_name_the_field_and_write_nothing() {
         "optimizers[0].evaluator: unknown value `gpu`",
     );
     rejected(&with(|c| c["max_jobs"] = json!(0)), "max_jobs: must be at least 1");
+    rejected(&with(|c| c["selector"] = json!({"type": "chain"})), "selector.thresholds: missing");
+    rejected(
+        &with(|c| c["selector"] = json!("roulette")),
+        "selector: unknown selector `roulette`; expected one of cycle, chain, random",
+    );
+    rejected(
+        &with(|c| c["generator"] = json!({"type": "basin-hopping", "factor": 2})),
+        "generator.factor: must be in (0, 1)",
+    );
+    rejected(
+        &with(|c| c["generator"] = json!({"type": "annealing", "heat": 2})),
+        "generator.heat: unknown option; expected one of qa, qv",
+    );
+    rejected(
+        &with(|c| c["hunters"] = json!("value_annealing(2)")),
+        "hunters: column 17: `med_kill_chance` of value_annealing must be in (0, 1)",
+    );
 }
 
 #[test]
@@ -166,17 +183,21 @@ fn functions_lists_every_builtin() {
 }
 
 #[test]
-fn the_quickstart_config_is_valid() {
+fn the_example_configs_run() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut config: Value =
-        serde_json::from_str(&fs::read_to_string(root.join("examples/quickstart.json")).unwrap()).unwrap();
-    // The same config on a smaller budget, so that the test stays fast in a debug build.
-    config["convergence"] = json!("max_evals(2000)");
-    let path = write_config(tmp.path(), &config);
-    let out = glompo(&["run", &path, "--dir", "out", "-q"], tmp.path());
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(tmp.path().join("out/summary.json").exists());
+    for name in ["quickstart.json", "customized.json"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config: Value =
+            serde_json::from_str(&fs::read_to_string(root.join("examples").join(name)).unwrap()).unwrap();
+        // The same config on a smaller budget, so that the test stays fast in a debug build.
+        config["convergence"] = json!("max_evals(3000)");
+        let path = write_config(tmp.path(), &config);
+        let out = glompo(&["run", &path, "--dir", "out", "-q"], tmp.path());
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let summary: Value =
+            serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+        assert!(summary["counters"]["evaluations"].as_u64().unwrap() >= 3000, "{name}");
+    }
 }
 
 /// Kills the child if the test fails before it ends, so no process outlives the test.
@@ -225,4 +246,34 @@ fn sigint_stops_the_run_cleanly_with_exit_130() {
     let ends =
         lines(&tmp.path().join("out/optimizers.jsonl")).into_iter().filter(|e| e["event"] == "end").count();
     assert_eq!(ends as u64, summary["counters"]["optimizers_started"].as_u64().unwrap());
+}
+
+#[test]
+fn every_component_kind_runs_from_a_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["selector"] = json!({"type": "chain", "thresholds": [1500], "stop_after_optimizers": 12, "increasing_population": true});
+    config["generator"] = json!({"type": "annealing"});
+    config["hunters"] = json!(
+        "min_evals(50) & (evaluations_unmoving(40, 0.01) | step_size(40, 1e-4) | last_points_invalid(3) | value_annealing() | time_annealing(0.5) | type_hunter(nelder-mead))"
+    );
+    config["convergence"] = json!("max_evals(4000) | max_kills(30) | max_optimizers_started(40)");
+    config["share_best_solutions"] = json!(true);
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("out");
+    let evals = lines(&dir.join("evaluations.jsonl"));
+    // The annealing generator's own evaluations are logged under id 0 and counted.
+    let generator = evals.iter().filter(|e| e["opt_id"] == 0).count();
+    assert!(generator >= 9, "{generator}");
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(evals.len() as u64, summary["counters"]["evaluations"].as_u64().unwrap());
+    assert!(summary["counters"]["optimizers_started"].as_u64().unwrap() <= 12);
+    // The chain started CMA-ES first and Nelder-Mead after 1500 evaluations; IPOP doubled CMA-ES.
+    let starts: Vec<Value> =
+        lines(&dir.join("optimizers.jsonl")).into_iter().filter(|e| e["event"] == "start").collect();
+    assert_eq!(starts[0]["type"], "cma-es");
+    assert_eq!(summary["config"]["selector"]["type"], "chain");
 }

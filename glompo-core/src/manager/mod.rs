@@ -27,7 +27,7 @@ use crate::hunter::HunterExpr;
 use crate::objective::Objective;
 use crate::optimizer::OptimizerId;
 use crate::point::Bounds;
-use crate::rng::derive_seed;
+use crate::rng::{GENERATOR_STREAM, derive_seed};
 use crate::selector::Selector;
 
 /// How often the manager looks at STOP files, the clock and the interrupt flag, and flushes its logs.
@@ -35,9 +35,6 @@ pub const TICK: Duration = Duration::from_millis(100);
 
 /// How many optimizers in a row may crash before their first evaluation before the run gives up.
 pub const MAX_IMMEDIATE_CRASHES: u32 = 5;
-
-/// The stream number of the default generator's seed (optimizers use their ids, from 1).
-const GENERATOR_STREAM: u64 = 0;
 
 /// Configures and builds a [`Manager`].
 ///

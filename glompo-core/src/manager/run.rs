@@ -14,13 +14,14 @@ use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, RunResult
 use crate::backend::RunnerHandle;
 use crate::checker::RunState;
 use crate::error::{CoreError, Result};
+use crate::evaluator::evaluate_one;
 use crate::generator::GenerateContext;
 use crate::hunter::HuntContext;
 use crate::optimizer::{OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::derive_seed;
-use crate::runner::{Control, EvalRecord, Message, Runner, RunnerEnd};
+use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
 /// A runner that has not ended yet.
@@ -48,6 +49,12 @@ struct State<'m> {
     last_crash: String,
     end: Option<EndReason>,
 }
+
+/// The optimizer id under which the generator's own evaluations are logged.
+const GENERATOR_ID: OptimizerId = 0;
+
+/// The most rounds of evaluations a generator may ask for before one start.
+const MAX_GENERATOR_ROUNDS: usize = 10_000;
 
 /// Result messages that may wait in the channel per worker slot.
 const CHANNEL_SLOTS_PER_JOB: usize = 16;
@@ -249,7 +256,40 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Evaluates, in the manager's thread, the points the generator asks for before it picks a start
+    /// point. They are logged under optimizer id 0 and count against the budget like any others.
+    fn generator_evaluations(&mut self) -> Result<()> {
+        for _ in 0..MAX_GENERATOR_ROUNDS {
+            let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
+            let ctx = GenerateContext {
+                bounds: &self.m.bounds,
+                best: best.as_ref(),
+                optimizers: &self.records,
+                evaluations: self.counters.evaluations,
+            };
+            let mut points = self.m.generator.wants(&ctx);
+            if points.is_empty() {
+                break;
+            }
+            let mut group = ResultGroup::with_capacity(self.m.bounds.dim(), points.len());
+            let mut evals = Vec::with_capacity(points.len());
+            for mut x in points.drain(..) {
+                self.m.bounds.clip(&mut x);
+                let outcome = evaluate_one(&*self.m.objective, &x, self.m.detailed_log);
+                group.push(&x, &outcome);
+                evals.push(Evaluation { fx: outcome.map_or(f64::NAN, |o| o.fx), x });
+            }
+            let t = self.now();
+            for (x, r) in group.iter() {
+                self.evaluation(GENERATOR_ID, x, r, t)?;
+            }
+            self.m.generator.tell(&evals);
+        }
+        Ok(())
+    }
+
     fn start(&mut self, spec: OptimizerSpec) -> Result<()> {
+        self.generator_evaluations()?;
         let opt_id = self.records.len() as OptimizerId + 1;
         let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
         let gen_ctx = GenerateContext {
@@ -339,7 +379,8 @@ impl State<'_> {
         if r.error.is_some() {
             self.counters.failed_evaluations += 1;
         }
-        let Some(record) = self.records.get_mut(opt_id as usize - 1) else { return Ok(()) };
+        // Evaluations of the generator (id 0) have no optimizer record.
+        let Some(record) = self.records.get_mut((opt_id as usize).wrapping_sub(1)) else { return Ok(()) };
         if record.evaluations() == 0 {
             self.immediate_crashes = 0;
         }
@@ -360,7 +401,10 @@ impl State<'_> {
     /// One hunt: the owner of the global best tests every other running optimizer that has evaluations.
     fn hunt(&mut self) {
         let Some(hunter_expr) = self.m.hunter.as_mut() else { return };
-        let Some(hunter_id) = self.best.as_ref().map(|b| b.opt_id) else { return };
+        // While the best point is the generator's own (id 0), there is no hunter.
+        let Some(hunter_id) = self.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID) else {
+            return;
+        };
         self.last_hunt = self.counters.evaluations;
         self.counters.hunts += 1;
         let mut victims = Vec::new();

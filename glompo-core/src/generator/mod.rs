@@ -1,0 +1,531 @@
+//! Generators: where a new optimizer starts.
+
+use std::fmt;
+
+use crate::error::{CoreError, Result};
+use crate::point::{Bounds, Evaluation};
+use crate::record::OptimizerRecord;
+use crate::rng::SeededRng;
+
+mod annealing;
+
+pub use annealing::AnnealingGenerator;
+
+/// What a generator sees when the manager starts an optimizer.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateContext<'a> {
+    /// The search box; the generated point must lie inside it.
+    pub bounds: &'a Bounds,
+    /// The run's best evaluation so far.
+    pub best: Option<&'a Evaluation>,
+    /// Every optimizer started so far.
+    pub optimizers: &'a [OptimizerRecord],
+    /// Evaluations logged so far.
+    pub evaluations: u64,
+}
+
+/// Chooses the start point of each new optimizer. Random generators own a seeded RNG.
+///
+/// A generator that needs evaluations of its own (the annealing generator) asks for them with
+/// [`Generator::wants`] and receives them in [`Generator::tell`]: the manager evaluates them, logs them
+/// under optimizer id 0 and counts them against the budget, so a generator never evaluates anything
+/// itself.
+///
+/// ```
+/// use glompo_core::generator::{GenerateContext, Generator};
+///
+/// /// Starts every optimizer at the centre of the box.
+/// #[derive(Debug)]
+/// struct Centre;
+///
+/// impl Generator for Centre {
+///     fn name(&self) -> &str { "centre" }
+///     fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> { ctx.bounds.centre() }
+/// }
+///
+/// let bounds = glompo_core::Bounds::uniform(2, -1.0, 3.0).unwrap();
+/// let ctx = GenerateContext { bounds: &bounds, best: None, optimizers: &[], evaluations: 0 };
+/// assert_eq!(Centre.generate(&ctx), vec![1.0, 1.0]);
+/// ```
+pub trait Generator: Send + fmt::Debug {
+    /// The generator's name, as in configs.
+    fn name(&self) -> &str;
+
+    /// A start point inside `ctx.bounds`.
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64>;
+
+    /// Points to evaluate before the next [`Generator::generate`]; the manager asks again after each
+    /// [`Generator::tell`] until this is empty. The default wants nothing.
+    fn wants(&mut self, ctx: &GenerateContext<'_>) -> Vec<Vec<f64>> {
+        let _ = ctx;
+        Vec::new()
+    }
+
+    /// The values of the points it wanted, in order (NaN for a failed evaluation).
+    fn tell(&mut self, evals: &[Evaluation]) {
+        let _ = evals;
+    }
+}
+
+/// Uniformly random start points in the box.
+#[derive(Debug, Clone)]
+pub struct RandomGenerator {
+    rng: SeededRng,
+}
+
+impl RandomGenerator {
+    /// A random generator with its own seed.
+    pub fn new(seed: u64) -> Self {
+        RandomGenerator { rng: SeededRng::new(seed) }
+    }
+}
+
+fn uniform_point(rng: &mut SeededRng, bounds: &Bounds) -> Vec<f64> {
+    bounds.pairs().map(|(lo, hi)| rng.uniform_in(lo, hi)).collect()
+}
+
+impl Generator for RandomGenerator {
+    fn name(&self) -> &str {
+        "random"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        uniform_point(&mut self.rng, ctx.bounds)
+    }
+}
+
+/// Always the same start point: the one given, or one drawn uniformly at construction.
+#[derive(Debug, Clone)]
+pub struct SinglePointGenerator {
+    x: Vec<f64>,
+}
+
+impl SinglePointGenerator {
+    /// Starts every optimizer at `x`, or, without it, at one uniformly random point drawn from `seed`.
+    /// The point must lie inside `bounds`.
+    pub fn new(x: Option<Vec<f64>>, bounds: &Bounds, seed: u64) -> Result<Self> {
+        let x = x.unwrap_or_else(|| uniform_point(&mut SeededRng::new(seed), bounds));
+        if !bounds.contains(&x) {
+            return Err(CoreError::config("generator.x", format!("{x:?} is not inside the bounds")));
+        }
+        Ok(SinglePointGenerator { x })
+    }
+}
+
+impl Generator for SinglePointGenerator {
+    fn name(&self) -> &str {
+        "single_point"
+    }
+
+    fn generate(&mut self, _ctx: &GenerateContext<'_>) -> Vec<f64> {
+        self.x.clone()
+    }
+}
+
+/// The run's best point so far, or a uniformly random one before there is any.
+#[derive(Debug, Clone)]
+pub struct IncumbentGenerator {
+    rng: SeededRng,
+}
+
+impl IncumbentGenerator {
+    /// An incumbent generator with its own seed (for the random points).
+    pub fn new(seed: u64) -> Self {
+        IncumbentGenerator { rng: SeededRng::new(seed) }
+    }
+}
+
+impl Generator for IncumbentGenerator {
+    fn name(&self) -> &str {
+        "incumbent"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        ctx.best.map_or_else(|| uniform_point(&mut self.rng, ctx.bounds), |b| b.x.clone())
+    }
+}
+
+/// Explores early and exploits late: picks an optimizer's best by roulette (weights `max(s) − s` with
+/// `s = f − min f`, so better ones are likelier) and returns `α · best + (1 − α) · random` with
+/// `α = min(1, evaluations / max_evals)^focus`. Random while there is nothing to pick from or every
+/// weight is equal.
+#[derive(Debug, Clone)]
+pub struct ExploitExploreGenerator {
+    /// The evaluation budget over which exploitation grows to full.
+    pub max_evals: u64,
+    /// The exponent on the exploitation fraction; above 1 explores longer.
+    pub focus: f64,
+    rng: SeededRng,
+}
+
+impl ExploitExploreGenerator {
+    /// Checked parameters: `max_evals ≥ 2`, `focus > 0`.
+    pub fn new(max_evals: u64, focus: f64, seed: u64) -> Result<Self> {
+        if max_evals < 2 {
+            return Err(CoreError::config("generator.max_evals", "must be at least 2"));
+        }
+        if !(focus.is_finite() && focus > 0.0) {
+            return Err(CoreError::config("generator.focus", "must be > 0"));
+        }
+        Ok(ExploitExploreGenerator { max_evals, focus, rng: SeededRng::new(seed) })
+    }
+}
+
+impl Generator for ExploitExploreGenerator {
+    fn name(&self) -> &str {
+        "exploit_explore"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        let random = uniform_point(&mut self.rng, ctx.bounds);
+        let bests: Vec<&Evaluation> = ctx.optimizers.iter().filter_map(|o| o.best()).collect();
+        let Some(min) = bests.iter().map(|b| b.fx).reduce(f64::min) else { return random };
+        let shifts: Vec<f64> = bests.iter().map(|b| b.fx - min).collect();
+        let top = shifts.iter().copied().fold(0.0, f64::max);
+        let weights: Vec<f64> = shifts.iter().map(|s| top - s).collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 || total.is_nan() {
+            return random;
+        }
+        let mut pick = self.rng.uniform() * total;
+        let chosen = weights.iter().position(|&w| {
+            pick -= w;
+            pick < 0.0
+        });
+        let best = bests[chosen.unwrap_or(bests.len() - 1)];
+        let alpha = (ctx.evaluations as f64 / self.max_evals as f64).min(1.0).powf(self.focus);
+        let mut x: Vec<f64> =
+            best.x.iter().zip(&random).map(|(b, r)| alpha * b + (1.0 - alpha) * r).collect();
+        ctx.bounds.clip(&mut x);
+        x
+    }
+}
+
+/// A normal perturbation of a reference point, truncated to the box: coordinate `i` is drawn from
+/// `N(x0_i, scale_i²)` until it falls inside its bounds.
+#[derive(Debug, Clone)]
+pub struct PerturbationGenerator {
+    x0: Vec<f64>,
+    scale: Vec<f64>,
+    rng: SeededRng,
+}
+
+impl PerturbationGenerator {
+    /// `x0` inside the bounds and one positive scale per dimension (or one for all).
+    pub fn new(x0: Vec<f64>, scale: Vec<f64>, bounds: &Bounds, seed: u64) -> Result<Self> {
+        if !bounds.contains(&x0) {
+            return Err(CoreError::config("generator.x0", format!("{x0:?} is not inside the bounds")));
+        }
+        let scale = match scale.len() {
+            1 => vec![scale[0]; x0.len()],
+            n if n == x0.len() => scale,
+            n => {
+                return Err(CoreError::config(
+                    "generator.scale",
+                    format!("{n} values for {} dimensions", x0.len()),
+                ));
+            }
+        };
+        if scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(CoreError::config("generator.scale", "every scale must be > 0"));
+        }
+        Ok(PerturbationGenerator { x0, scale, rng: SeededRng::new(seed) })
+    }
+}
+
+impl Generator for PerturbationGenerator {
+    fn name(&self) -> &str {
+        "perturbation"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        let mut x = Vec::with_capacity(self.x0.len());
+        for ((&m, &s), (lo, hi)) in self.x0.iter().zip(&self.scale).zip(ctx.bounds.pairs()) {
+            // Rejection keeps the truncated normal exact; far-out bounds are clipped after 1000 tries.
+            let v = (0..1000).map(|_| m + s * self.rng.normal()).find(|v| *v >= lo && *v <= hi);
+            x.push(v.unwrap_or(m).clamp(lo, hi));
+        }
+        x
+    }
+}
+
+/// Basin hopping over the optimizers' minima: starts from the run's best point, Metropolis-hops to a
+/// random other optimizer's best with probability `exp(−Δf / temperature)` (always when it is better),
+/// and returns that point displaced uniformly by up to `step` of each dimension's width, clipped to the
+/// box. Every `interval` starts the step is divided by `factor` when more than `target_accept_rate` of
+/// hops were accepted, and multiplied by it otherwise.
+#[derive(Debug, Clone)]
+pub struct BasinHoppingGenerator {
+    /// The Metropolis temperature.
+    pub temperature: f64,
+    /// The current step, as a fraction of each dimension's width.
+    pub step: f64,
+    /// The acceptance rate the step adapts towards.
+    pub target_accept_rate: f64,
+    /// Starts between step adaptations.
+    pub interval: u64,
+    /// The step adaptation factor, in (0, 1).
+    pub factor: f64,
+    trials: u64,
+    accepted: u64,
+    rng: SeededRng,
+}
+
+impl BasinHoppingGenerator {
+    /// Checked parameters.
+    pub fn new(
+        temperature: f64,
+        max_step_size: f64,
+        target_accept_rate: f64,
+        interval: u64,
+        factor: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let bad = |f: &str, m: &str| Err(CoreError::config(format!("generator.{f}"), m));
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            return bad("temperature", "must be > 0");
+        }
+        if !(max_step_size > 0.0 && max_step_size <= 1.0) {
+            return bad("max_step_size", "must be in (0, 1]");
+        }
+        if !(target_accept_rate > 0.0 && target_accept_rate < 1.0) {
+            return bad("target_accept_rate", "must be in (0, 1)");
+        }
+        if interval == 0 {
+            return bad("interval", "must be at least 1");
+        }
+        if !(factor > 0.0 && factor < 1.0) {
+            return bad("factor", "must be in (0, 1)");
+        }
+        Ok(BasinHoppingGenerator {
+            temperature,
+            step: max_step_size,
+            target_accept_rate,
+            interval,
+            factor,
+            trials: 0,
+            accepted: 0,
+            rng: SeededRng::new(seed),
+        })
+    }
+}
+
+impl Generator for BasinHoppingGenerator {
+    fn name(&self) -> &str {
+        "basin_hopping"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        let Some(best) = ctx.best else { return uniform_point(&mut self.rng, ctx.bounds) };
+        let mut here = best;
+        let others: Vec<&Evaluation> =
+            ctx.optimizers.iter().filter_map(|o| o.best()).filter(|b| b.x != best.x).collect();
+        if !others.is_empty() {
+            let candidate = others[self.rng.below(others.len())];
+            let delta = candidate.fx - here.fx;
+            self.trials += 1;
+            if self.rng.uniform() < (-delta / self.temperature).min(0.0).exp() {
+                here = candidate;
+                self.accepted += 1;
+            }
+            if self.trials % self.interval == 0 {
+                let rate = self.accepted as f64 / self.trials as f64;
+                self.step = if rate > self.target_accept_rate {
+                    (self.step / self.factor).min(1.0)
+                } else {
+                    self.step * self.factor
+                };
+            }
+        }
+        let mut x: Vec<f64> = here
+            .x
+            .iter()
+            .zip(ctx.bounds.pairs())
+            .map(|(v, (lo, hi))| v + self.step * (hi - lo) * self.rng.uniform_in(-1.0, 1.0))
+            .collect();
+        ctx.bounds.clip(&mut x);
+        x
+    }
+}
+
+/// The generators a config may name.
+pub const GENERATORS: &[&str] =
+    &["random", "single_point", "incumbent", "exploit_explore", "perturbation", "basin_hopping", "annealing"];
+
+/// Builds a generator from its config: a name (`"random"`) or an object with a `type` and options
+/// (`{"type": "exploit_explore", "max_evals": 10000, "focus": 2}`). Random generators are seeded with
+/// `seed`. Errors name the field (`generator.focus`) and list the valid names.
+pub fn from_config(value: &serde_json::Value, bounds: &Bounds, seed: u64) -> Result<Box<dyn Generator>> {
+    let (name, options) = crate::fields::component("generator", value)?;
+    let mut f = crate::fields::Fields::new("generator", options);
+    let generator: Box<dyn Generator> = match name.as_str() {
+        "random" => Box::new(RandomGenerator::new(seed)),
+        "single_point" => Box::new(SinglePointGenerator::new(f.f64s("x")?, bounds, seed)?),
+        "incumbent" => Box::new(IncumbentGenerator::new(seed)),
+        "exploit_explore" => {
+            Box::new(ExploitExploreGenerator::new(f.u64("max_evals", 0)?, f.f64("focus", 1.0)?, seed)?)
+        }
+        "perturbation" => {
+            let x0 = f.f64s("x0")?.ok_or_else(|| CoreError::config("generator.x0", "missing"))?;
+            let scale = f.f64s("scale")?.ok_or_else(|| CoreError::config("generator.scale", "missing"))?;
+            Box::new(PerturbationGenerator::new(x0, scale, bounds, seed)?)
+        }
+        "basin_hopping" => Box::new(BasinHoppingGenerator::new(
+            f.f64("temperature", 1.0)?,
+            f.f64("max_step_size", 0.5)?,
+            f.f64("target_accept_rate", 0.5)?,
+            f.u64("interval", 5)?,
+            f.f64("factor", 0.9)?,
+            seed,
+        )?),
+        "annealing" => Box::new(AnnealingGenerator::new(
+            f.f64("qa", -5.0)?,
+            f.f64("qv", 2.62)?,
+            f.f64("initial_temp", 5230.0)?,
+            f.f64("restart_temp_ratio", 2e-5)?,
+            seed,
+        )?),
+        other => {
+            return Err(CoreError::config(
+                "generator",
+                format!("unknown generator `{other}`; expected one of {}", GENERATORS.join(", ")),
+            ));
+        }
+    };
+    f.finish()?;
+    Ok(generator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u64, x: &[f64], fx: f64) -> OptimizerRecord {
+        let mut r = OptimizerRecord::new(id, "t", 1, 0);
+        r.record(x, fx);
+        r
+    }
+
+    fn ctx<'a>(
+        bounds: &'a Bounds,
+        best: Option<&'a Evaluation>,
+        opts: &'a [OptimizerRecord],
+        evals: u64,
+    ) -> GenerateContext<'a> {
+        GenerateContext { bounds, best, optimizers: opts, evaluations: evals }
+    }
+
+    #[test]
+    fn single_point_and_incumbent() {
+        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
+        let mut g = SinglePointGenerator::new(Some(vec![0.25, 0.5]), &bounds, 0).unwrap();
+        assert_eq!(g.generate(&ctx(&bounds, None, &[], 0)), vec![0.25, 0.5]);
+        let mut g = SinglePointGenerator::new(None, &bounds, 7).unwrap();
+        let first = g.generate(&ctx(&bounds, None, &[], 0));
+        assert!(bounds.contains(&first));
+        assert_eq!(g.generate(&ctx(&bounds, None, &[], 9)), first);
+        assert!(SinglePointGenerator::new(Some(vec![2.0, 0.0]), &bounds, 0).is_err());
+        let best = Evaluation { x: vec![0.1, 0.9], fx: -1.0 };
+        let mut g = IncumbentGenerator::new(1);
+        assert_eq!(g.generate(&ctx(&bounds, Some(&best), &[], 0)), best.x);
+        assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 0))));
+    }
+
+    #[test]
+    fn exploit_explore_moves_from_random_to_the_best_minima() {
+        let bounds = Bounds::uniform(2, -10.0, 10.0).unwrap();
+        let opts = [record(1, &[1.0, 1.0], 0.0), record(2, &[-5.0, 5.0], 10.0)];
+        let mut g = ExploitExploreGenerator::new(1000, 1.0, 3).unwrap();
+        // At the budget α = 1: only the better minimum has weight (the worse one's is 0).
+        for _ in 0..20 {
+            assert_eq!(g.generate(&ctx(&bounds, None, &opts, 1000)), vec![1.0, 1.0]);
+        }
+        // Half way, a point is half the best plus half a random point: within 5 of it per coordinate.
+        for _ in 0..50 {
+            let x = g.generate(&ctx(&bounds, None, &opts, 500));
+            assert!(x.iter().all(|v| (v - 1.0).abs() <= 5.5), "{x:?}");
+        }
+        // Equal weights (a single optimizer) and no data give random points.
+        let one = [record(1, &[1.0, 1.0], 0.0)];
+        assert_ne!(g.generate(&ctx(&bounds, None, &one, 1000)), vec![1.0, 1.0]);
+        assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 1000))));
+        assert!(ExploitExploreGenerator::new(1, 1.0, 0).is_err());
+        assert!(ExploitExploreGenerator::new(10, 0.0, 0).is_err());
+    }
+
+    #[test]
+    fn perturbation_is_a_truncated_normal_around_x0() {
+        let bounds = Bounds::new([(0.0, 1.0), (-100.0, 100.0)]).unwrap();
+        let mut g = PerturbationGenerator::new(vec![0.95, 3.0], vec![0.2, 1.0], &bounds, 5).unwrap();
+        let xs: Vec<Vec<f64>> = (0..2000).map(|_| g.generate(&ctx(&bounds, None, &[], 0))).collect();
+        assert!(xs.iter().all(|x| bounds.contains(x)));
+        let mean1 = xs.iter().map(|x| x[1]).sum::<f64>() / xs.len() as f64;
+        assert!((mean1 - 3.0).abs() < 0.1, "{mean1}");
+        // Truncated at 1 just above x0, the first coordinate's mean falls below 0.95.
+        let mean0 = xs.iter().map(|x| x[0]).sum::<f64>() / xs.len() as f64;
+        assert!(mean0 < 0.9, "{mean0}");
+        assert!(PerturbationGenerator::new(vec![0.5, 0.0], vec![0.0], &bounds, 0).is_err());
+        assert!(PerturbationGenerator::new(vec![0.5, 0.0], vec![1.0, 1.0, 1.0], &bounds, 0).is_err());
+    }
+
+    #[test]
+    fn basin_hopping_stays_in_the_box_and_near_minima() {
+        let bounds = Bounds::uniform(2, 0.0, 10.0).unwrap();
+        let opts = [record(1, &[0.0, 0.0], 0.0), record(2, &[9.0, 9.0], 50.0)];
+        let best = opts[0].best().cloned();
+        let mut g = BasinHoppingGenerator::new(1.0, 0.1, 0.5, 5, 0.9, 2).unwrap();
+        for _ in 0..200 {
+            let x = g.generate(&ctx(&bounds, best.as_ref(), &opts, 0));
+            assert!(bounds.contains(&x), "{x:?}");
+            // A hop to the far minimum is accepted with probability e^-50: never in practice.
+            assert!(x.iter().all(|v| *v <= 1.0 + 1e-12), "{x:?}");
+        }
+        assert!(g.step < 0.1, "no hop accepted, so the step shrank: {}", g.step);
+        assert!(BasinHoppingGenerator::new(1.0, 1.5, 0.5, 5, 0.9, 0).is_err());
+    }
+
+    #[test]
+    fn configs_build_generators_and_name_bad_fields() {
+        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
+        for name in GENERATORS {
+            let config = match *name {
+                "perturbation" => {
+                    serde_json::json!({"type": "perturbation", "x0": [0.5, 0.5], "scale": [0.1]})
+                }
+                "exploit_explore" => serde_json::json!({"type": "exploit-explore", "max_evals": 100}),
+                other => serde_json::json!(other),
+            };
+            let mut g = from_config(&config, &bounds, 1).unwrap();
+            assert_eq!(g.name(), *name);
+            assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 0))));
+        }
+        let err = |v: serde_json::Value| from_config(&v, &bounds, 1).unwrap_err().to_string();
+        assert!(
+            err(serde_json::json!("sobol"))
+                .starts_with("generator: unknown generator `sobol`; expected one of random,")
+        );
+        assert_eq!(
+            err(serde_json::json!({"type": "exploit_explore", "max_evals": 10, "focus": 0})),
+            "generator.focus: must be > 0"
+        );
+        assert_eq!(
+            err(serde_json::json!({"type": "random", "focus": 2})),
+            "generator.focus: unknown option; `generator` takes none"
+        );
+        assert_eq!(err(serde_json::json!({"focus": 2})), "generator.type: missing");
+    }
+
+    #[test]
+    fn random_points_are_inside_and_reproducible() {
+        let bounds = Bounds::new([(-1.0, 1.0), (100.0, 100.5)]).unwrap();
+        let ctx = GenerateContext { bounds: &bounds, best: None, optimizers: &[], evaluations: 0 };
+        let mut a = RandomGenerator::new(3);
+        let mut b = RandomGenerator::new(3);
+        for _ in 0..1000 {
+            let x = a.generate(&ctx);
+            assert!(bounds.contains(&x));
+            assert_eq!(x, b.generate(&ctx));
+        }
+        assert_ne!(RandomGenerator::new(4).generate(&ctx), RandomGenerator::new(3).generate(&ctx));
+    }
+}
