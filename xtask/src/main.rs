@@ -5,6 +5,7 @@
 //!   doctests);
 //! - `fmt`, `lint`: format, or run clippy;
 //! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere;
+//! - `bench hunt`: the cost of a hunt after 10^3 and 10^6 evaluations per optimizer;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -22,6 +23,9 @@ fn main() -> ExitCode {
         ["lint"] => lint(),
         ["tidy"] => tidy::check(&root()).map_err(|problems| problems.join("\n")),
         ["bench", "overhead", rest @ ..] => bench_overhead(rest),
+        ["bench", "hunt"] => {
+            cargo(&["run", "--release", "--package", "glompo-core", "--example", "hunt_cost"])
+        }
         _ => Err(USAGE.to_owned()),
     };
     match result {

@@ -277,3 +277,27 @@ fn every_component_kind_runs_from_a_config() {
     assert_eq!(starts[0]["type"], "cma-es");
     assert_eq!(summary["config"]["selector"]["type"], "chain");
 }
+
+#[test]
+fn detailed_logs_carry_the_objective_extras() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["objective"] = json!({"function": "exp_least_squares_cost", "dim": 2, "n_train": 5});
+    config["convergence"] = json!("max_evals(300)");
+    config["hunters"] = Value::Null;
+    let plain = write_config(tmp.path(), &config);
+    assert!(glompo(&["run", &plain, "--dir", "plain", "-q"], tmp.path()).status.success());
+    assert!(lines(&tmp.path().join("plain/evaluations.jsonl")).iter().all(|e| e.get("extras").is_none()));
+    config["detailed_log"] = json!(true);
+    let detailed = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &detailed, "--dir", "detailed", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    for e in lines(&tmp.path().join("detailed/evaluations.jsonl")) {
+        let residuals = e["extras"]["residuals"].as_array().unwrap();
+        assert_eq!(residuals.len(), 5);
+        // The value is the sum of the squared residuals.
+        let sum: f64 = residuals.iter().map(|r| r.as_f64().unwrap().powi(2)).sum();
+        let fx = e["fx"].as_f64().unwrap();
+        assert!((sum - fx).abs() <= 1e-9 * fx.abs().max(1.0), "{sum} vs {fx}");
+    }
+}
