@@ -191,7 +191,14 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     })
 }
 
-fn objective(mut map: Map<String, Value>) -> Result<(Benchmark, Value), String> {
+/// The object with every key normalised (lowercase, `_` for `-`), so that `max-iters` and `max_iters`
+/// name the same option.
+fn normalise_keys(map: Map<String, Value>) -> Map<String, Value> {
+    map.into_iter().map(|(k, v)| (glompo_core::expr::normalise_name(&k), v)).collect()
+}
+
+fn objective(map: Map<String, Value>) -> Result<(Benchmark, Value), String> {
+    let mut map = normalise_keys(map);
     if map.contains_key("command") {
         return Err(field(
             "objective.command",
@@ -233,11 +240,8 @@ fn bounds(pairs: Vec<(f64, f64)>, dim: usize) -> Result<Bounds, String> {
     Bounds::new(pairs).map_err(core_error)
 }
 
-fn optimizer(
-    i: usize,
-    mut entry: Map<String, Value>,
-    max_jobs: usize,
-) -> Result<(OptimizerSpec, Value), String> {
+fn optimizer(i: usize, entry: Map<String, Value>, max_jobs: usize) -> Result<(OptimizerSpec, Value), String> {
+    let mut entry = normalise_keys(entry);
     let at = |name: &str| format!("optimizers[{i}].{name}");
     let type_name = match entry.remove("type") {
         Some(Value::String(s)) => s,

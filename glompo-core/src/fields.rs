@@ -16,6 +16,7 @@ pub(crate) struct Fields {
 impl Fields {
     /// The options in `map`, whose fields are named `prefix.<name>` in errors.
     pub(crate) fn new(prefix: &str, map: Map<String, Value>) -> Self {
+        let map = map.into_iter().map(|(k, v)| (crate::expr::normalise_name(&k), v)).collect();
         Fields { prefix: prefix.to_owned(), map, known: Vec::new() }
     }
 

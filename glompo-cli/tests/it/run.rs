@@ -23,7 +23,7 @@ fn write_config(dir: &Path, config: &Value) -> String {
 fn small_config() -> Value {
     json!({
         "objective": {"function": "rastrigin", "dim": 4},
-        "optimizers": [{"type": "cma-es", "sigma0": 1.0}, {"type": "nelder-mead"}],
+        "optimizers": [{"type": "cma-es", "sigma0": 1.0}, {"type": "Nelder_Mead", "initial-step": 0.1}],
         "max_jobs": 2,
         "convergence": "max_evals(3000)",
         "hunters": "min_evals(200) & best_unmoving(200, 0.01)",
