@@ -27,9 +27,19 @@ pub(crate) enum Command {
         /// The run seed (overrides `seed`; default 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Print only the result line.
+        /// Print only the result (no start and progress lines).
         #[arg(short, long)]
         quiet: bool,
+        /// Seconds between progress lines on stderr (0: none).
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        status_every: f64,
+    },
+    /// Ask a live run to stop one optimizer (it creates `DIR/STOP_<OPT_ID>`, which the run consumes).
+    Stop {
+        /// The run directory.
+        dir: PathBuf,
+        /// The optimizer's id, as in `optimizers.jsonl`.
+        opt_id: u64,
     },
     /// List the built-in benchmark functions.
     Functions,

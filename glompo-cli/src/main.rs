@@ -6,6 +6,7 @@ mod signal;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use glompo_core::CoreError;
@@ -26,12 +27,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Functions => list_functions(),
-        Command::Run { config, dir, overwrite, seed, quiet } => {
+        Command::Stop { dir, opt_id } => stop(&dir, opt_id),
+        Command::Run { config, dir, overwrite, seed, quiet, status_every } => {
+            if !(status_every.is_finite() && status_every >= 0.0) {
+                return fail(
+                    USAGE,
+                    &format!("--status-every: {status_every} is not a number of seconds ≥ 0"),
+                );
+            }
             let plan = match config::load(&config, Overrides { dir, overwrite, seed }) {
                 Ok(plan) => plan,
                 Err(ConfigError(message)) => return fail(USAGE, &message),
             };
-            run(plan, quiet)
+            let status_every = (!quiet && status_every > 0.0).then(|| Duration::from_secs_f64(status_every));
+            run(plan, quiet, status_every)
         }
     }
 }
@@ -41,7 +50,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run(plan: Plan, quiet: bool) -> ExitCode {
+fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
     let dir = plan.dir.clone();
     let interrupt = match signal::install() {
         Ok(flag) => flag,
@@ -62,6 +71,9 @@ fn run(plan: Plan, quiet: bool) -> ExitCode {
         .config(plan.resolved);
     if let Some(h) = plan.hunter {
         builder = builder.hunter(h);
+    }
+    if let Some(every) = status_every {
+        builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
     }
     let manager = match builder.build() {
         Ok(m) => m,
@@ -121,6 +133,32 @@ fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
     }
     // A closed stdout (a pipe to `head`) must not turn a finished run into a failure.
     let _ = out.write_all(text.as_bytes());
+}
+
+fn stop(dir: &std::path::Path, opt_id: u64) -> ExitCode {
+    let log = dir.join("optimizers.jsonl");
+    let started = std::fs::read_to_string(&log).map(|text| {
+        text.lines().any(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|e| e["event"] == "start" && e["opt_id"].as_u64() == Some(opt_id))
+        })
+    });
+    match started {
+        Err(e) => fail(USAGE, &format!("{}: not a run directory: {e}", log.display())),
+        Ok(false) => {
+            fail(USAGE, &format!("{}: no optimizer {opt_id} was started in this run", dir.display()))
+        }
+        Ok(true) => {
+            let file = dir.join(format!("STOP_{opt_id}"));
+            match std::fs::write(&file, b"") {
+                Ok(()) => {
+                    eprintln!("glompo: asked the run to stop optimizer {opt_id} ({})", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(FAILED, &format!("{}: {e}", file.display())),
+            }
+        }
+    }
 }
 
 fn list_functions() -> ExitCode {

@@ -301,3 +301,22 @@ fn detailed_logs_carry_the_objective_extras() {
         assert!((sum - fx).abs() <= 1e-9 * fx.abs().max(1.0), "{sum} vs {fx}");
     }
 }
+
+#[test]
+fn stop_writes_a_stop_file_for_a_started_optimizer_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["convergence"] = json!("max_evals(100)");
+    let config = write_config(tmp.path(), &config);
+    assert!(glompo(&["run", &config, "--dir", "out", "-q"], tmp.path()).status.success());
+    let out = glompo(&["stop", "out", "1"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tmp.path().join("out/STOP_1").exists());
+    let out = glompo(&["stop", "out", "99"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no optimizer 99 was started"), "{}", stderr(&out));
+    assert!(!tmp.path().join("out/STOP_99").exists());
+    let out = glompo(&["stop", "elsewhere", "1"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a run directory"), "{}", stderr(&out));
+}

@@ -75,6 +75,48 @@ pub struct ManagerBuilder {
     config: Option<serde_json::Value>,
     interrupt: Option<Arc<AtomicBool>>,
     end_timeout: Option<Duration>,
+    status: Option<(Duration, StatusSink)>,
+}
+
+/// Receives the periodic [`Progress`] reports of a run.
+pub type StatusSink = Box<dyn FnMut(&Progress) + Send>;
+
+/// A snapshot of a run, reported every status interval (see [`ManagerBuilder::status`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// Seconds since the run started.
+    pub seconds: f64,
+    /// The counters so far.
+    pub counters: Counters,
+    /// The best value so far and the optimizer that found it.
+    pub best: Option<(f64, OptimizerId)>,
+    /// Optimizers whose runners have not ended.
+    pub alive: usize,
+    /// Worker slots they hold, and the run's total.
+    pub busy_slots: usize,
+    /// The run's `max_jobs`.
+    pub max_jobs: usize,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        write!(f, "{:.1} s: {} evaluations", self.seconds, c.evaluations)?;
+        if let Some((fx, id)) = self.best {
+            write!(f, ", best {fx:.6e} (optimizer {id})")?;
+        }
+        write!(
+            f,
+            ", {} alive on {}/{} slots, started {}, killed {}, converged {}, crashed {}",
+            self.alive,
+            self.busy_slots,
+            self.max_jobs,
+            c.optimizers_started,
+            c.optimizers_killed,
+            c.optimizers_converged,
+            c.optimizers_crashed
+        )
+    }
 }
 
 impl fmt::Debug for ManagerBuilder {
@@ -180,6 +222,12 @@ impl ManagerBuilder {
         self
     }
 
+    /// Calls `sink` with a [`Progress`] snapshot every `interval` (checked on the manager's 100 ms tick).
+    pub fn status(mut self, interval: Duration, sink: StatusSink) -> Self {
+        self.status = Some((interval, sink));
+        self
+    }
+
     /// Checks the settings and builds the manager; errors name the setting.
     pub fn build(self) -> Result<Manager> {
         let selector =
@@ -225,6 +273,7 @@ impl ManagerBuilder {
             config: self.config,
             interrupt: self.interrupt.unwrap_or_default(),
             end_timeout: self.end_timeout,
+            status: self.status,
         })
     }
 }
@@ -248,6 +297,7 @@ pub struct Manager {
     config: Option<serde_json::Value>,
     interrupt: Arc<AtomicBool>,
     end_timeout: Option<Duration>,
+    status: Option<(Duration, StatusSink)>,
 }
 
 impl fmt::Debug for Manager {
@@ -281,6 +331,7 @@ impl Manager {
             config: None,
             interrupt: None,
             end_timeout: None,
+            status: None,
         }
     }
 

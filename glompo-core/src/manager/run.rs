@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::json;
 
 use super::log::{RunLog, prepare_dir};
-use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, RunResult, TICK};
+use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK};
 use crate::backend::RunnerHandle;
 use crate::checker::RunState;
 use crate::error::{CoreError, Result};
@@ -45,6 +45,7 @@ struct State<'m> {
     counters: Counters,
     spawning: bool,
     last_hunt: u64,
+    last_status: Instant,
     immediate_crashes: u32,
     last_crash: String,
     end: Option<EndReason>,
@@ -91,6 +92,7 @@ impl Manager {
             counters: Counters::default(),
             spawning: true,
             last_hunt: 0,
+            last_status: Instant::now(),
             immediate_crashes: 0,
             last_crash: String::new(),
             end: None,
@@ -185,6 +187,7 @@ impl State<'_> {
     /// Periodic work: flush the logs, act on STOP files and the interrupt flag, check time limits.
     fn tick(&mut self) -> Result<()> {
         self.log.flush()?;
+        self.report_status(false);
         if self.m.interrupt.load(Ordering::Relaxed) {
             self.end = Some(EndReason::Interrupted);
         }
@@ -193,6 +196,27 @@ impl State<'_> {
         }
         self.check_convergence();
         Ok(())
+    }
+
+    /// Sends a progress snapshot to the status sink when its interval has passed (or `now`).
+    fn report_status(&mut self, now: bool) {
+        let due =
+            self.m.status.as_ref().is_some_and(|(every, _)| now || self.last_status.elapsed() >= *every);
+        if !due {
+            return;
+        }
+        self.last_status = Instant::now();
+        let progress = Progress {
+            seconds: self.now(),
+            counters: self.counters.clone(),
+            best: self.best.as_ref().map(|b| (b.fx, b.opt_id)),
+            alive: self.live.len(),
+            busy_slots: self.busy_slots(),
+            max_jobs: self.m.max_jobs,
+        };
+        if let Some((_, sink)) = self.m.status.as_mut() {
+            sink(&progress);
+        }
     }
 
     /// Acts on `STOP_<id>` files: a running optimizer with that id is stopped and the file removed; a

@@ -329,3 +329,31 @@ fn shared_incumbents_reach_the_other_optimizers() {
     assert_eq!(best_of_stagnant(false), 32.0);
     assert!(best_of_stagnant(true) < 2.0);
 }
+
+#[test]
+fn progress_is_reported_while_the_run_goes() {
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let slow = Arc::new(from_fn(|x: &[f64]| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        x[0] * x[0]
+    }));
+    let result = builder(slow, vec![spec(ScriptedFactory::descending().step(0.01))])
+        .max_jobs(2)
+        .checker(checker::max_seconds(0.45))
+        .status(
+            std::time::Duration::from_millis(100),
+            Box::new(move |p| sink.lock().unwrap().push(p.clone())),
+        )
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let reports = reports.lock().unwrap();
+    assert!(reports.len() >= 2, "{} reports", reports.len());
+    assert!(reports.windows(2).all(|w| w[0].counters.evaluations <= w[1].counters.evaluations));
+    assert!(reports.iter().all(|p| p.alive == 2 && p.busy_slots == 2 && p.max_jobs == 2));
+    assert!(reports.last().unwrap().counters.evaluations <= result.counters.evaluations);
+    let line = reports[0].to_string();
+    assert!(line.contains(" evaluations, best ") && line.contains("2 alive on 2/2 slots"), "{line}");
+}
