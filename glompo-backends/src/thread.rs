@@ -1,8 +1,8 @@
 //! Level 2 on threads: a rayon pool per optimizer.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, evaluate_one};
+use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, evaluate_point};
 use glompo_core::{CoreError, Objective};
 use rayon::prelude::*;
 
@@ -69,14 +69,7 @@ impl Evaluator for ThreadPoolEvaluator {
                 .par_iter()
                 .with_max_len(1)
                 .enumerate()
-                .map(|(i, x)| {
-                    if cancel.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                    let outcome = evaluate_one(objective, x, detailed);
-                    report(i, &outcome);
-                    Some(outcome)
-                })
+                .map(|(i, x)| evaluate_point(objective, i, x, detailed, cancel, report))
                 .collect()
         });
         outcomes.into_iter().collect()

@@ -51,6 +51,24 @@ pub fn evaluate_one(objective: &dyn Objective, x: &[f64], detailed: bool) -> Eva
     }
 }
 
+/// One point of a batch as every evaluator handles it: skipped (`None`) once `cancel` is set, else
+/// evaluated with [`evaluate_one`] and reported as point `i`.
+pub fn evaluate_point(
+    objective: &dyn Objective,
+    i: usize,
+    x: &[f64],
+    detailed: bool,
+    cancel: &AtomicBool,
+    report: &(dyn Fn(usize, &EvalOutcome) + Sync),
+) -> Option<EvalOutcome> {
+    if cancel.load(Ordering::Relaxed) {
+        return None;
+    }
+    let outcome = evaluate_one(objective, x, detailed);
+    report(i, &outcome);
+    Some(outcome)
+}
+
 /// Serial evaluation on the optimizer's own thread; checks for cancellation between points.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Serial;
@@ -74,16 +92,12 @@ impl Evaluator for Serial {
         cancel: &AtomicBool,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
-        let mut out = Vec::with_capacity(points.len());
-        for (i, x) in points.iter().enumerate() {
-            if cancel.load(Ordering::Relaxed) {
-                return None;
-            }
-            let outcome = evaluate_one(objective, x, detailed);
-            report(i, &outcome);
-            out.push(outcome);
-        }
-        Some(out)
+        // The iterator stops at the first skipped point, so nothing is evaluated after a cancel.
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, x)| evaluate_point(objective, i, x, detailed, cancel, report))
+            .collect()
     }
 }
 

@@ -32,22 +32,25 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))
 }
 
-/// Appends one line of `evaluations.jsonl` to `buf`:
-/// `{"call_id":…,"opt_id":…,"x":[…],"fx":…,"t":…}` with `extras` and `error` when present.
+/// One line of `evaluations.jsonl`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EvalLine<'a> {
+    pub(crate) call_id: u64,
+    pub(crate) opt_id: OptimizerId,
+    pub(crate) x: &'a [f64],
+    pub(crate) fx: f64,
+    pub(crate) t: f64,
+    pub(crate) extras: Option<&'a serde_json::Value>,
+    pub(crate) error: Option<&'a str>,
+}
+
+/// Appends `line` to `buf`: `{"call_id":…,"opt_id":…,"x":[…],"fx":…,"t":…}` with `extras` and `error`
+/// when present.
 ///
 /// The numbers are written directly (shortest round-trip form, `null` for non-finite values): this is
 /// the hot path of a run with a cheap objective, and a generic serializer costs a tenth more.
-#[allow(clippy::too_many_arguments)] // One argument per field of the line.
-fn format_evaluation(
-    buf: &mut Vec<u8>,
-    call_id: u64,
-    opt_id: OptimizerId,
-    x: &[f64],
-    fx: f64,
-    t: f64,
-    extras: Option<&serde_json::Value>,
-    error: Option<&str>,
-) -> std::io::Result<()> {
+fn format_evaluation(buf: &mut Vec<u8>, line: &EvalLine<'_>) -> std::io::Result<()> {
+    let EvalLine { call_id, opt_id, x, fx, t, extras, error } = *line;
     let mut ints = itoa::Buffer::new();
     let mut floats = zmij::Buffer::new();
     let mut float = |buf: &mut Vec<u8>, v: f64| {
@@ -121,20 +124,10 @@ impl RunLog {
         self.files.as_ref().map(|f| f.dir.as_path())
     }
 
-    #[allow(clippy::too_many_arguments)] // One argument per field of the line.
-    pub(crate) fn evaluation(
-        &mut self,
-        call_id: u64,
-        opt_id: OptimizerId,
-        x: &[f64],
-        fx: f64,
-        t: f64,
-        extras: Option<&serde_json::Value>,
-        error: Option<&str>,
-    ) -> Result<()> {
+    pub(crate) fn evaluation(&mut self, line: &EvalLine<'_>) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
         f.line.clear();
-        format_evaluation(&mut f.line, call_id, opt_id, x, fx, t, extras, error)
+        format_evaluation(&mut f.line, line)
             .and_then(|()| f.evaluations.write_all(&f.line))
             .map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))
     }
@@ -185,7 +178,8 @@ mod tests {
 
     fn line(x: &[f64], fx: f64, extras: Option<&Value>, error: Option<&str>) -> Value {
         let mut buf = Vec::new();
-        format_evaluation(&mut buf, 12, 3, x, fx, 0.25, extras, error).unwrap();
+        format_evaluation(&mut buf, &EvalLine { call_id: 12, opt_id: 3, x, fx, t: 0.25, extras, error })
+            .unwrap();
         assert_eq!(buf.last(), Some(&b'\n'));
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
         serde_json::from_slice(&buf).unwrap()

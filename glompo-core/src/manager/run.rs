@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::json;
 
-use super::log::{RunLog, prepare_dir};
+use super::log::{EvalLine, RunLog, prepare_dir};
 use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK};
 use crate::backend::RunnerHandle;
 use crate::checker::RunState;
 use crate::error::{CoreError, Result};
 use crate::evaluator::evaluate_one;
-use crate::generator::GenerateContext;
+use crate::generator::{GenerateContext, Generator};
 use crate::hunter::HuntContext;
 use crate::optimizer::{OptimizerId, StartContext};
 use crate::point::Evaluation;
@@ -280,18 +280,23 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Calls the generator with what it may see of the run.
+    fn with_generator<R>(&mut self, call: impl FnOnce(&mut dyn Generator, &GenerateContext<'_>) -> R) -> R {
+        let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
+        let ctx = GenerateContext {
+            bounds: &self.m.bounds,
+            best: best.as_ref(),
+            optimizers: &self.records,
+            evaluations: self.counters.evaluations,
+        };
+        call(self.m.generator.as_mut(), &ctx)
+    }
+
     /// Evaluates, in the manager's thread, the points the generator asks for before it picks a start
     /// point. They are logged under optimizer id 0 and count against the budget like any others.
     fn generator_evaluations(&mut self) -> Result<()> {
         for _ in 0..MAX_GENERATOR_ROUNDS {
-            let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
-            let ctx = GenerateContext {
-                bounds: &self.m.bounds,
-                best: best.as_ref(),
-                optimizers: &self.records,
-                evaluations: self.counters.evaluations,
-            };
-            let mut points = self.m.generator.wants(&ctx);
+            let mut points = self.with_generator(|g, ctx| g.wants(ctx));
             if points.is_empty() {
                 break;
             }
@@ -315,14 +320,7 @@ impl State<'_> {
     fn start(&mut self, spec: OptimizerSpec) -> Result<()> {
         self.generator_evaluations()?;
         let opt_id = self.records.len() as OptimizerId + 1;
-        let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
-        let gen_ctx = GenerateContext {
-            bounds: &self.m.bounds,
-            best: best.as_ref(),
-            optimizers: &self.records,
-            evaluations: self.counters.evaluations,
-        };
-        let mut x0 = self.m.generator.generate(&gen_ctx);
+        let mut x0 = self.with_generator(|g, ctx| g.generate(ctx));
         self.m.bounds.clip(&mut x0);
         let seed = derive_seed(self.m.seed, opt_id);
         let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
@@ -399,7 +397,16 @@ impl State<'_> {
     fn evaluation(&mut self, opt_id: OptimizerId, x: &[f64], r: &EvalRecord, t: f64) -> Result<()> {
         self.counters.evaluations += 1;
         let call_id = self.counters.evaluations;
-        self.log.evaluation(call_id, opt_id, x, r.fx, t, r.extras.as_ref(), r.error.as_deref())?;
+        let line = EvalLine {
+            call_id,
+            opt_id,
+            x,
+            fx: r.fx,
+            t,
+            extras: r.extras.as_ref(),
+            error: r.error.as_deref(),
+        };
+        self.log.evaluation(&line)?;
         if r.error.is_some() {
             self.counters.failed_evaluations += 1;
         }
