@@ -12,6 +12,14 @@ pub enum BackendError {
         /// What the pool said.
         message: String,
     },
+    /// A worker program could not be started or talked to.
+    #[error("{program}: {message}")]
+    Command {
+        /// The program.
+        program: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The result type of backend operations.

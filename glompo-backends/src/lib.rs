@@ -3,13 +3,19 @@
 //! - [`ThreadPoolEvaluator`] (level 2): one optimizer's batch evaluated on a rayon pool of `workers`
 //!   threads, made by the [`Threads`] factory. A panic of the objective becomes an evaluation error.
 //!
+//! - [`CommandObjective`]: an objective evaluated by a pool of worker processes speaking JSON lines — the
+//!   user's own program in any language, or glompo re-executed for a built-in function in isolation.
+//!   A crash, a hang past the timeout or an exit of a worker becomes an evaluation error.
+//!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process
 //! trees and the orphan reaper) belong here too.
 #![deny(missing_docs)]
 
+pub mod command;
 pub mod error;
 pub mod thread;
 
+pub use command::{CommandObjective, CommandSpec, Processes};
 pub use error::BackendError;
 pub use thread::{ThreadPoolEvaluator, Threads};

@@ -43,4 +43,10 @@ pub(crate) enum Command {
     },
     /// List the built-in benchmark functions.
     Functions,
+    /// Serve evaluations of a built-in function on stdin/stdout (the `processes` evaluator's workers).
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// The resolved objective config, as JSON.
+        objective: String,
+    },
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use glompo_backends::{CommandObjective, CommandSpec, Processes};
 use glompo_core::checker::{self, CheckerExpr};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::functions::{self, Benchmark};
@@ -11,7 +12,7 @@ use glompo_core::generator::{self, Generator};
 use glompo_core::hunter::{self, HunterExpr};
 use glompo_core::rng::{GENERATOR_STREAM, SELECTOR_STREAM, derive_seed};
 use glompo_core::selector::{self, OptimizerSpec, Selector};
-use glompo_core::{Bounds, CoreError};
+use glompo_core::{Bounds, CoreError, Objective};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -62,9 +63,11 @@ pub(crate) struct Overrides {
 }
 
 /// A validated run, ready to be wired into a manager.
-#[derive(Debug)]
 pub(crate) struct Plan {
-    pub(crate) objective: Arc<Benchmark>,
+    pub(crate) objective: Arc<dyn Objective>,
+    /// The objective's name (a built-in's, or the command's program) and dimension, for messages.
+    pub(crate) objective_name: String,
+    pub(crate) dim: usize,
     pub(crate) bounds: Bounds,
     pub(crate) selector: Box<dyn Selector>,
     pub(crate) generator: Box<dyn Generator>,
@@ -111,9 +114,11 @@ fn one_of(name: &str, value: &str, valid: &[&str]) -> Result<(), String> {
 
 fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let (objective, objective_json) = objective(raw.objective)?;
-    let bounds = match raw.bounds {
-        None => objective.bounds(),
-        Some(pairs) => bounds(pairs, objective.dim())?,
+    let dim = objective.dim();
+    let bounds = match (raw.bounds, objective.default_bounds()) {
+        (Some(pairs), _) => bounds(pairs, dim)?,
+        (None, Some(b)) => b,
+        (None, None) => return Err(field("bounds", "required for an external objective")),
     };
     let max_jobs =
         raw.max_jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -125,8 +130,10 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     }
     let mut specs = Vec::new();
     let mut resolved_opts = Vec::new();
+    // One pool of worker processes serves every optimizer whose evaluator is `processes`.
+    let processes = Arc::new(Processes::new(objective.worker_spec(&objective_json)?));
     for (i, entry) in raw.optimizers.into_iter().enumerate() {
-        let (spec, resolved) = optimizer(i, entry, max_jobs)?;
+        let (spec, resolved) = optimizer(i, entry, max_jobs, &processes)?;
         specs.push(spec);
         resolved_opts.push(resolved);
     }
@@ -156,6 +163,14 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
     let share_best = raw.share_best_solutions.unwrap_or(false);
     let detailed_log = raw.detailed_log.unwrap_or(false);
+    // Everything is checked; only now may an external program be started (to check that it runs).
+    let objective_name = objective.name();
+    let objective: Arc<dyn Objective> = match objective {
+        ObjectivePlan::Builtin(b) => Arc::new(b),
+        ObjectivePlan::Command { spec, .. } => {
+            Arc::new(CommandObjective::new(spec).map_err(|e| field("objective.command", e))?)
+        }
+    };
     let resolved = json!({
         "objective": objective_json,
         "bounds": bounds,
@@ -174,7 +189,9 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "output": {"dir": dir, "overwrite": overwrite},
     });
     Ok(Plan {
-        objective: Arc::new(objective),
+        objective,
+        objective_name,
+        dim,
         bounds,
         selector,
         generator,
@@ -197,19 +214,57 @@ fn normalise_keys(map: Map<String, Value>) -> Map<String, Value> {
     map.into_iter().map(|(k, v)| (glompo_core::expr::normalise_name(&k), v)).collect()
 }
 
-fn objective(map: Map<String, Value>) -> Result<(Benchmark, Value), String> {
-    let mut map = normalise_keys(map);
-    if map.contains_key("command") {
-        return Err(field(
-            "objective.command",
-            "external programs are not supported yet; use a built-in `function`",
-        ));
+/// The objective as configured, before anything is started.
+enum ObjectivePlan {
+    /// A built-in benchmark function.
+    Builtin(Benchmark),
+    /// An external program speaking the JSON-lines protocol.
+    Command { spec: CommandSpec, dim: usize },
+}
+
+impl ObjectivePlan {
+    fn name(&self) -> String {
+        match self {
+            ObjectivePlan::Builtin(b) => b.name().to_owned(),
+            ObjectivePlan::Command { spec, .. } => spec.argv.join(" "),
+        }
     }
-    let name = match map.remove("function") {
-        Some(Value::String(s)) => s,
-        Some(other) => return Err(field("objective.function", format!("expected a name, found {other}"))),
-        None => return Err(field("objective.function", "missing; `glompo functions` lists the built-ins")),
-    };
+
+    fn dim(&self) -> usize {
+        match self {
+            ObjectivePlan::Builtin(b) => b.dim(),
+            ObjectivePlan::Command { dim, .. } => *dim,
+        }
+    }
+
+    fn default_bounds(&self) -> Option<Bounds> {
+        match self {
+            ObjectivePlan::Builtin(b) => Some(b.bounds()),
+            ObjectivePlan::Command { .. } => None,
+        }
+    }
+
+    /// How to start a worker process for the `processes` evaluator: the command itself, or this very
+    /// program re-executed to evaluate the built-in function.
+    fn worker_spec(&self, resolved: &Value) -> Result<CommandSpec, String> {
+        match self {
+            ObjectivePlan::Command { spec, .. } => Ok(spec.clone()),
+            ObjectivePlan::Builtin(_) => {
+                let exe = std::env::current_exe()
+                    .map_err(|e| field("objective", format!("cannot find glompo itself: {e}")))?;
+                Ok(CommandSpec {
+                    argv: vec![exe.to_string_lossy().into_owned(), "__worker".into(), resolved.to_string()],
+                    timeout: None,
+                    env: Vec::new(),
+                    cwd: None,
+                })
+            }
+        }
+    }
+}
+
+fn objective(map: Map<String, Value>) -> Result<(ObjectivePlan, Value), String> {
+    let mut map = normalise_keys(map);
     let dim = match map.remove("dim") {
         Some(v) => match v.as_u64() {
             Some(d) if d >= 1 => d as usize,
@@ -217,11 +272,52 @@ fn objective(map: Map<String, Value>) -> Result<(Benchmark, Value), String> {
         },
         None => return Err(field("objective.dim", "missing")),
     };
+    if let Some(command) = map.remove("command") {
+        let argv: Vec<String> = match &command {
+            Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>(),
+            _ => None,
+        }
+        .filter(|argv: &Vec<String>| !argv.is_empty())
+        .ok_or_else(|| {
+            field(
+                "objective.command",
+                format!("expected a list of strings, the program first, found {command}"),
+            )
+        })?;
+        let timeout = match map.remove("timeout_s") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(t) if t > 0.0 && t.is_finite() => Some(std::time::Duration::from_secs_f64(t)),
+                _ => return Err(field("objective.timeout_s", format!("expected seconds > 0, found {v}"))),
+            },
+        };
+        if let Some(key) = map.keys().next() {
+            return Err(field(
+                format!("objective.{key}"),
+                "unknown option; expected one of command, dim, timeout_s",
+            ));
+        }
+        let resolved = json!({"command": argv, "dim": dim, "timeout_s": timeout.map(|t| t.as_secs_f64())});
+        return Ok((
+            ObjectivePlan::Command { spec: CommandSpec { argv, timeout, env: Vec::new(), cwd: None }, dim },
+            resolved,
+        ));
+    }
+    let name = match map.remove("function") {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(field("objective.function", format!("expected a name, found {other}"))),
+        None => {
+            return Err(field(
+                "objective",
+                "give a built-in `function` (`glompo functions` lists them) or a `command`",
+            ));
+        }
+    };
     let f = functions::build(&name, dim, &map).map_err(core_error)?;
     let mut resolved = map;
     resolved.insert("function".into(), Value::String(f.name().to_owned()));
     resolved.insert("dim".into(), json!(dim));
-    Ok((f, Value::Object(resolved)))
+    Ok((ObjectivePlan::Builtin(f), Value::Object(resolved)))
 }
 
 fn bounds(pairs: Vec<(f64, f64)>, dim: usize) -> Result<Bounds, String> {
@@ -240,7 +336,12 @@ fn bounds(pairs: Vec<(f64, f64)>, dim: usize) -> Result<Bounds, String> {
     Bounds::new(pairs).map_err(core_error)
 }
 
-fn optimizer(i: usize, entry: Map<String, Value>, max_jobs: usize) -> Result<(OptimizerSpec, Value), String> {
+fn optimizer(
+    i: usize,
+    entry: Map<String, Value>,
+    max_jobs: usize,
+    processes: &Arc<Processes>,
+) -> Result<(OptimizerSpec, Value), String> {
     let mut entry = normalise_keys(entry);
     let at = |name: &str| format!("optimizers[{i}].{name}");
     let type_name = match entry.remove("type") {
@@ -268,10 +369,11 @@ fn optimizer(i: usize, entry: Map<String, Value>, max_jobs: usize) -> Result<(Op
         Some(Value::String(s)) => match glompo_core::expr::normalise_name(&s).as_str() {
             "serial" => Arc::new(Serial),
             "threads" => Arc::new(glompo_backends::Threads),
+            "processes" => Arc::clone(processes) as Arc<dyn EvaluatorFactory>,
             _ => {
                 return Err(field(
                     at("evaluator"),
-                    format!("unknown value `{s}`; expected one of serial, threads"),
+                    format!("unknown value `{s}`; expected one of serial, threads, processes"),
                 ));
             }
         },

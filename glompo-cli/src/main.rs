@@ -3,6 +3,7 @@
 mod args;
 mod config;
 mod signal;
+mod worker;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Functions => list_functions(),
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
+        Command::Worker { objective } => worker::serve(&objective),
         Command::Run { config, dir, overwrite, seed, quiet, status_every } => {
             if !(status_every.is_finite() && status_every >= 0.0) {
                 return fail(
@@ -82,8 +84,8 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
     if !quiet {
         eprintln!(
             "glompo: minimising {} ({}-D) with up to {} jobs; writing {}",
-            plan.objective.name(),
-            plan.objective.dim(),
+            plan.objective_name,
+            plan.dim,
             plan.max_jobs,
             dir.display()
         );

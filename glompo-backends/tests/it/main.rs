@@ -1,3 +1,4 @@
 //! Integration tests of glompo-backends.
 
+mod command;
 mod thread;

@@ -320,3 +320,89 @@ fn stop_writes_a_stop_file_for_a_started_optimizer_only() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not a run directory"), "{}", stderr(&out));
 }
+
+/// A model in Python: the sphere, failing for x[0] > 4 and crashing for x[0] < -4.5.
+const MODEL: &str = r#"
+import json, os, signal, sys
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    if x[0] < -4.5:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if x[0] > 4:
+        print(json.dumps({"error": "diverged"}), flush=True)
+    else:
+        print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
+"#;
+
+#[test]
+fn an_external_program_is_the_objective_and_its_failures_are_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("model.py"), MODEL).unwrap();
+    let mut config = small_config();
+    config["objective"] = json!({"command": ["python3", "model.py"], "dim": 3, "timeout_s": 10});
+    config["bounds"] = json!([[-5, 5]]);
+    config["convergence"] = json!("max_evals(600)");
+    config["optimizers"] =
+        json!([{"type": "random-search", "iters": 150}, {"type": "cma-es", "sigma0": 2.0}]);
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evals = lines(&tmp.path().join("out/evaluations.jsonl"));
+    assert!(evals.len() >= 600);
+    let errors: Vec<&str> = evals.iter().filter_map(|e| e["error"].as_str()).collect();
+    assert!(errors.contains(&"diverged"), "{errors:?}");
+    assert!(errors.iter().any(|e| e.ends_with("the worker was killed by SIGSEGV")), "{errors:?}");
+    for e in evals.iter().filter(|e| e["error"].is_null()) {
+        let x: Vec<f64> = e["x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(e["fx"].as_f64().unwrap(), x.iter().map(|v| v * v).sum::<f64>());
+    }
+}
+
+#[test]
+fn external_objectives_need_bounds_and_a_program_that_starts() {
+    let mut config = small_config();
+    config["objective"] = json!({"command": ["python3", "model.py"], "dim": 3});
+    rejected(&config.to_string(), "bounds: required for an external objective");
+    config["bounds"] = json!([[-1, 1]]);
+    config["objective"]["command"] = json!(["/nonexistent/model"]);
+    rejected(&config.to_string(), "objective.command: /nonexistent/model: cannot start:");
+    config["objective"]["command"] = json!("python3 model.py");
+    rejected(&config.to_string(), "objective.command: expected a list of strings");
+    config["objective"] = json!({"command": ["true"], "dim": 3, "timeout": 5});
+    rejected(
+        &config.to_string(),
+        "objective.timeout: unknown option; expected one of command, dim, timeout_s",
+    );
+}
+
+#[test]
+fn the_processes_evaluator_runs_builtins_in_workers_that_end_with_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    // An unusual delay marks this test's workers on their command lines.
+    config["objective"]["delay_s"] = json!(0.000_123_457);
+    config["optimizers"] = json!([{"type": "cma-es", "sigma0": 1.0, "workers": 2, "evaluator": "processes"}]);
+    config["convergence"] = json!("max_evals(400)");
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["optimizers"][0]["evaluator"], "processes");
+    assert_eq!(summary["counters"]["failed_evaluations"], 0);
+    let evals = lines(&tmp.path().join("out/evaluations.jsonl"));
+    // The workers evaluate the same Rastrigin function as the manager would.
+    for e in &evals {
+        let x: Vec<f64> = e["x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let f = 10.0 * x.len() as f64
+            + x.iter().map(|v| v * v - 10.0 * (2.0 * std::f64::consts::PI * v).cos()).sum::<f64>();
+        assert!((e["fx"].as_f64().unwrap() - f).abs() < 1e-9);
+    }
+    let leftovers: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| fs::read(e.unwrap().path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("__worker") && c.contains("0.000123457"))
+        .collect();
+    assert!(leftovers.is_empty(), "workers outlived the run: {leftovers:?}");
+}

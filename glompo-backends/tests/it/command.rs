@@ -1,0 +1,106 @@
+//! External worker processes: the protocol, failures of every kind, replacement and cleanup.
+
+use std::path::Path;
+use std::time::Duration;
+
+use glompo_backends::{CommandObjective, CommandSpec};
+use glompo_core::Objective;
+
+/// A worker in Python that misbehaves on purpose, chosen by x[0], and records its pid in `pids/`.
+const WORKER: &str = r#"
+import json, os, signal, sys, time
+open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    if x[0] == 1:
+        print(json.dumps({"error": "bad point"}), flush=True)
+    elif x[0] == 2:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif x[0] == 3:
+        sys.exit(3)
+    elif x[0] == 4:
+        time.sleep(60)
+    elif x[0] == 5:
+        print("not json", flush=True)
+    elif x[0] == 6:
+        print(json.dumps({"fx": None}), flush=True)
+    else:
+        print(json.dumps({"fx": sum(v * v for v in x), "extras": {"n": len(x)}}), flush=True)
+"#;
+
+fn objective(dir: &Path, timeout: Option<Duration>) -> CommandObjective {
+    let script = dir.join("worker.py");
+    std::fs::write(&script, WORKER).unwrap();
+    let pids = dir.join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let argv =
+        vec!["python3".into(), script.to_string_lossy().into_owned(), pids.to_string_lossy().into_owned()];
+    CommandObjective::new(CommandSpec { argv, timeout, env: vec![], cwd: None }).unwrap()
+}
+
+/// The pids of every worker started so far.
+fn pids(dir: &Path) -> Vec<i32> {
+    std::fs::read_dir(dir.join("pids"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    // A reaped process has no /proc entry; a zombie would still have one, with state Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = objective(tmp.path(), Some(Duration::from_millis(500)));
+    let out = f.evaluate_detailed(&[7.0, 1.0]).unwrap();
+    assert_eq!(out.fx, 50.0);
+    assert_eq!(out.extras, Some(serde_json::json!({"n": 2})));
+    let err = |x: f64| f.evaluate(&[x, 0.0]).unwrap_err().message().to_owned();
+    assert_eq!(err(1.0), "bad point");
+    assert_eq!(pids(tmp.path()).len(), 1, "an answered error keeps the worker");
+    assert!(err(2.0).ends_with("the worker was killed by SIGSEGV"), "{}", err(2.0));
+    assert!(err(3.0).ends_with("the worker exited with code 3"), "{}", err(3.0));
+    assert_eq!(err(4.0), "timed out after 0.5 s; the worker was killed");
+    assert!(err(5.0).contains("which is not JSON"), "{}", err(5.0));
+    assert!(f.evaluate(&[6.0, 0.0]).unwrap().is_nan());
+    // Every failure cost a worker, and a fresh one took over each time.
+    assert_eq!(f.evaluate(&[0.0, 2.0]).unwrap(), 4.0);
+    let started = pids(tmp.path());
+    assert_eq!(started.len(), 5, "{started:?}");
+    assert_eq!(started.iter().filter(|&&p| alive(p)).count(), 1);
+    drop(f);
+    assert!(started.iter().all(|&p| !alive(p)), "workers outlived the objective");
+}
+
+#[test]
+fn the_pool_grows_with_concurrent_evaluations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = objective(tmp.path(), None);
+    std::thread::scope(|s| {
+        for k in 0..3 {
+            let f = &f;
+            s.spawn(move || {
+                for i in 0..20 {
+                    let x = [10.0 + k as f64, i as f64];
+                    assert_eq!(f.evaluate(&x).unwrap(), x[0] * x[0] + x[1] * x[1]);
+                }
+            });
+        }
+    });
+    let started = pids(tmp.path()).len();
+    assert!((1..=3).contains(&started), "{started}");
+    assert_eq!(f.idle_workers(), started);
+}
+
+#[test]
+fn a_missing_program_is_an_error_at_construction() {
+    let spec =
+        CommandSpec { argv: vec!["/nonexistent/simulation".into()], timeout: None, env: vec![], cwd: None };
+    let err = CommandObjective::new(spec).unwrap_err().to_string();
+    assert!(err.starts_with("/nonexistent/simulation: cannot start: "), "{err}");
+    let empty = CommandSpec { argv: vec![], timeout: None, env: vec![], cwd: None };
+    assert_eq!(CommandObjective::new(empty).unwrap_err().to_string(), "command: is empty");
+}
