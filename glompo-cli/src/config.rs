@@ -43,6 +43,7 @@ struct RawConfig {
     hunt_frequency: Option<u64>,
     share_best_solutions: Option<bool>,
     detailed_log: Option<bool>,
+    force_terminations_after_s: Option<f64>,
     seed: Option<u64>,
     output: Option<RawOutput>,
 }
@@ -77,6 +78,7 @@ pub(crate) struct Plan {
     pub(crate) hunt_frequency: u64,
     pub(crate) share_best: bool,
     pub(crate) detailed_log: bool,
+    pub(crate) force_terminations_after: Option<std::time::Duration>,
     pub(crate) seed: u64,
     pub(crate) dir: PathBuf,
     pub(crate) overwrite: bool,
@@ -163,6 +165,13 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
     let share_best = raw.share_best_solutions.unwrap_or(false);
     let detailed_log = raw.detailed_log.unwrap_or(false);
+    let force_terminations_after = match raw.force_terminations_after_s {
+        None => None,
+        Some(t) if t > 0.0 && t.is_finite() => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => {
+            return Err(field("force_terminations_after_s", format!("expected seconds > 0, found {t}")));
+        }
+    };
     // Everything is checked; only now may an external program be started (to check that it runs).
     let objective_name = objective.name();
     let objective: Arc<dyn Objective> = match objective {
@@ -185,6 +194,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "hunt_frequency": hunt_frequency,
         "share_best_solutions": share_best,
         "detailed_log": detailed_log,
+        "force_terminations_after_s": force_terminations_after.map(|t| t.as_secs_f64()),
         "seed": seed,
         "output": {"dir": dir, "overwrite": overwrite},
     });
@@ -201,6 +211,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         hunt_frequency,
         share_best,
         detailed_log,
+        force_terminations_after,
         seed,
         dir,
         overwrite,

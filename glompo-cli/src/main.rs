@@ -74,6 +74,9 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
     if let Some(h) = plan.hunter {
         builder = builder.hunter(h);
     }
+    if let Some(limit) = plan.force_terminations_after {
+        builder = builder.force_terminations_after(limit);
+    }
     if let Some(every) = status_every {
         builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
     }

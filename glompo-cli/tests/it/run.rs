@@ -406,3 +406,48 @@ fn the_processes_evaluator_runs_builtins_in_workers_that_end_with_the_run() {
         .collect();
     assert!(leftovers.is_empty(), "workers outlived the run: {leftovers:?}");
 }
+
+/// A model that segfaults on a tenth of its calls and hangs on a hundredth, chosen by a hash of x.
+const BAD_MODEL: &str = r#"
+import json, os, signal, sys, time
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    h = hash(tuple(round(v, 9) for v in x)) % 1000
+    if h < 100:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if h < 110:
+        time.sleep(600)
+    print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
+"#;
+
+#[test]
+fn segfaults_and_hangs_are_logged_and_the_run_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("model.py"), BAD_MODEL).unwrap();
+    let mut config = small_config();
+    config["objective"] = json!({"command": ["python3", "model.py"], "dim": 2, "timeout_s": 0.5});
+    config["bounds"] = json!([[-5, 5]]);
+    config["optimizers"] =
+        json!([{"type": "random-search", "iters": 1000, "workers": 2, "evaluator": "threads"}]);
+    config["convergence"] = json!("max_evals(300)");
+    config["hunters"] = Value::Null;
+    let config = write_config(tmp.path(), &config);
+    let out = Command::new(env!("CARGO_BIN_EXE_glompo"))
+        .args(["run", &config, "--dir", "out", "-q"])
+        .current_dir(tmp.path())
+        .env("PYTHONHASHSEED", "7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evals = lines(&tmp.path().join("out/evaluations.jsonl"));
+    let errors: Vec<&str> = evals.iter().filter_map(|e| e["error"].as_str()).collect();
+    let crashes = errors.iter().filter(|e| e.ends_with("the worker was killed by SIGSEGV")).count();
+    let hangs = errors.iter().filter(|e| **e == "timed out after 0.5 s; the worker was killed").count();
+    assert_eq!(crashes + hangs, errors.len(), "{errors:?}");
+    // About 10 % and 1 % of at least 300 evaluations.
+    assert!((15..=60).contains(&crashes), "{crashes} crashes");
+    assert!(hangs >= 1, "no hang among {} evaluations", evals.len());
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["counters"]["failed_evaluations"].as_u64().unwrap(), errors.len() as u64);
+}

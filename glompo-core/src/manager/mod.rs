@@ -75,6 +75,7 @@ pub struct ManagerBuilder {
     config: Option<serde_json::Value>,
     interrupt: Option<Arc<AtomicBool>>,
     end_timeout: Option<Duration>,
+    force_terminations_after: Option<Duration>,
     status: Option<(Duration, StatusSink)>,
 }
 
@@ -222,6 +223,14 @@ impl ManagerBuilder {
         self
     }
 
+    /// Stops an optimizer that has sent nothing for `limit`, and gives up on one that has not ended
+    /// `limit` after it was told to stop: its slots are freed and its end is logged as `abandoned`
+    /// (default: wait for every optimizer as long as it takes).
+    pub fn force_terminations_after(mut self, limit: Duration) -> Self {
+        self.force_terminations_after = Some(limit);
+        self
+    }
+
     /// Calls `sink` with a [`Progress`] snapshot every `interval` (checked on the manager's 100 ms tick).
     pub fn status(mut self, interval: Duration, sink: StatusSink) -> Self {
         self.status = Some((interval, sink));
@@ -273,6 +282,7 @@ impl ManagerBuilder {
             config: self.config,
             interrupt: self.interrupt.unwrap_or_default(),
             end_timeout: self.end_timeout,
+            force_terminations_after: self.force_terminations_after,
             status: self.status,
         })
     }
@@ -297,6 +307,7 @@ pub struct Manager {
     config: Option<serde_json::Value>,
     interrupt: Arc<AtomicBool>,
     end_timeout: Option<Duration>,
+    force_terminations_after: Option<Duration>,
     status: Option<(Duration, StatusSink)>,
 }
 
@@ -331,6 +342,7 @@ impl Manager {
             config: None,
             interrupt: None,
             end_timeout: None,
+            force_terminations_after: None,
             status: None,
         }
     }

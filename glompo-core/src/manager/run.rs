@@ -31,6 +31,9 @@ struct Live {
     workers: usize,
     /// Why it was told to stop, once it was: logged when its runner ends.
     stop_cause: Option<serde_json::Value>,
+    /// When it last sent anything, and when it was told to stop.
+    last_feedback: Instant,
+    stopped_at: Option<Instant>,
 }
 
 struct State<'m> {
@@ -194,8 +197,53 @@ impl State<'_> {
         if let Some(dir) = self.log.dir().map(Path::to_path_buf) {
             self.stop_files(&dir)?;
         }
+        self.force_terminations()?;
         self.check_convergence();
         Ok(())
+    }
+
+    /// With `force_terminations_after`: stops a runner that has sent nothing for that long, and
+    /// abandons one that still has not ended that long after it was told to stop. A thread cannot be
+    /// killed: an abandoned runner's slots are freed and its end is logged as `abandoned`; whatever it
+    /// still sends is logged and counted.
+    fn force_terminations(&mut self) -> Result<()> {
+        let Some(limit) = self.m.force_terminations_after else { return Ok(()) };
+        let now = self.now();
+        let silent: Vec<OptimizerId> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.stopped_at.is_none() && l.last_feedback.elapsed() >= limit)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in silent {
+            let secs = limit.as_secs_f64();
+            self.stop(
+                id,
+                json!({"reason": "stopped", "by": format!("no feedback for {secs} s"), "t_stop": now}),
+            );
+        }
+        let stuck: Vec<OptimizerId> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.stopped_at.is_some_and(|t| t.elapsed() >= limit))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in stuck {
+            self.abandon(id, limit)?;
+        }
+        Ok(())
+    }
+
+    /// Gives up on a runner that does not end: frees its slots and logs its end as `abandoned`.
+    fn abandon(&mut self, opt_id: OptimizerId, waited: Duration) -> Result<()> {
+        // The thread is detached: it cannot be killed, and it ends when the process does.
+        let Some(live) = self.live.remove(&opt_id) else { return Ok(()) };
+        let secs = waited.as_secs_f64();
+        let mut cause = json!({"reason": "abandoned", "error": format!("did not stop within {secs} s")});
+        if let (Some(c), Some(before)) = (cause.as_object_mut(), live.stop_cause) {
+            c.insert("after".into(), before);
+        }
+        self.ended(opt_id, RunnerEnd::Stopped, Some(cause))
     }
 
     /// Sends a progress snapshot to the status sink when its interval has passed (or `now`).
@@ -363,7 +411,15 @@ impl State<'_> {
         };
         match self.m.backend.spawn(runner) {
             Ok(handle) => {
-                self.live.insert(opt_id, Live { handle, control, workers: spec.workers, stop_cause: None });
+                let live = Live {
+                    handle,
+                    control,
+                    workers: spec.workers,
+                    stop_cause: None,
+                    last_feedback: Instant::now(),
+                    stopped_at: None,
+                };
+                self.live.insert(opt_id, live);
                 Ok(())
             }
             Err(e) => self.ended(opt_id, RunnerEnd::Crashed(e.to_string()), None),
@@ -373,6 +429,9 @@ impl State<'_> {
     fn handle(&mut self, msg: Message) -> Result<()> {
         match msg {
             Message::Results { opt_id, results } => {
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                }
                 // One arrival time for the group: its evaluations reached the manager together.
                 let t = self.now();
                 for (x, r) in results.iter() {
@@ -383,6 +442,8 @@ impl State<'_> {
                 }
                 Ok(())
             }
+            // A runner abandoned earlier has had its end logged already.
+            Message::Ended { opt_id, .. } if !self.live.contains_key(&opt_id) => Ok(()),
             Message::Ended { opt_id, end } => {
                 let live = self.live.remove(&opt_id);
                 let cause = live.map(|l| {
@@ -461,6 +522,7 @@ impl State<'_> {
         if let Some(live) = self.live.get_mut(&opt_id) {
             live.control.stop();
             live.stop_cause.get_or_insert(cause);
+            live.stopped_at.get_or_insert_with(Instant::now);
             self.records[opt_id as usize - 1].set_lifecycle(Lifecycle::Stopping);
         }
     }
@@ -529,11 +591,8 @@ impl State<'_> {
         }
         let abandoned: Vec<OptimizerId> = self.live.keys().copied().collect();
         for id in abandoned {
-            let timeout = self.m.end_timeout.unwrap_or(Duration::ZERO).as_secs_f64();
-            // The thread is detached: it cannot be killed, and it ends when the process does.
-            self.live.remove(&id);
-            let cause = json!({"reason": "abandoned", "error": format!("did not stop within {timeout} s")});
-            drop(self.ended(id, RunnerEnd::Stopped, Some(cause)));
+            // A log failure here is reported by the final flush.
+            drop(self.abandon(id, self.m.end_timeout.unwrap_or(Duration::ZERO)));
         }
         self.m.backend.shutdown();
     }

@@ -357,3 +357,34 @@ fn progress_is_reported_while_the_run_goes() {
     let line = reports[0].to_string();
     assert!(line.contains(" evaluations, best ") && line.contains("2 alive on 2/2 slots"), "{line}");
 }
+
+#[test]
+fn a_silent_optimizer_is_stopped_then_abandoned_and_its_slot_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The very first evaluation hangs for 3 s; every other one is instant.
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let hang = Arc::new(from_fn(move |x: &[f64]| {
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
+        x[0] * x[0]
+    }));
+    let result = builder(hang, vec![spec(ScriptedFactory::descending().step(0.001))])
+        .max_jobs(1)
+        .checker(checker::max_evals(50))
+        .force_terminations_after(std::time::Duration::from_millis(200))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(result.end_reason, EndReason::Converged("max_evals(50) = true".into()));
+    let end = &events(dir.path(), 1, "end")[0];
+    assert_eq!(end["reason"], "abandoned", "{end}");
+    assert_eq!(end["error"], "did not stop within 0.2 s");
+    assert_eq!(end["after"]["by"], "no feedback for 0.2 s");
+    assert_eq!(end["evaluations"], 0);
+    assert_eq!(events(dir.path(), 1, "end").len(), 1);
+    assert!(result.counters.optimizers_started >= 2);
+    assert_eq!(result.best.unwrap().opt_id, 2);
+}
