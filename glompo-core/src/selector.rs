@@ -262,7 +262,7 @@ impl Selector for SpawnControl {
 
 /// IPOP as managed optimization: each time a configured optimizer is started again, its population
 /// is doubled (1×, 2×, 4×, ... its own default or configured size). Optimizers without a population
-/// (see [`OptimizerFactory::with_population_factor`](crate::OptimizerFactory::with_population_factor))
+/// (see [`OptimizerFactory::with_population_factor`])
 /// start unchanged.
 #[derive(Debug)]
 pub struct IncreasingPopulation {
