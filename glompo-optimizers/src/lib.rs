@@ -9,6 +9,7 @@
 //! | type name | optimizer | config | factory |
 //! |---|---|---|---|
 //! | `cma-es` | [`CmaEs`]: CMA-ES with pycma's defaults, active covariance update, bound transformation and stop criteria | [`CmaEsConfig`] | [`CmaEsFactory`] |
+//! | `differential-evolution` | [`DifferentialEvolution`]: SciPy's differential evolution, the whole population as one batch | [`DifferentialEvolutionConfig`] | [`DifferentialEvolutionFactory`] |
 //! | `nelder-mead` | [`NelderMead`]: bounded, optionally adaptive Nelder–Mead, SciPy's tolerances | [`NelderMeadConfig`] | [`NelderMeadFactory`] |
 //! | `random-search` | [`RandomSearch`]: uniform sampling in the bounds | [`RandomSearchConfig`] | [`RandomSearchFactory`] |
 //!
@@ -34,12 +35,16 @@
 #![deny(missing_docs)]
 
 pub mod cma_es;
+pub mod differential_evolution;
 pub mod nelder_mead;
 pub mod random_search;
 mod registry;
 mod util;
 
 pub use cma_es::{CmaEs, CmaEsConfig, CmaEsFactory};
+pub use differential_evolution::{
+    DifferentialEvolution, DifferentialEvolutionConfig, DifferentialEvolutionFactory,
+};
 pub use nelder_mead::{NelderMead, NelderMeadConfig, NelderMeadFactory};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchFactory};
 pub use registry::{NAMES, factory};

@@ -195,6 +195,19 @@ pub(crate) mod exact {
         }
     }
 
+    /// An optional vector of `f64`.
+    pub(crate) mod opt_vec {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(v: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+            v.as_ref().map(|x| x.iter().map(|v| v.to_string()).collect::<Vec<_>>()).serialize(s)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+            Option::<Vec<String>>::deserialize(d)?.map(|v| v.iter().map(|s| parse(s)).collect()).transpose()
+        }
+    }
+
     #[derive(Serialize, Deserialize)]
     struct EvalRepr {
         #[serde(with = "vec")]

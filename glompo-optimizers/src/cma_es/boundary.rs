@@ -34,8 +34,13 @@ impl BoundTransform {
         x.iter().enumerate().map(|(i, &v)| self.transform_i(v, i)).collect()
     }
 
-    fn transform_i(&self, x: f64, i: usize) -> f64 {
+    /// Maps coordinate `i` of a genotype into its interval.
+    pub(crate) fn transform_i(&self, x: f64, i: usize) -> f64 {
         let (lb, ub, al, au) = (self.lb[i], self.ub[i], self.al[i], self.au[i]);
+        if x >= lb + al && x <= ub - au {
+            // The identity region, where almost every sample falls.
+            return x;
+        }
         if !x.is_finite() {
             return 0.5 * (lb + ub);
         }

@@ -2,6 +2,7 @@
 
 use super::*;
 use glompo_core::Bounds;
+use nalgebra::DMatrix;
 
 fn build(config: &CmaEsConfig, x0: &[f64], bounds: &Bounds, seed: u64) -> CmaEs {
     CmaEs::new(config, &StartContext { opt_id: 1, x0, bounds, seed, workers: 1 }).unwrap()
@@ -34,22 +35,23 @@ fn first_population_is_centred_on_x0_with_sigma0() {
 
 #[test]
 fn eigendecomposition_is_lazy_and_consistent() {
-    // In 30-D the gap is larger than one generation only for large populations; use a small λ in 40-D.
-    let bounds = Bounds::uniform(40, -5.0, 5.0).unwrap();
-    let mut es = build(&CmaEsConfig::default(), &[1.0; 40], &bounds, 1);
+    // A large population makes the gap shorter than one generation, so that every ask decomposes.
+    let n = 10;
+    let bounds = Bounds::uniform(n, -5.0, 5.0).unwrap();
+    let mut es = build(&CmaEsConfig { popsize: Some(40), ..Default::default() }, &[1.0; 10], &bounds, 1);
     assert!(es.params.lazy_gap < 1.0);
     for _ in 0..5 {
         run_generation(&mut es, sphere);
     }
     // After an ask the decomposition reproduces C.
     es.ask().unwrap();
-    let n = 40;
-    let rebuilt =
-        DMatrix::from_fn(n, n, |i, j| (0..n).map(|k| es.b[(i, k)] * es.d[k].powi(2) * es.b[(j, k)]).sum());
-    let err = (&rebuilt - &es.c).abs().max();
+    let rebuilt = DMatrix::from_fn(n, n, |i, j| {
+        (0..n).map(|k| es.model.b[(i, k)] * es.model.d[k].powi(2) * es.model.b[(j, k)]).sum()
+    });
+    let err = (&rebuilt - &es.model.c).abs().max();
     assert!(err < 1e-12, "{err}");
-    assert!(es.d.windows(2).all(|w| w[0] <= w[1]));
-    assert_eq!(es.last_update, es.count_tell);
+    assert!(es.model.d.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(es.model.last_update, es.model.count_tell);
 }
 
 #[test]
@@ -60,7 +62,7 @@ fn lazy_gap_skips_decompositions_for_large_gaps() {
     for _ in 0..4 {
         run_generation(&mut es, sphere);
         es.ask().unwrap();
-        assert_eq!(es.last_update, es.count_tell / 3 * 3);
+        assert_eq!(es.model.last_update, es.model.count_tell / 3 * 3);
     }
 }
 
@@ -119,7 +121,7 @@ fn injected_point_is_asked_unchanged_when_close() {
     let mean_pheno = es.transform.transform(&es.mean);
     let batch = es.ask().unwrap();
     let dist = batch[0].iter().zip(&mean_pheno).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
-    assert!(dist < 4.0 * es.sigma * es.d.iter().copied().fold(0.0, f64::max) * 3f64.sqrt(), "{dist}");
+    assert!(dist < 4.0 * es.sigma * es.model.d.iter().copied().fold(0.0, f64::max) * 3f64.sqrt(), "{dist}");
 }
 
 #[test]
@@ -159,4 +161,70 @@ fn garbage_states_are_rejected() {
         assert!(matches!(es.restore(&bad), Err(OptimizerError::BadState { .. })), "{bad}");
     }
     es.restore(&good).unwrap();
+}
+
+/// Recomputes one generation's update with the textbook formulas (explicit C^{-1/2}, one outer product
+/// per vector) and compares it with the product-based update.
+#[test]
+fn update_matches_the_textbook_formulas() {
+    let n = 6;
+    let bounds = Bounds::uniform(n, -50.0, 50.0).unwrap();
+    let mut es = build(&CmaEsConfig { sigma0: Some(0.8), ..Default::default() }, &[1.0; 6], &bounds, 3);
+    let f = |x: &[f64]| x.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v * v).sum::<f64>();
+    for _ in 0..7 {
+        run_generation(&mut es, f);
+    }
+    es.inject(&[0.5, -0.5, 0.2, 0.0, 0.1, 0.3], 1.0);
+    let batch = es.ask().unwrap();
+    let (mean, sigma, c, b, d) =
+        (es.mean.clone(), es.sigma, es.model.c.clone(), es.model.b.clone(), es.model.d.clone());
+    let (pc, ps) = (DMatrix::from_column_slice(n, 1, &es.pc), DMatrix::from_column_slice(n, 1, &es.ps));
+    let g = es.pending.clone().unwrap();
+    let values: Vec<f64> = batch.iter().map(|x| f(x)).collect();
+    let evals: Vec<Evaluation> =
+        batch.iter().zip(&values).map(|(x, &fx)| Evaluation { x: x.clone(), fx }).collect();
+    es.tell(&evals).unwrap();
+
+    let p = &es.params;
+    let inv_sqrt =
+        &b * DMatrix::from_diagonal(&d.iter().map(|v| 1.0 / v).collect::<Vec<_>>().into()) * b.transpose();
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let geno = |k: usize| DMatrix::from_fn(n, 1, |i, _| mean[i] + sigma * g.y[(i, k)]);
+    let old = DMatrix::from_column_slice(n, 1, &mean);
+    let mut new_mean = DMatrix::zeros(n, 1);
+    for (w, &k) in p.positive_weights().iter().zip(&order) {
+        new_mean += geno(k) * *w;
+    }
+    let shift = (&new_mean - &old) / sigma;
+    let ps_new = &ps * (1.0 - p.cs) + &inv_sqrt * &shift * (p.cs * (2.0 - p.cs) * p.mueff).sqrt();
+    let corrected = ps_new.norm_squared() / (1.0 - (1.0 - p.cs).powi(2 * es.countiter as i32));
+    let hsig = if corrected / n as f64 - 1.0 < 1.0 + 4.0 / (n as f64 + 1.0) { 1.0 } else { 0.0 };
+    let pc_new = &pc * (1.0 - p.cc) + &shift * (hsig * (p.cc * (2.0 - p.cc) * p.mueff).sqrt());
+    let c1a = p.c1 * (1.0 - (1.0 - hsig) * p.cc * (2.0 - p.cc));
+    let mut weights: Vec<f64> = p.weights.iter().map(|w| p.cmu * w).collect();
+    for (w, &k) in weights.iter_mut().zip(&order) {
+        if k < g.injected && *w < 0.0 {
+            *w = 0.0;
+        }
+    }
+    let mut c_new = &c * (1.0 - c1a - weights.iter().sum::<f64>());
+    c_new += &pc_new * pc_new.transpose() * p.c1;
+    for (w, &k) in weights.iter().zip(&order) {
+        let y = (geno(k) - &old) / sigma;
+        let mut w = *w;
+        if w < 0.0 {
+            w *= n as f64 / ((&inv_sqrt * &y).norm() + 1e-9).powi(2);
+        }
+        c_new += &y * y.transpose() * w;
+    }
+    let sigma_new = sigma * (p.cs / p.damps * (ps_new.norm() / p.chi_n - 1.0)).clamp(-1.0, 1.0).exp();
+
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + y.abs()));
+    assert!(close(&es.mean, new_mean.as_slice()), "{:?} vs {new_mean}", es.mean);
+    assert!(close(&es.ps, ps_new.as_slice()));
+    assert!(close(&es.pc, pc_new.as_slice()));
+    assert!(close(es.model.c.as_slice(), c_new.as_slice()), "{} vs {c_new}", es.model.c);
+    assert!((es.sigma - sigma_new).abs() <= 1e-14 * sigma_new);
+    assert_eq!(g.injected, 1);
 }

@@ -1,6 +1,6 @@
 //! CMA-ES: convergence, evaluation counts against pycma, bounds, failures, injection and stop criteria.
 
-use glompo_core::{Bounds, Optimizer};
+use glompo_core::{Bounds, Optimizer, OptimizerError};
 use glompo_optimizers::{CmaEs, CmaEsConfig};
 
 use crate::common::{Outcome, ctx, failing_every, rosenbrock, run, sphere};
@@ -204,4 +204,33 @@ fn stop_tolxstagnation_when_the_value_criteria_are_off() {
     };
     let out = run_cma(config, &[3.0; 3], &bounds, 1, sphere);
     assert_eq!(out.reason.as_deref(), Some("tolxstagnation"), "{out:?}");
+}
+
+#[test]
+fn popsize_factor_scales_the_population_like_pycma() {
+    let bounds = Bounds::uniform(5, -10.0, 10.0).unwrap();
+    let popsize = |config: CmaEsConfig| cma(config, &[0.0; 5], &bounds, 1).popsize();
+    // pycma: ⌊factor (4 + 3 ln 5)⌋ = ⌊factor · 8.83⌋ without `popsize`, ⌊factor · popsize⌋ with it.
+    assert_eq!(popsize(CmaEsConfig::default()), 8);
+    assert_eq!(popsize(CmaEsConfig { popsize_factor: Some(2.0), ..Default::default() }), 17);
+    assert_eq!(
+        popsize(CmaEsConfig { popsize: Some(6), popsize_factor: Some(2.5), ..Default::default() }),
+        15
+    );
+    let tiny = CmaEsConfig { popsize_factor: Some(0.2), ..Default::default() };
+    match CmaEs::new(&tiny, &ctx(&[0.0; 5], &bounds, 1)) {
+        Err(OptimizerError::InvalidOption { option, .. }) => assert_eq!(option, "popsize_factor"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn large_populations_converge_with_pycmas_damping() {
+    // An IPOP-like fourth restart (16 times the default population) on a 4-D ellipsoid.
+    let bounds = Bounds::uniform(4, -10.0, 10.0).unwrap();
+    let config = CmaEsConfig { sigma0: Some(1.0), popsize_factor: Some(16.0), ..Default::default() };
+    let f = |x: &[f64]| x.iter().enumerate().map(|(i, v)| 1e3f64.powi(i as i32) * v * v).sum::<f64>();
+    let out = run_cma(config, &[3.0; 4], &bounds, 2, f);
+    assert_eq!(out.reason.as_deref(), Some("tolfun"), "{out:?}");
+    assert!(out.best.fx < 1e-10, "{out:?}");
 }

@@ -3,6 +3,7 @@
 
 mod cma_es;
 mod common;
+mod differential_evolution;
 mod nelder_mead;
 mod properties;
 mod random_search;

@@ -32,7 +32,10 @@ fn names_are_canonical_case_insensitive_and_accept_underscores() {
 fn unknown_type_names_itself_and_the_choices() {
     let (option, message) = option_error("bfgs", json!({}));
     assert_eq!(option, "type");
-    assert_eq!(message, "unknown optimizer `bfgs`; expected one of cma-es, nelder-mead, random-search");
+    assert_eq!(
+        message,
+        "unknown optimizer `bfgs`; expected one of cma-es, differential-evolution, nelder-mead, random-search"
+    );
 }
 
 #[test]
@@ -43,6 +46,9 @@ fn unknown_and_ill_typed_options_are_named() {
     assert_eq!(option_error("cma-es", json!({"popsize": "ten"})).0, "popsize");
     assert_eq!(option_error("nelder-mead", json!({"adaptive": 1})).0, "adaptive");
     assert_eq!(option_error("random-search", json!({"iters": -3})).0, "iters");
+    assert_eq!(option_error("differential-evolution", json!({"strategy": "best2exp"})).0, "strategy");
+    assert_eq!(option_error("differential-evolution", json!({"mutation": [0.5]})).0, "mutation");
+    assert_eq!(option_error("differential-evolution", json!({"polish": true})).0, "polish");
 }
 
 #[test]
@@ -53,11 +59,18 @@ fn invalid_values_are_named() {
         ("cma-es", json!({"popsize": 1}), "popsize"),
         ("cma-es", json!({"tolfun": -1.0}), "tolfun"),
         ("cma-es", json!({"maxiter": 0}), "maxiter"),
+        ("cma-es", json!({"popsize_factor": 0.0}), "popsize_factor"),
         ("nelder-mead", json!({"xatol": -1e-3}), "xatol"),
         ("nelder-mead", json!({"fatol": -1.0}), "fatol"),
         ("nelder-mead", json!({"initial_step": 1.5}), "initial_step"),
         ("nelder-mead", json!({"max_iters": 0}), "max_iters"),
         ("random-search", json!({"iters": 0}), "iters"),
+        ("differential-evolution", json!({"popsize": 0}), "popsize"),
+        ("differential-evolution", json!({"mutation": 2.5}), "mutation"),
+        ("differential-evolution", json!({"mutation": [1.0, 0.5]}), "mutation"),
+        ("differential-evolution", json!({"recombination": -0.1}), "recombination"),
+        ("differential-evolution", json!({"tol": -1.0}), "tol"),
+        ("differential-evolution", json!({"maxiter": 0}), "maxiter"),
         ("random-search", json!({"batch": 0}), "batch"),
     ];
     for (name, opts, expected) in cases {
@@ -75,6 +88,12 @@ fn settings_show_resolved_options() {
     );
     let f = factory("random-search", &Map::new()).unwrap();
     assert_eq!(f.settings(), json!({"iters": 100, "batch": null}));
+    let f = factory("differential-evolution", &options(json!({"strategy": "rand1bin", "mutation": 0.8})));
+    assert_eq!(
+        f.unwrap().settings(),
+        json!({"strategy": "rand1bin", "popsize": 15, "mutation": 0.8, "recombination": 0.7, "tol": 0.01,
+               "atol": 0.0, "maxiter": 1000})
+    );
     let s = factory("cma-es", &options(json!({"sigma0": 2.5}))).unwrap().settings();
     assert_eq!(
         (s["sigma0"].clone(), s["tolfun"].clone(), s["active"].clone()),
@@ -114,10 +133,34 @@ test_trait_impl! {
     glompo_optimizers::CmaEs: Send, std::fmt::Debug;
     glompo_optimizers::NelderMead: Send, std::fmt::Debug;
     glompo_optimizers::RandomSearch: Send, std::fmt::Debug;
+    glompo_optimizers::DifferentialEvolution: Send, std::fmt::Debug;
+    glompo_optimizers::DifferentialEvolutionFactory: Send, Sync, Clone, std::fmt::Debug;
+    glompo_optimizers::DifferentialEvolutionConfig: Send, Sync, Clone, Default;
     glompo_optimizers::CmaEsFactory: Send, Sync, Clone, std::fmt::Debug;
     glompo_optimizers::NelderMeadFactory: Send, Sync, Clone, std::fmt::Debug;
     glompo_optimizers::RandomSearchFactory: Send, Sync, Clone, std::fmt::Debug;
     glompo_optimizers::CmaEsConfig: Send, Sync, Clone, Default;
     glompo_optimizers::NelderMeadConfig: Send, Sync, Clone, Default;
     glompo_optimizers::RandomSearchConfig: Send, Sync, Clone, Default;
+}
+
+#[test]
+fn population_factors_scale_the_population_based_optimizers_only() {
+    use glompo_core::{Bounds, StartContext};
+    let bounds = Bounds::uniform(10, -5.0, 5.0).unwrap();
+    let ctx = StartContext { opt_id: 1, x0: &[0.0; 10], bounds: &bounds, seed: 1, workers: 1 };
+    let batch = |f: &dyn glompo_core::OptimizerFactory| f.build(&ctx).unwrap().ask().unwrap().len();
+    let empty = serde_json::Map::new();
+    let cma = glompo_optimizers::factory("cma-es", &empty).unwrap();
+    // The default population in 10-D is 4 + ⌊3 ln 10⌋ = 10; as in pycma, a factor multiplies
+    // 4 + 3 ln 10 = 10.9 before rounding down.
+    assert_eq!(batch(&*cma), 10);
+    assert_eq!(batch(&*cma.with_population_factor(4).unwrap()), 43);
+    assert_eq!(batch(&*cma.with_population_factor(2).unwrap().with_population_factor(2).unwrap()), 43);
+    let options = serde_json::json!({"popsize": 12});
+    let fixed = glompo_optimizers::factory("cma-es", options.as_object().unwrap()).unwrap();
+    assert_eq!(batch(&*fixed.with_population_factor(2).unwrap()), 24);
+    let de = glompo_optimizers::factory("differential-evolution", &empty).unwrap();
+    assert_eq!(batch(&*de.with_population_factor(2).unwrap()), 2 * batch(&*de));
+    assert!(glompo_optimizers::factory("nelder-mead", &empty).unwrap().with_population_factor(2).is_none());
 }

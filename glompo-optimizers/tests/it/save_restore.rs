@@ -24,6 +24,7 @@ fn factories() -> Vec<std::sync::Arc<dyn OptimizerFactory>> {
     vec![
         factory("cma-es", &opts(json!({"sigma0": 0.7}))).unwrap(),
         factory("nelder-mead", &Map::new()).unwrap(),
+        factory("differential-evolution", &opts(json!({"popsize": 3}))).unwrap(),
         factory("random-search", &opts(json!({"iters": 100000, "batch": 3}))).unwrap(),
     ]
 }
@@ -74,6 +75,7 @@ fn garbage_states_are_bad_states() {
         json!({"optimizer": "cma-es", "version": 1, "state": {"mean": [1, 2]}}),
         json!({"optimizer": "nelder-mead", "version": 1, "state": []}),
         json!({"optimizer": "random-search", "version": 1, "state": {"rng": 5}}),
+        json!({"optimizer": "differential-evolution", "version": 1, "state": {"population": []}}),
         json!({"optimizer": "other", "version": 1, "state": {}}),
     ];
     for f in factories() {
