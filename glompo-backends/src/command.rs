@@ -27,6 +27,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::error::{BackendError, Result};
+use crate::reaper::{RunMarker, mark_command};
 use crate::thread::ThreadPoolEvaluator;
 
 /// How to start a worker.
@@ -67,7 +68,13 @@ struct Worker {
     child: Child,
     stdin: ChildStdin,
     lines: Receiver<std::io::Result<String>>,
+    /// No answer yet: its first request also waits for the program to start.
+    fresh: bool,
 }
+
+/// Extra time a new worker gets on its first request to start up (an interpreter importing its
+/// modules on a loaded machine), on top of the evaluation timeout.
+const STARTUP_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a request failed, and whether the worker can serve again.
 enum Failure {
@@ -172,18 +179,10 @@ impl Worker {
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
-        // SAFETY: the closure runs between fork and exec and calls only prctl and getppid, which are
-        // async-signal-safe; it touches no lock and allocates nothing.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                // The parent may have died before the prctl took effect (then the child was re-parented).
-                if nix::unistd::getppid() == Pid::from_raw(1) {
-                    return Err(std::io::Error::other("the parent died while the worker started"));
-                }
-                Ok(())
-            })
-        };
+        // The run's marker, a process group of its own, and SIGKILL when the spawner thread ends.
+        if let Ok(marker) = RunMarker::for_current_process() {
+            mark_command(&mut cmd, &marker);
+        }
         let mut child = cmd.spawn().map_err(|e| BackendError::Command {
             program: program.clone(),
             message: format!("cannot start: {e}"),
@@ -212,7 +211,7 @@ impl Worker {
                 program: program.clone(),
                 message: format!("cannot read: {e}"),
             })?;
-        Ok(Worker { child, stdin, lines })
+        Ok(Worker { child, stdin, lines, fresh: true })
     }
 
     fn request(&mut self, x: &[f64], timeout: Option<Duration>) -> std::result::Result<EvalOutput, Failure> {
@@ -222,8 +221,10 @@ impl Worker {
         if let Err(e) = self.stdin.write_all(&line).and_then(|()| self.stdin.flush()) {
             return Err(Failure::Broken(self.death(&format!("cannot send the request: {e}"))));
         }
+        let grace = if self.fresh { STARTUP_GRACE } else { Duration::ZERO };
+        self.fresh = false;
         let answer = match timeout {
-            Some(t) => self.lines.recv_timeout(t),
+            Some(t) => self.lines.recv_timeout(t + grace),
             None => self.lines.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match answer {

@@ -7,6 +7,11 @@
 //!   user's own program in any language, or glompo re-executed for a built-in function in isolation.
 //!   A crash, a hang past the timeout or an exit of a worker becomes an evaluation error.
 //!
+//! - [`reaper`]: the orphan reaper. A [`RunMarker`] names a run (its manager's pid and start time); the
+//!   pure [`reaper::scan`] selects the processes of runs whose manager is gone, and on Linux
+//!   [`reaper::reap`] kills them (`glompo reap`) and [`reaper::kill_descendants`] is a live manager's
+//!   shutdown sweep. The design note is `src/reaper/README.md`.
+//!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process
 //! trees and the orphan reaper) belong here too.
@@ -14,8 +19,10 @@
 
 pub mod command;
 pub mod error;
+pub mod reaper;
 pub mod thread;
 
 pub use command::{CommandObjective, CommandSpec, Processes};
 pub use error::BackendError;
+pub use reaper::{ReaperError, RunMarker};
 pub use thread::{ThreadPoolEvaluator, Threads};

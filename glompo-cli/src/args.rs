@@ -30,6 +30,9 @@ pub(crate) enum Command {
         /// Print only the result (no start and progress lines).
         #[arg(short, long)]
         quiet: bool,
+        /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
+        #[arg(long)]
+        no_reap: bool,
         /// Seconds between progress lines on stderr (0: none).
         #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
         status_every: f64,
@@ -40,6 +43,12 @@ pub(crate) enum Command {
         dir: PathBuf,
         /// The optimizer's id, as in `optimizers.jsonl`.
         opt_id: u64,
+    },
+    /// Kill the leftover processes of glompo runs whose manager is gone.
+    Reap {
+        /// List them without killing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the built-in benchmark functions.
     Functions,

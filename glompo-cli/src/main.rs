@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use glompo_backends::reaper;
 use glompo_core::CoreError;
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, Manager, RunResult};
@@ -30,7 +31,13 @@ fn main() -> ExitCode {
         Command::Functions => list_functions(),
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
         Command::Worker { objective } => worker::serve(&objective),
-        Command::Run { config, dir, overwrite, seed, quiet, status_every } => {
+        Command::Reap { dry_run } => reap(dry_run),
+        Command::Run { config, dir, overwrite, seed, quiet, no_reap, status_every } => {
+            // First of all, before any thread exists: mark this process as a run (it re-executes
+            // itself once to carry the marker), adopt orphaned descendants, and clear stale runs.
+            if let Err(e) = prepare_processes(quiet, !no_reap) {
+                return fail(FAILED, &e);
+            }
             if !(status_every.is_finite() && status_every >= 0.0) {
                 return fail(
                     USAGE,
@@ -93,7 +100,12 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
             dir.display()
         );
     }
-    match manager.run() {
+    let outcome = manager.run();
+    // Nothing this run started may outlive it.
+    if let Err(e) = reaper::kill_descendants() {
+        eprintln!("glompo: warning: cannot sweep leftover processes: {e}");
+    }
+    match outcome {
         Ok(result) => {
             report(&result, &dir, quiet);
             match result.end_reason {
@@ -138,6 +150,46 @@ fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
     }
     // A closed stdout (a pipe to `head`) must not turn a finished run into a failure.
     let _ = out.write_all(text.as_bytes());
+}
+
+/// Marks this process as a run's manager, makes it a child subreaper, and reaps the leftovers of
+/// runs whose manager died.
+fn prepare_processes(quiet: bool, sweep: bool) -> Result<(), String> {
+    reaper::mark_self().map_err(|e| format!("cannot mark the run's processes: {e}"))?;
+    reaper::set_child_subreaper().map_err(|e| e.to_string())?;
+    if !sweep {
+        return Ok(());
+    }
+    match reaper::reap(false) {
+        Ok(report) if !report.signalled.is_empty() && !quiet => {
+            eprintln!("glompo: killed {} leftover processes of dead runs", report.signalled.len());
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("glompo: warning: cannot look for leftovers of dead runs: {e}"),
+    }
+    Ok(())
+}
+
+fn reap(dry_run: bool) -> ExitCode {
+    match reaper::reap(dry_run) {
+        Err(e) => fail(FAILED, &e.to_string()),
+        Ok(report) => {
+            let mut text = String::new();
+            for p in &report.selected {
+                let run = p.marker.map_or_else(|| "-".to_owned(), |m| m.env_pair().1);
+                text += &format!("{:>8} {:<16} run {run}\n", p.pid, p.comm);
+            }
+            let verb = if dry_run { "would kill" } else { "killed" };
+            let count = if dry_run { report.selected.len() } else { report.signalled.len() };
+            text += &format!("{verb} {count} processes of dead runs\n");
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                fail(FAILED, &format!("{} signals failed", report.failed.len()))
+            }
+        }
+    }
 }
 
 fn stop(dir: &std::path::Path, opt_id: u64) -> ExitCode {

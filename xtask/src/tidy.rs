@@ -91,17 +91,21 @@ fn check_source(path: &Path, text: &str) -> Vec<String> {
         if code.contains("dbg!(") {
             problems.push(format!("{}:{}: dbg! left in", path.display(), i + 1));
         }
-        if code.contains("unsafe ")
-            && !text.lines().take(i).last().is_some_and(|prev| prev.contains("SAFETY:"))
-        {
+        if code.contains("unsafe ") && !safety_comment_before(text, i) {
             problems.push(format!(
-                "{}:{}: unsafe without a `// SAFETY:` comment on the line before",
+                "{}:{}: unsafe without a `// SAFETY:` comment right before it",
                 path.display(),
                 i + 1
             ));
         }
     }
     problems
+}
+
+/// Whether the comment block right above line `i` (0-based) has a `SAFETY:` paragraph.
+fn safety_comment_before(text: &str, i: usize) -> bool {
+    let lines: Vec<&str> = text.lines().take(i).collect();
+    lines.iter().rev().take_while(|l| l.trim_start().starts_with("//")).any(|l| l.contains("SAFETY:"))
 }
 
 /// The line with the contents of its string literals removed.
@@ -174,6 +178,11 @@ mod tests {
         assert_eq!(check_source(p, "// dbg!(1) in a comment").len(), 0);
         assert_eq!(check_source(p, "let x = unsafe { f() };").len(), 1);
         assert_eq!(check_source(p, "// SAFETY: f has no preconditions.\nlet x = unsafe { f() };").len(), 0);
+        assert_eq!(
+            check_source(p, "// SAFETY: f has no\n// preconditions.\nlet x = unsafe { f() };").len(),
+            0
+        );
+        assert_eq!(check_source(p, "// SAFETY: f is fine.\nlet y = 1;\nlet x = unsafe { f() };").len(), 1);
         assert_eq!(check_source(p, "let s = \"unsafe { dbg!(2) }\";").len(), 0);
         assert_eq!(check_workspace("glompo-core = { path = \"glompo-core\" }").len(), 1);
     }

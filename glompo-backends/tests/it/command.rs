@@ -63,6 +63,8 @@ fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
     assert_eq!(pids(tmp.path()).len(), 1, "an answered error keeps the worker");
     assert!(err(2.0).ends_with("the worker was killed by SIGSEGV"), "{}", err(2.0));
     assert!(err(3.0).ends_with("the worker exited with code 3"), "{}", err(3.0));
+    // A fresh worker's first request may also wait for it to start; a started one gets the timeout.
+    assert_eq!(f.evaluate(&[0.0, 3.0]).unwrap(), 9.0);
     assert_eq!(err(4.0), "timed out after 0.5 s; the worker was killed");
     assert!(err(5.0).contains("which is not JSON"), "{}", err(5.0));
     assert!(f.evaluate(&[6.0, 0.0]).unwrap().is_nan());
@@ -70,6 +72,14 @@ fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
     assert_eq!(f.evaluate(&[0.0, 2.0]).unwrap(), 4.0);
     let started = pids(tmp.path());
     assert_eq!(started.len(), 5, "{started:?}");
+    // Workers carry the run's marker and lead their own process groups.
+    for &pid in started.iter().filter(|&&p| alive(p)) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        assert!(String::from_utf8_lossy(&environ).contains("GLOMPO_RUN="));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
+        assert_eq!(fields[2], pid.to_string(), "process group");
+    }
     assert_eq!(started.iter().filter(|&&p| alive(p)).count(), 1);
     drop(f);
     assert!(started.iter().all(|&p| !alive(p)), "workers outlived the objective");

@@ -1,4 +1,5 @@
 //! Integration tests of glompo-backends.
 
 mod command;
+mod reaper;
 mod thread;

@@ -6,8 +6,15 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+/// Runs the binary. Runs skip the start-up sweep of dead runs' leftovers, which could otherwise kill
+/// the processes that reaper tests running at the same time plant on purpose.
 fn glompo(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_glompo")).args(args).current_dir(cwd).output().unwrap()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glompo"));
+    cmd.args(args).current_dir(cwd);
+    if args.first() == Some(&"run") {
+        cmd.arg("--no-reap");
+    }
+    cmd.output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -221,7 +228,7 @@ fn sigint_stops_the_run_cleanly_with_exit_130() {
     config["convergence"] = json!("max_evals(100000000)");
     let config = write_config(tmp.path(), &config);
     let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
-        .args(["run", &config, "--dir", "out"])
+        .args(["run", &config, "--dir", "out", "--no-reap"])
         .current_dir(tmp.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -433,7 +440,7 @@ fn segfaults_and_hangs_are_logged_and_the_run_finishes() {
     config["hunters"] = Value::Null;
     let config = write_config(tmp.path(), &config);
     let out = Command::new(env!("CARGO_BIN_EXE_glompo"))
-        .args(["run", &config, "--dir", "out", "-q"])
+        .args(["run", &config, "--dir", "out", "-q", "--no-reap"])
         .current_dir(tmp.path())
         .env("PYTHONHASHSEED", "7")
         .output()
@@ -450,4 +457,31 @@ fn segfaults_and_hangs_are_logged_and_the_run_finishes() {
     let summary: Value =
         serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["counters"]["failed_evaluations"].as_u64().unwrap(), errors.len() as u64);
+}
+
+#[test]
+fn reap_dry_run_lists_an_orphan_of_a_dead_run_and_kills_nothing() {
+    // A process marked as belonging to a run of this test process with a start time that is not its
+    // own: a manager that no longer exists.
+    let me = std::process::id();
+    let ns = fs::read_link("/proc/self/ns/pid").unwrap().to_string_lossy().into_owned();
+    let ns: String = ns.chars().filter(char::is_ascii_digit).collect();
+    let marker = format!("{me}.1.{me}.{ns}");
+    let orphan = {
+        use std::os::unix::process::CommandExt;
+        Command::new("sleep").arg("60").env("GLOMPO_RUN", &marker).process_group(0).spawn().unwrap()
+    };
+    let orphan = Reap(orphan);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = glompo(&["reap", "--dry-run"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let pid = orphan.0.id().to_string();
+    assert!(
+        text.lines().any(|l| l.split_whitespace().next() == Some(pid.as_str()) && l.contains(&marker)),
+        "{text}"
+    );
+    assert!(text.contains("would kill"), "{text}");
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(!stat.contains(") Z "), "the dry run killed it");
 }
