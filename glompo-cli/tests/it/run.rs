@@ -485,3 +485,62 @@ fn reap_dry_run_lists_an_orphan_of_a_dead_run_and_kills_nothing() {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(!stat.contains(") Z "), "the dry run killed it");
 }
+
+/// The processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let cmdline = String::from_utf8_lossy(&fs::read(path.join("cmdline")).ok()?).replace('\0', " ");
+            let stat = fs::read_to_string(path.join("stat")).ok()?;
+            (cmdline.contains(needle) && !stat.contains(") Z ")).then_some(cmdline)
+        })
+        .collect()
+}
+
+#[test]
+fn no_worker_survives_a_sigkill_of_the_manager() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    for (evaluator, objective) in [
+        ("processes", json!({"function": "sphere", "dim": 3, "delay_s": 0.002_718_28})),
+        ("threads", json!({"command": ["python3", "model.py", "0.00271828"], "dim": 3})),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("model.py"), MODEL).unwrap();
+        let mut config = small_config();
+        config["objective"] = objective;
+        config["bounds"] = json!([[-1, 1]]);
+        config["optimizers"] = json!([{"type": "cma-es", "workers": 2, "evaluator": evaluator}]);
+        config["convergence"] = json!("max_evals(100000000)");
+        let config = write_config(tmp.path(), &config);
+        let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
+            .args(["run", &config, "--dir", "out", "-q", "--no-reap"])
+            .current_dir(tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut child = Reap(child);
+        let log = tmp.path().join("out/evaluations.jsonl");
+        let start = std::time::Instant::now();
+        while fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+            assert!(start.elapsed().as_secs() < 30, "the run did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!processes_with("0.00271828").is_empty(), "{evaluator}: no worker seen");
+        kill(Pid::from_raw(child.0.id() as i32), Signal::SIGKILL).unwrap();
+        child.0.wait().unwrap();
+        let start = std::time::Instant::now();
+        while !processes_with("0.00271828").is_empty() && start.elapsed().as_secs_f64() < 2.0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            processes_with("0.00271828").is_empty(),
+            "{evaluator}: survivors {:?}",
+            processes_with("0.00271828")
+        );
+    }
+}
