@@ -217,6 +217,25 @@ impl Drop for Reap {
     }
 }
 
+/// Starts `glompo run CONFIG --dir out` in `dir` and returns once its evaluation log has lines.
+fn start_run(dir: &Path, config: &str) -> Reap {
+    let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
+        .args(["run", config, "--dir", "out", "-q", "--no-reap"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Reap(child);
+    let log = dir.join("out/evaluations.jsonl");
+    let start = std::time::Instant::now();
+    while fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
+        assert!(start.elapsed().as_secs() < 30, "the run did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn sigint_stops_the_run_cleanly_with_exit_130() {
     use nix::sys::signal::{Signal, kill};
@@ -227,21 +246,8 @@ fn sigint_stops_the_run_cleanly_with_exit_130() {
     config["objective"]["delay_s"] = json!(0.001);
     config["convergence"] = json!("max_evals(100000000)");
     let config = write_config(tmp.path(), &config);
-    let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
-        .args(["run", &config, "--dir", "out", "--no-reap"])
-        .current_dir(tmp.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Reap(child);
-    // Wait until the run is under way: its evaluation log has lines.
+    let mut child = start_run(tmp.path(), &config);
     let log = tmp.path().join("out/evaluations.jsonl");
-    let start = std::time::Instant::now();
-    while fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
-        assert!(start.elapsed().as_secs() < 30, "the run did not start");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     kill(Pid::from_raw(child.0.id() as i32), Signal::SIGINT).unwrap();
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -516,20 +522,7 @@ fn no_worker_survives_a_sigkill_of_the_manager() {
         config["optimizers"] = json!([{"type": "cma-es", "workers": 2, "evaluator": evaluator}]);
         config["convergence"] = json!("max_evals(100000000)");
         let config = write_config(tmp.path(), &config);
-        let child = Command::new(env!("CARGO_BIN_EXE_glompo"))
-            .args(["run", &config, "--dir", "out", "-q", "--no-reap"])
-            .current_dir(tmp.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut child = Reap(child);
-        let log = tmp.path().join("out/evaluations.jsonl");
-        let start = std::time::Instant::now();
-        while fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
-            assert!(start.elapsed().as_secs() < 30, "the run did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let mut child = start_run(tmp.path(), &config);
         assert!(!processes_with("0.00271828").is_empty(), "{evaluator}: no worker seen");
         kill(Pid::from_raw(child.0.id() as i32), Signal::SIGKILL).unwrap();
         child.0.wait().unwrap();
