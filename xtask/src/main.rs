@@ -6,6 +6,7 @@
 //! - `fmt`, `lint`: format, or run clippy;
 //! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere;
 //! - `bench hunt`: the cost of a hunt after 10^3 and 10^6 evaluations per optimizer;
+//! - `bench efficiency`: parallel efficiency of the backends with a 10 ms objective;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -22,10 +23,11 @@ fn main() -> ExitCode {
         ["fmt"] => cargo(&["fmt", "--all"]),
         ["lint"] => lint(),
         ["tidy"] => tidy::check(&root()).map_err(|problems| problems.join("\n")),
-        ["bench", "overhead", rest @ ..] => bench_overhead(rest),
-        ["bench", "hunt"] => {
-            cargo(&["run", "--release", "--package", "glompo-core", "--example", "hunt_cost"])
-        }
+        ["bench", "overhead", rest @ ..] => example("glompo-cli", "overhead", rest),
+        ["bench", "hunt"] => example("glompo-core", "hunt_cost", &[]),
+        // The processes cases re-execute the glompo binary, so it is built first.
+        ["bench", "efficiency", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
+            .and_then(|()| example("glompo-cli", "efficiency", rest)),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -37,8 +39,8 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str =
-    "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N]>";
+const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
+     [--no-log] | bench hunt | bench efficiency [EVALS]>";
 
 /// The workspace root.
 fn root() -> PathBuf {
@@ -94,8 +96,9 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
-fn bench_overhead(rest: &[&str]) -> Result<(), String> {
-    let mut args = vec!["run", "--release", "--package", "glompo-cli", "--example", "overhead", "--"];
+/// Runs a benchmark example of `package` in release mode with `rest` as its arguments.
+fn example(package: &str, name: &str, rest: &[&str]) -> Result<(), String> {
+    let mut args = vec!["run", "--release", "--package", package, "--example", name, "--"];
     args.extend_from_slice(rest);
     cargo(&args)
 }

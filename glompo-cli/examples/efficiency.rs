@@ -1,0 +1,79 @@
+//! `cargo xtask bench efficiency`: parallel efficiency of the backends with a 10 ms objective.
+//!
+//! Each case runs random search on the 10-D sphere with `delay_s = 0.01` (a sleep per call standing in
+//! for an expensive model) for a fixed number of evaluations, and compares the evaluations per second
+//! with the ideal `slots / 10 ms`. The layouts are the issue's: 2 jobs × 1 worker, 1 job × 2 workers and
+//! 2 jobs × 2 workers, with level 2 on threads and in worker processes (`glompo __worker`, which must be
+//! built next to this example: `cargo build --release -p glompo-cli`).
+
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use glompo_backends::{CommandSpec, Processes, Threads};
+use glompo_core::evaluator::{EvaluatorFactory, Serial};
+use glompo_core::functions;
+use glompo_core::manager::Manager;
+use glompo_core::selector::{CycleSelector, OptimizerSpec};
+use serde_json::json;
+
+const DELAY: f64 = 0.01;
+
+fn glompo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the example's path");
+    // target/release/examples/efficiency -> target/release/glompo
+    exe.parent().and_then(|p| p.parent()).map(|p| p.join("glompo")).expect("a target directory")
+}
+
+fn main() {
+    let evals: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(400);
+    let params = json!({"delay_s": DELAY});
+    let params = params.as_object().expect("an object");
+    let sphere = Arc::new(functions::build("sphere", 10, params).expect("the sphere"));
+    let worker = CommandSpec {
+        argv: vec![
+            glompo_binary().to_string_lossy().into_owned(),
+            "__worker".into(),
+            json!({"function": "sphere", "dim": 10, "delay_s": DELAY}).to_string(),
+        ],
+        timeout: None,
+        env: Vec::new(),
+        cwd: None,
+    };
+    let level2: [(&str, Arc<dyn EvaluatorFactory>); 3] = [
+        ("serial", Arc::new(Serial)),
+        ("threads", Arc::new(Threads)),
+        ("processes", Arc::new(Processes::new(worker))),
+    ];
+    println!("{:<10} {:<22} {:>12} {:>12} {:>11}", "level 2", "layout", "evals/s", "ideal", "efficiency");
+    for (name, evaluator) in &level2 {
+        for (jobs, workers) in [(2usize, 1usize), (1, 2), (2, 2)] {
+            if *name == "serial" && workers > 1 {
+                continue;
+            }
+            let options = json!({"iters": 1_000_000_000u64, "batch": workers});
+            let factory =
+                glompo_optimizers::factory("random-search", options.as_object().expect("an object"))
+                    .expect("valid");
+            let spec = OptimizerSpec::new(factory).workers(workers).evaluator(Arc::clone(evaluator));
+            let manager = Manager::builder(sphere.clone(), sphere.bounds())
+                .selector(Box::new(CycleSelector::new(vec![spec]).expect("one optimizer")))
+                .checker(glompo_core::checker::max_evals(evals))
+                .max_jobs(jobs * workers)
+                .seed(1)
+                .build()
+                .expect("a valid manager");
+            let start = Instant::now();
+            let result = manager.run().expect("the run succeeds");
+            let rate = result.counters.evaluations as f64 / start.elapsed().as_secs_f64();
+            let ideal = (jobs * workers) as f64 / DELAY;
+            println!(
+                "{name:<10} {:<22} {rate:>12.1} {ideal:>12.1} {:>10.1}%",
+                format!("{jobs} jobs x {workers} workers"),
+                100.0 * rate / ideal
+            );
+        }
+    }
+}
