@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use glompo_backends::{CommandObjective, CommandSpec, Processes};
 use glompo_core::checker::{self, CheckerExpr};
@@ -44,6 +45,7 @@ struct RawConfig {
     share_best_solutions: Option<bool>,
     detailed_log: Option<bool>,
     force_terminations_after_s: Option<f64>,
+    evaluation_timeout_s: Option<Value>,
     seed: Option<u64>,
     output: Option<RawOutput>,
 }
@@ -78,7 +80,7 @@ pub(crate) struct Plan {
     pub(crate) hunt_frequency: u64,
     pub(crate) share_best: bool,
     pub(crate) detailed_log: bool,
-    pub(crate) force_terminations_after: Option<std::time::Duration>,
+    pub(crate) force_terminations_after: Option<Duration>,
     pub(crate) seed: u64,
     pub(crate) dir: PathBuf,
     pub(crate) overwrite: bool,
@@ -132,8 +134,9 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     }
     let mut specs = Vec::new();
     let mut resolved_opts = Vec::new();
+    let evaluation_timeout = seconds("evaluation_timeout_s", raw.evaluation_timeout_s)?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
-    let processes = Arc::new(Processes::new(objective.worker_spec(&objective_json)?));
+    let processes = Arc::new(Processes::new(objective.worker_spec(&objective_json, evaluation_timeout)?));
     for (i, entry) in raw.optimizers.into_iter().enumerate() {
         let (spec, resolved) = optimizer(i, entry, max_jobs, &processes)?;
         specs.push(spec);
@@ -165,13 +168,8 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
     let share_best = raw.share_best_solutions.unwrap_or(false);
     let detailed_log = raw.detailed_log.unwrap_or(false);
-    let force_terminations_after = match raw.force_terminations_after_s {
-        None => None,
-        Some(t) if t > 0.0 && t.is_finite() => Some(std::time::Duration::from_secs_f64(t)),
-        Some(t) => {
-            return Err(field("force_terminations_after_s", format!("expected seconds > 0, found {t}")));
-        }
-    };
+    let force_terminations_after =
+        seconds("force_terminations_after_s", raw.force_terminations_after_s.map(Value::from))?;
     // Everything is checked; only now may an external program be started (to check that it runs).
     let objective_name = objective.name();
     let objective: Arc<dyn Objective> = match objective {
@@ -195,6 +193,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "share_best_solutions": share_best,
         "detailed_log": detailed_log,
         "force_terminations_after_s": force_terminations_after.map(|t| t.as_secs_f64()),
+        "evaluation_timeout_s": evaluation_timeout.map(|t| t.as_secs_f64()),
         "seed": seed,
         "output": {"dir": dir, "overwrite": overwrite},
     });
@@ -256,16 +255,19 @@ impl ObjectivePlan {
     }
 
     /// How to start a worker process for the `processes` evaluator: the command itself, or this very
-    /// program re-executed to evaluate the built-in function.
-    fn worker_spec(&self, resolved: &Value) -> Result<CommandSpec, String> {
+    /// program re-executed to evaluate the built-in function. `timeout` applies unless the command has
+    /// its own.
+    fn worker_spec(&self, resolved: &Value, timeout: Option<Duration>) -> Result<CommandSpec, String> {
         match self {
-            ObjectivePlan::Command { spec, .. } => Ok(spec.clone()),
+            ObjectivePlan::Command { spec, .. } => {
+                Ok(CommandSpec { timeout: spec.timeout.or(timeout), ..spec.clone() })
+            }
             ObjectivePlan::Builtin(_) => {
                 let exe = std::env::current_exe()
                     .map_err(|e| field("objective", format!("cannot find glompo itself: {e}")))?;
                 Ok(CommandSpec {
                     argv: vec![exe.to_string_lossy().into_owned(), "__worker".into(), resolved.to_string()],
-                    timeout: None,
+                    timeout,
                     env: Vec::new(),
                     cwd: None,
                 })
@@ -295,13 +297,7 @@ fn objective(map: Map<String, Value>) -> Result<(ObjectivePlan, Value), String> 
                 format!("expected a list of strings, the program first, found {command}"),
             )
         })?;
-        let timeout = match map.remove("timeout_s") {
-            None => None,
-            Some(v) => match v.as_f64() {
-                Some(t) if t > 0.0 && t.is_finite() => Some(std::time::Duration::from_secs_f64(t)),
-                _ => return Err(field("objective.timeout_s", format!("expected seconds > 0, found {v}"))),
-            },
-        };
+        let timeout = seconds("objective.timeout_s", map.remove("timeout_s"))?;
         if let Some(key) = map.keys().next() {
             return Err(field(
                 format!("objective.{key}"),
@@ -329,6 +325,17 @@ fn objective(map: Map<String, Value>) -> Result<(ObjectivePlan, Value), String> 
     resolved.insert("function".into(), Value::String(f.name().to_owned()));
     resolved.insert("dim".into(), json!(dim));
     Ok((ObjectivePlan::Builtin(f), Value::Object(resolved)))
+}
+
+/// An optional duration in seconds (> 0), named `name` in errors.
+fn seconds(name: &str, value: Option<Value>) -> Result<Option<Duration>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(t) if t > 0.0 && t.is_finite() => Ok(Some(Duration::from_secs_f64(t))),
+            _ => Err(field(name, format!("expected seconds > 0, found {v}"))),
+        },
+    }
 }
 
 fn bounds(pairs: Vec<(f64, f64)>, dim: usize) -> Result<Bounds, String> {

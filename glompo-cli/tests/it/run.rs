@@ -151,6 +151,14 @@ fn config_errors_exit_2_name_the_field_and_write_nothing() {
         "optimizers[0].evaluator: unknown value `gpu`",
     );
     rejected(&with(|c| c["max_jobs"] = json!(0)), "max_jobs: must be at least 1");
+    rejected(
+        &with(|c| c["evaluation_timeout_s"] = json!(-1)),
+        "evaluation_timeout_s: expected seconds > 0, found -1",
+    );
+    rejected(
+        &with(|c| c["force_terminations_after_s"] = json!(0)),
+        "force_terminations_after_s: expected seconds > 0, found 0",
+    );
     rejected(&with(|c| c["selector"] = json!({"type": "chain"})), "selector.thresholds: missing");
     rejected(
         &with(|c| c["selector"] = json!("roulette")),
@@ -536,4 +544,32 @@ fn no_worker_survives_a_sigkill_of_the_manager() {
             processes_with("0.00271828")
         );
     }
+}
+
+#[test]
+fn evaluation_timeouts_apply_to_builtins_in_worker_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    // Every call sleeps 0.3 s, longer than the timeout, so every evaluation times out.
+    config["objective"]["delay_s"] = json!(0.3);
+    config["evaluation_timeout_s"] = json!(0.1);
+    config["optimizers"] = json!([{"type": "random-search", "iters": 4, "evaluator": "processes"}]);
+    config["convergence"] = json!("max_evals(4)");
+    config["hunters"] = Value::Null;
+    config["max_jobs"] = json!(1);
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evals = lines(&tmp.path().join("out/evaluations.jsonl"));
+    assert!(evals.len() >= 4);
+    // A fresh worker's first request also gets the start-up grace (5 s), so it answers; a worker that
+    // has answered once gets 0.1 s and is killed, so answers and timeouts alternate.
+    let timed_out: Vec<bool> =
+        evals.iter().map(|e| e["error"] == "timed out after 0.1 s; the worker was killed").collect();
+    assert!(
+        evals
+            .iter()
+            .all(|e| e["error"].is_null() || e["error"] == "timed out after 0.1 s; the worker was killed")
+    );
+    assert_eq!(timed_out[..4], [false, true, false, true], "{evals:?}");
 }
