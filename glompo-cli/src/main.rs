@@ -126,7 +126,10 @@ fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
         Some(b) => {
             let x: Vec<String> = b.x.iter().map(|v| format!("{v:.6}")).collect();
             vec![
-                format!("best f = {:.10e} (optimizer {}, evaluation {})", b.fx, b.opt_id, b.call_id),
+                match b.opt_id {
+                    0 => format!("best f = {:.10e} (the generator's own evaluation {})", b.fx, b.call_id),
+                    id => format!("best f = {:.10e} (optimizer {id}, evaluation {})", b.fx, b.call_id),
+                },
                 format!("x = [{}]", x.join(", ")),
             ]
         }

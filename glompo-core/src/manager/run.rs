@@ -471,12 +471,13 @@ impl State<'_> {
         if r.error.is_some() {
             self.counters.failed_evaluations += 1;
         }
-        // Evaluations of the generator (id 0) have no optimizer record.
-        let Some(record) = self.records.get_mut((opt_id as usize).wrapping_sub(1)) else { return Ok(()) };
-        if record.evaluations() == 0 {
-            self.immediate_crashes = 0;
+        // Evaluations of the generator (id 0) have no optimizer record, but they count for the best.
+        if let Some(record) = self.records.get_mut((opt_id as usize).wrapping_sub(1)) {
+            if record.evaluations() == 0 {
+                self.immediate_crashes = 0;
+            }
+            record.record(x, r.fx);
         }
-        record.record(x, r.fx);
         if r.fx.is_finite() && self.best.as_ref().is_none_or(|b| r.fx < b.fx) {
             self.best = Some(Best { x: x.to_vec(), fx: r.fx, opt_id, call_id });
             if self.m.share_best {
@@ -493,10 +494,16 @@ impl State<'_> {
     /// One hunt: the owner of the global best tests every other running optimizer that has evaluations.
     fn hunt(&mut self) {
         let Some(hunter_expr) = self.m.hunter.as_mut() else { return };
-        // While the best point is the generator's own (id 0), there is no hunter.
-        let Some(hunter_id) = self.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID) else {
-            return;
+        // The hunter owns the global best; while that is the generator's own point (id 0), it is the
+        // optimizer with the best value of its own.
+        let owner = self.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID);
+        let best_optimizer = || {
+            self.records
+                .iter()
+                .filter_map(|r| r.best().map(|b| (b.fx, r.id())))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
         };
+        let Some(hunter_id) = owner.or_else(|| best_optimizer().map(|(_, id)| id)) else { return };
         self.last_hunt = self.counters.evaluations;
         self.counters.hunts += 1;
         let mut victims = Vec::new();

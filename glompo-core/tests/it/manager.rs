@@ -388,3 +388,48 @@ fn a_silent_optimizer_is_stopped_then_abandoned_and_its_slot_reused() {
     assert!(result.counters.optimizers_started >= 2);
     assert_eq!(result.best.unwrap().opt_id, 2);
 }
+
+/// Evaluates the origin (the sphere's minimum) once before the first start, then alternates like
+/// [`Alternate`].
+#[derive(Debug)]
+struct OriginFirst(Alternate, bool);
+
+impl Generator for OriginFirst {
+    fn name(&self) -> &str {
+        "origin_first"
+    }
+
+    fn wants(&mut self, _ctx: &GenerateContext<'_>) -> Vec<Vec<f64>> {
+        if std::mem::replace(&mut self.1, true) { Vec::new() } else { vec![vec![0.0, 0.0]] }
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        self.0.generate(ctx)
+    }
+}
+
+#[test]
+fn hunts_go_on_while_the_best_point_is_the_generators() {
+    let dir = tempfile::tempdir().unwrap();
+    let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
+    let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
+    let result = builder(sphere(), vec![stagnant, improver])
+        .max_jobs(2)
+        .generator(Box::new(OriginFirst(Alternate(0), false)))
+        .checker(checker::max_evals(20_000))
+        .hunter(hunter::min_evals(30) & hunter::best_unmoving(20, 0.0))
+        .hunt_frequency(10)
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    // The generator's evaluation of the origin (f = 0) stays the best of the run, logged under id 0.
+    let best = result.best.unwrap();
+    assert_eq!((best.opt_id, best.fx, best.call_id), (0, 0.0, 1));
+    assert!(result.counters.optimizers_killed >= 1);
+    let first_end = &events(dir.path(), 1, "end")[0];
+    assert_eq!(first_end["reason"], "killed");
+    let hunter = first_end["hunter"].as_u64().unwrap();
+    assert_eq!(events(dir.path(), hunter, "start")[0]["type"], "improver");
+}
