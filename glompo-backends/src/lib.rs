@@ -12,6 +12,9 @@
 //!   [`reaper::reap`] kills them (`glompo reap`) and [`reaper::kill_descendants`] is a live manager's
 //!   shutdown sweep. The design note is `src/reaper/README.md`.
 //!
+//! - [`ProcessBackend`] (level 1): each optimizer's runner in a child process of its own, messages as
+//!   JSON lines over pipes; [`process::serve_runner`] is the child's side.
+//!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process
 //! trees and the orphan reaper) belong here too.
@@ -19,10 +22,12 @@
 
 pub mod command;
 pub mod error;
+pub mod process;
 pub mod reaper;
 pub mod thread;
 
 pub use command::{CommandObjective, CommandSpec, Processes};
 pub use error::BackendError;
+pub use process::ProcessBackend;
 pub use reaper::{ReaperError, RunMarker};
 pub use thread::{ThreadPoolEvaluator, Threads};

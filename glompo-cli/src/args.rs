@@ -52,6 +52,13 @@ pub(crate) enum Command {
     },
     /// List the built-in benchmark functions.
     Functions,
+    /// Run one optimizer's runner, its recipe on stdin and its messages on stdout (the `processes`
+    /// backend's children).
+    #[command(name = "__runner", hide = true)]
+    Runner {
+        /// What the runner needs besides its recipe, as JSON.
+        config: String,
+    },
     /// Serve evaluations of a built-in function on stdin/stdout (the `processes` evaluator's workers).
     #[command(name = "__worker", hide = true)]
     Worker {

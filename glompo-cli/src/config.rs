@@ -75,6 +75,8 @@ pub(crate) struct Plan {
     pub(crate) selector: Box<dyn Selector>,
     pub(crate) generator: Box<dyn Generator>,
     pub(crate) max_jobs: usize,
+    /// With the `processes` backend: what a runner process needs to rebuild its objective.
+    pub(crate) runner_config: Option<Value>,
     pub(crate) checker: CheckerExpr,
     pub(crate) hunter: Option<HunterExpr>,
     pub(crate) hunt_frequency: u64,
@@ -142,8 +144,8 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         specs.push(spec);
         resolved_opts.push(resolved);
     }
-    let backend = raw.backend.unwrap_or_else(|| "threads".into());
-    one_of("backend", &backend, &["threads"])?;
+    let backend = glompo_core::expr::normalise_name(&raw.backend.unwrap_or_else(|| "threads".into()));
+    one_of("backend", &backend, &["threads", "processes"])?;
     let schedule = raw.schedule.unwrap_or_else(|| "async".into());
     one_of("schedule", &schedule, &["async"])?;
     let seed = o.seed.or(raw.seed).unwrap_or(0);
@@ -170,6 +172,9 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let detailed_log = raw.detailed_log.unwrap_or(false);
     let force_terminations_after =
         seconds("force_terminations_after_s", raw.force_terminations_after_s.map(Value::from))?;
+    let runner_config = (backend == "processes").then(|| {
+        json!({"objective": objective_json, "evaluation_timeout_s": evaluation_timeout.map(|t| t.as_secs_f64())})
+    });
     // Everything is checked; only now may an external program be started (to check that it runs).
     let objective_name = objective.name();
     let objective: Arc<dyn Objective> = match objective {
@@ -185,7 +190,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "selector": selector_config,
         "generator": generator_config,
         "max_jobs": max_jobs,
-        "backend": "threads",
+        "backend": backend,
         "schedule": "async",
         "convergence": checker.to_string(),
         "hunters": hunter.as_ref().map(ToString::to_string),
@@ -205,6 +210,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         selector,
         generator,
         max_jobs,
+        runner_config,
         checker,
         hunter,
         hunt_frequency,
@@ -408,4 +414,42 @@ fn optimizer(
         "evaluator": evaluator.name(),
     });
     Ok((OptimizerSpec { factory, workers, evaluator }, resolved))
+}
+
+/// The child side of the `processes` backend: rebuilds a runner's objective, optimizer and evaluator from
+/// the run's runner config and the runner's recipe.
+pub(crate) fn runner_parts(
+    runner_config: &str,
+    recipe: &glompo_core::runner::RunnerRecipe,
+) -> Result<glompo_backends::process::RunnerParts, String> {
+    let config: Value = serde_json::from_str(runner_config).map_err(|e| format!("bad runner config: {e}"))?;
+    let objective_json = config["objective"].clone();
+    let map = objective_json.as_object().cloned().ok_or("the runner config has no objective")?;
+    let timeout = seconds("evaluation_timeout_s", config.get("evaluation_timeout_s").cloned())?;
+    let (plan, resolved) = objective(map)?;
+    let worker_spec = plan.worker_spec(&resolved, timeout)?;
+    let objective: Arc<dyn Objective> = match plan {
+        ObjectivePlan::Builtin(b) => Arc::new(b),
+        ObjectivePlan::Command { mut spec, .. } => {
+            spec.timeout = spec.timeout.or(timeout);
+            Arc::new(CommandObjective::new(spec).map_err(|e| e.to_string())?)
+        }
+    };
+    let options = recipe.options.as_object().cloned().unwrap_or_default();
+    let factory = glompo_optimizers::factory(&recipe.optimizer, &options).map_err(|e| e.to_string())?;
+    let ctx = glompo_core::StartContext {
+        opt_id: recipe.opt_id,
+        x0: &recipe.x0,
+        bounds: &recipe.bounds,
+        seed: recipe.seed,
+        workers: recipe.workers,
+    };
+    let optimizer = factory.build(&ctx).map_err(|e| e.to_string())?;
+    let evaluator: Arc<dyn EvaluatorFactory> = match recipe.evaluator.as_str() {
+        "threads" => Arc::new(glompo_backends::Threads),
+        "processes" => Arc::new(Processes::new(worker_spec)),
+        _ => Arc::new(Serial),
+    };
+    let evaluator = evaluator.build(recipe.workers).map_err(|e| e.to_string())?;
+    Ok((optimizer, evaluator, objective))
 }

@@ -31,6 +31,12 @@ fn main() -> ExitCode {
         Command::Functions => list_functions(),
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
         Command::Worker { objective } => worker::serve(&objective),
+        Command::Runner { config } => {
+            match glompo_backends::process::serve_runner(|recipe| config::runner_parts(&config, recipe)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(FAILED, &e),
+            }
+        }
         Command::Reap { dry_run } => reap(dry_run),
         Command::Run { config, dir, overwrite, seed, quiet, no_reap, status_every } => {
             // First of all, before any thread exists: mark this process as a run (it re-executes
@@ -80,6 +86,16 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
         .config(plan.resolved);
     if let Some(h) = plan.hunter {
         builder = builder.hunter(h);
+    }
+    if let Some(runner_config) = &plan.runner_config {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe.to_string_lossy().into_owned(),
+            Err(e) => return fail(FAILED, &format!("cannot find glompo itself: {e}")),
+        };
+        match glompo_backends::ProcessBackend::new(vec![exe, "__runner".into(), runner_config.to_string()]) {
+            Ok(backend) => builder = builder.backend(Box::new(backend)),
+            Err(e) => return fail(FAILED, &e.to_string()),
+        }
     }
     if let Some(limit) = plan.force_terminations_after {
         builder = builder.force_terminations_after(limit);

@@ -137,13 +137,39 @@ impl Control {
         *self.injection.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
     }
 
-    fn take_offer(&self) -> Option<Evaluation> {
+    /// Takes the latest offered incumbent, if any.
+    pub fn take_offer(&self) -> Option<Evaluation> {
         self.injection.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
+/// How to build a runner's optimizer and evaluator again in another process: everything the manager
+/// used to build them, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerRecipe {
+    /// The optimizer's id.
+    pub opt_id: OptimizerId,
+    /// The optimizer's type name, as in configs.
+    pub optimizer: String,
+    /// Its factory's settings (options that build the same factory).
+    pub options: serde_json::Value,
+    /// The level-2 evaluator's name.
+    pub evaluator: String,
+    /// Its worker slots.
+    pub workers: usize,
+    /// The start point.
+    pub x0: Vec<f64>,
+    /// The search box.
+    pub bounds: crate::point::Bounds,
+    /// The optimizer's own seed.
+    pub seed: u64,
+    /// Whether evaluations return extras.
+    pub detailed: bool,
+}
+
 /// Everything one optimizer needs to run; backends move it to where it runs and call [`Runner::run`].
 pub struct Runner {
+    pub(crate) recipe: RunnerRecipe,
     pub(crate) opt_id: OptimizerId,
     pub(crate) optimizer: Box<dyn Optimizer>,
     pub(crate) evaluator: Box<dyn Evaluator>,
@@ -163,9 +189,45 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
+    /// A runner for an optimizer built from `recipe` (process backends rebuild runners this way).
+    pub fn new(
+        recipe: RunnerRecipe,
+        optimizer: Box<dyn Optimizer>,
+        evaluator: Box<dyn Evaluator>,
+        objective: Arc<dyn Objective>,
+        control: Arc<Control>,
+        tx: Sender<Message>,
+    ) -> Self {
+        Runner {
+            opt_id: recipe.opt_id,
+            detailed: recipe.detailed,
+            recipe,
+            optimizer,
+            evaluator,
+            objective,
+            control,
+            tx,
+        }
+    }
+
     /// The id of the optimizer it drives.
     pub fn opt_id(&self) -> OptimizerId {
         self.opt_id
+    }
+
+    /// How to build this runner again elsewhere.
+    pub fn recipe(&self) -> &RunnerRecipe {
+        &self.recipe
+    }
+
+    /// The manager's side of this runner.
+    pub fn control(&self) -> Arc<Control> {
+        Arc::clone(&self.control)
+    }
+
+    /// Where its messages go.
+    pub fn sender(&self) -> Sender<Message> {
+        self.tx.clone()
     }
 
     /// Runs the optimizer to its end and sends [`Message::Ended`]. Never panics: a panic of the

@@ -518,9 +518,11 @@ fn no_worker_survives_a_sigkill_of_the_manager() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
 
-    for (evaluator, objective) in [
-        ("processes", json!({"function": "sphere", "dim": 3, "delay_s": 0.002_718_28})),
-        ("threads", json!({"command": ["python3", "model.py", "0.00271828"], "dim": 3})),
+    for (backend, evaluator, objective) in [
+        ("threads", "processes", json!({"function": "sphere", "dim": 3, "delay_s": 0.002_718_28})),
+        ("threads", "threads", json!({"command": ["python3", "model.py", "0.00271828"], "dim": 3})),
+        ("processes", "processes", json!({"function": "sphere", "dim": 3, "delay_s": 0.002_718_28})),
+        ("processes", "serial", json!({"function": "sphere", "dim": 3, "delay_s": 0.002_718_28})),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("model.py"), MODEL).unwrap();
@@ -529,8 +531,10 @@ fn no_worker_survives_a_sigkill_of_the_manager() {
         config["bounds"] = json!([[-1, 1]]);
         config["optimizers"] = json!([{"type": "cma-es", "workers": 2, "evaluator": evaluator}]);
         config["convergence"] = json!("max_evals(100000000)");
+        config["backend"] = json!(backend);
         let config = write_config(tmp.path(), &config);
         let mut child = start_run(tmp.path(), &config);
+        let evaluator = format!("{backend} x {evaluator}");
         assert!(!processes_with("0.00271828").is_empty(), "{evaluator}: no worker seen");
         kill(Pid::from_raw(child.0.id() as i32), Signal::SIGKILL).unwrap();
         child.0.wait().unwrap();
@@ -572,4 +576,48 @@ fn evaluation_timeouts_apply_to_builtins_in_worker_processes() {
             .all(|e| e["error"].is_null() || e["error"] == "timed out after 0.1 s; the worker was killed")
     );
     assert_eq!(timed_out[..4], [false, true, false, true], "{evals:?}");
+}
+
+#[test]
+fn optimizers_run_in_processes_and_a_killed_runner_process_is_a_crash() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["backend"] = json!("processes");
+    config["objective"]["delay_s"] = json!(0.000_314_159);
+    config["optimizers"] = json!([{"type": "random-search", "iters": 100000000}]);
+    config["convergence"] = json!("max_evals(10000)");
+    config["hunters"] = Value::Null;
+    let config = write_config(tmp.path(), &config);
+    let mut run = start_run(tmp.path(), &config);
+    // Both optimizers run in runner processes of their own; kill one of them.
+    let runners: Vec<i32> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let cmdline = String::from_utf8_lossy(&fs::read(path.join("cmdline")).ok()?).replace('\0', " ");
+            (cmdline.contains("__runner") && cmdline.contains("0.000314159"))
+                .then(|| path.file_name()?.to_str()?.parse().ok())?
+        })
+        .collect();
+    assert_eq!(runners.len(), 2, "{runners:?}");
+    kill(Pid::from_raw(runners[0]), Signal::SIGKILL).unwrap();
+    assert!(run.0.wait().unwrap().success());
+    let dir = tmp.path().join("out");
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["end_reason"].as_str().unwrap().starts_with("converged: max_evals(10000) = true"),
+        "{summary}"
+    );
+    let crashed: Vec<Value> =
+        lines(&dir.join("optimizers.jsonl")).into_iter().filter(|e| e["reason"] == "crashed").collect();
+    assert_eq!(crashed.len(), 1, "{crashed:?}");
+    assert_eq!(crashed[0]["error"], "the runner process was killed by SIGKILL");
+    let evals = lines(&dir.join("evaluations.jsonl"));
+    assert_eq!(evals.len() as u64, summary["counters"]["evaluations"].as_u64().unwrap());
+    assert!(evals.iter().enumerate().all(|(i, e)| e["call_id"] == i as u64 + 1));
+    assert!(processes_with("0.000314159").is_empty(), "runner processes outlived the run");
 }

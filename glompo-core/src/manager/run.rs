@@ -21,7 +21,7 @@ use crate::optimizer::{OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::derive_seed;
-use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd};
+use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
 /// A runner that has not ended yet.
@@ -400,15 +400,20 @@ impl State<'_> {
             Err(message) => return self.ended(opt_id, RunnerEnd::Crashed(message), None),
         };
         let control = Arc::new(Control::default());
-        let runner = Runner {
+        let recipe = RunnerRecipe {
             opt_id,
-            optimizer,
-            evaluator,
-            objective: Arc::clone(&self.m.objective),
-            control: Arc::clone(&control),
-            tx: self.tx.clone(),
+            optimizer: spec.factory.name().to_owned(),
+            options: spec.factory.settings(),
+            evaluator: spec.evaluator.name().to_owned(),
+            workers: spec.workers,
+            x0: x0.clone(),
+            bounds: self.m.bounds.clone(),
+            seed,
             detailed: self.m.detailed_log,
         };
+        let objective = Arc::clone(&self.m.objective);
+        let runner =
+            Runner::new(recipe, optimizer, evaluator, objective, Arc::clone(&control), self.tx.clone());
         match self.m.backend.spawn(runner) {
             Ok(handle) => {
                 let live = Live {

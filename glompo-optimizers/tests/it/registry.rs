@@ -164,3 +164,23 @@ fn population_factors_scale_the_population_based_optimizers_only() {
     assert_eq!(batch(&*de.with_population_factor(2).unwrap()), 2 * batch(&*de));
     assert!(glompo_optimizers::factory("nelder-mead", &empty).unwrap().with_population_factor(2).is_none());
 }
+
+#[test]
+fn settings_are_options_that_build_the_same_factory() {
+    // Process backends rebuild an optimizer in another process from its factory's settings.
+    let cases = [
+        ("cma-es", serde_json::json!({"sigma0": 0.7, "popsize": 12, "tolfun": 1e-9})),
+        ("nelder-mead", serde_json::json!({"xatol": 1e-6, "adaptive": false})),
+        ("differential-evolution", serde_json::json!({"strategy": "rand1bin", "mutation": [0.4, 0.9]})),
+        ("random-search", serde_json::json!({"iters": 7})),
+    ];
+    for (name, options) in cases {
+        for options in [options, serde_json::json!({})] {
+            let first = glompo_optimizers::factory(name, options.as_object().unwrap()).unwrap();
+            let settings = first.settings();
+            let again = glompo_optimizers::factory(name, settings.as_object().unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {settings} does not parse back: {e}"));
+            assert_eq!(again.settings(), settings, "{name}");
+        }
+    }
+}
