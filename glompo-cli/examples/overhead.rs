@@ -3,8 +3,9 @@
 //! The work is the one the Python GloMPO was measured on: CMA-ES with population 10, two jobs on
 //! threads, every evaluation written to `evaluations.jsonl`. The objective costs nanoseconds, so the
 //! figure is the manager's own overhead per evaluation (ask/tell, messaging, logging, checks).
-//! Run it with `--evals N` (default 2 000 000), `--repeats R` (default 5) and `--no-log` (no run
-//! directory, to see the cost of the log); it prints each run and the median.
+//! Run it with `--evals N` (default 2 000 000), `--repeats R` (default 5), `--no-log` (no run
+//! directory, to see the cost of the log) and `--processes` (level 1 in processes); it prints each run
+//! and the median.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -32,6 +33,9 @@ fn main() {
     let evals = arg(&args, "--evals", 2_000_000);
     let repeats = arg(&args, "--repeats", 5);
     let log = !args.iter().any(|a| a == "--no-log");
+    // With --processes, each optimizer runs in a child process (glompo __runner, which must be built
+    // next to this example: `cargo build --release -p glompo-cli`).
+    let processes = args.iter().any(|a| a == "--processes");
     let sphere = Arc::new(functions::build("sphere", 10, &serde_json::Map::new()).expect("sphere exists"));
     let options = json!({"popsize": 10, "sigma0": 1.0});
     let factory =
@@ -47,6 +51,14 @@ fn main() {
             .seed(i);
         if log {
             builder = builder.dir(dir.path());
+        }
+        if processes {
+            let exe = std::env::current_exe().expect("the example's path");
+            let glompo = exe.parent().and_then(|p| p.parent()).expect("a target directory").join("glompo");
+            let config = json!({"objective": {"function": "sphere", "dim": 10}}).to_string();
+            let argv = vec![glompo.to_string_lossy().into_owned(), "__runner".into(), config];
+            builder = builder
+                .backend(Box::new(glompo_backends::ProcessBackend::new(argv).expect("a runner command")));
         }
         let manager = builder.build().expect("a valid manager");
         let start = Instant::now();
@@ -65,7 +77,8 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     println!(
-        "median: {median:.0} managed evaluations/s (10-D sphere, CMA-ES popsize 10, max_jobs 2, threads, log {})",
+        "median: {median:.0} managed evaluations/s (10-D sphere, CMA-ES popsize 10, max_jobs 2, {}, log {})",
+        if processes { "processes" } else { "threads" },
         if log { "on" } else { "off" }
     );
 }

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         ["fmt"] => cargo(&["fmt", "--all"]),
         ["lint"] => lint(),
         ["tidy"] => tidy::check(&root()).map_err(|problems| problems.join("\n")),
-        ["bench", "overhead", rest @ ..] => example("glompo-cli", "overhead", rest),
+        // With --processes the runners re-execute the glompo binary, so it is built first.
+        ["bench", "overhead", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
+            .and_then(|()| example("glompo-cli", "overhead", rest)),
         ["bench", "hunt"] => example("glompo-core", "hunt_cost", &[]),
         // The processes cases re-execute the glompo binary, so it is built first.
         ["bench", "efficiency", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
-     [--no-log] | bench hunt | bench efficiency [EVALS]>";
+     [--no-log] [--processes] | bench hunt | bench efficiency [EVALS]>";
 
 /// The workspace root.
 fn root() -> PathBuf {
