@@ -3,8 +3,9 @@
 //! Each case runs random search on the 10-D sphere with `delay_s = 0.01` (a sleep per call standing in
 //! for an expensive model) for a fixed number of evaluations, and compares the evaluations per second
 //! with the ideal `slots / 10 ms`. The layouts are the issue's: 2 jobs × 1 worker, 1 job × 2 workers and
-//! 2 jobs × 2 workers, with level 2 on threads and in worker processes (`glompo __worker`, which must be
-//! built next to this example: `cargo build --release -p glompo-cli`).
+//! 2 jobs × 2 workers, with level 1 on threads and in processes (`glompo __runner`) and level 2 serial,
+//! on threads and in worker processes (`glompo __worker`); the glompo binary must be built next to
+//! this example (`cargo xtask bench efficiency` does that).
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use glompo_backends::{CommandSpec, Processes, Threads};
+use glompo_backends::{CommandSpec, ProcessBackend, Processes, Threads};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::functions;
 use glompo_core::manager::Manager;
@@ -47,33 +48,43 @@ fn main() {
         ("threads", Arc::new(Threads)),
         ("processes", Arc::new(Processes::new(worker))),
     ];
-    println!("{:<10} {:<22} {:>12} {:>12} {:>11}", "level 2", "layout", "evals/s", "ideal", "efficiency");
-    for (name, evaluator) in &level2 {
-        for (jobs, workers) in [(2usize, 1usize), (1, 2), (2, 2)] {
-            if *name == "serial" && workers > 1 {
-                continue;
+    let runner_config = json!({"objective": {"function": "sphere", "dim": 10, "delay_s": DELAY}}).to_string();
+    let runner = vec![glompo_binary().to_string_lossy().into_owned(), "__runner".into(), runner_config];
+    println!(
+        "{:<10} {:<10} {:<22} {:>12} {:>12} {:>11}",
+        "level 1", "level 2", "layout", "evals/s", "ideal", "efficiency"
+    );
+    for level1 in ["threads", "processes"] {
+        for (name, evaluator) in &level2 {
+            for (jobs, workers) in [(2usize, 1usize), (1, 2), (2, 2)] {
+                if *name == "serial" && workers > 1 {
+                    continue;
+                }
+                let options = json!({"iters": 1_000_000_000u64, "batch": workers});
+                let factory =
+                    glompo_optimizers::factory("random-search", options.as_object().expect("an object"))
+                        .expect("valid");
+                let spec = OptimizerSpec::new(factory).workers(workers).evaluator(Arc::clone(evaluator));
+                let mut builder = Manager::builder(sphere.clone(), sphere.bounds())
+                    .selector(Box::new(CycleSelector::new(vec![spec]).expect("one optimizer")))
+                    .checker(glompo_core::checker::max_evals(evals))
+                    .max_jobs(jobs * workers)
+                    .seed(1);
+                if level1 == "processes" {
+                    let backend = ProcessBackend::new(runner.clone()).expect("a runner command");
+                    builder = builder.backend(Box::new(backend));
+                }
+                let manager = builder.build().expect("a valid manager");
+                let start = Instant::now();
+                let result = manager.run().expect("the run succeeds");
+                let rate = result.counters.evaluations as f64 / start.elapsed().as_secs_f64();
+                let ideal = (jobs * workers) as f64 / DELAY;
+                println!(
+                    "{level1:<10} {name:<10} {:<22} {rate:>12.1} {ideal:>12.1} {:>10.1}%",
+                    format!("{jobs} jobs x {workers} workers"),
+                    100.0 * rate / ideal
+                );
             }
-            let options = json!({"iters": 1_000_000_000u64, "batch": workers});
-            let factory =
-                glompo_optimizers::factory("random-search", options.as_object().expect("an object"))
-                    .expect("valid");
-            let spec = OptimizerSpec::new(factory).workers(workers).evaluator(Arc::clone(evaluator));
-            let manager = Manager::builder(sphere.clone(), sphere.bounds())
-                .selector(Box::new(CycleSelector::new(vec![spec]).expect("one optimizer")))
-                .checker(glompo_core::checker::max_evals(evals))
-                .max_jobs(jobs * workers)
-                .seed(1)
-                .build()
-                .expect("a valid manager");
-            let start = Instant::now();
-            let result = manager.run().expect("the run succeeds");
-            let rate = result.counters.evaluations as f64 / start.elapsed().as_secs_f64();
-            let ideal = (jobs * workers) as f64 / DELAY;
-            println!(
-                "{name:<10} {:<22} {rate:>12.1} {ideal:>12.1} {:>10.1}%",
-                format!("{jobs} jobs x {workers} workers"),
-                100.0 * rate / ideal
-            );
         }
     }
 }
