@@ -134,18 +134,20 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     if raw.optimizers.is_empty() {
         return Err(field("optimizers", "at least one optimizer is needed"));
     }
+    let backend = glompo_core::expr::normalise_name(&raw.backend.unwrap_or_else(|| "threads".into()));
+    one_of("backend", &backend, &["threads", "processes", "processes_forced"])?;
+    // `processes_forced` is processes at both levels: the optimizers' evaluator defaults to `processes`.
+    let default_evaluator = if backend == "processes_forced" { "processes" } else { "serial" };
     let mut specs = Vec::new();
     let mut resolved_opts = Vec::new();
     let evaluation_timeout = seconds("evaluation_timeout_s", raw.evaluation_timeout_s)?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
     let processes = Arc::new(Processes::new(objective.worker_spec(&objective_json, evaluation_timeout)?));
     for (i, entry) in raw.optimizers.into_iter().enumerate() {
-        let (spec, resolved) = optimizer(i, entry, max_jobs, &processes)?;
+        let (spec, resolved) = optimizer(i, entry, max_jobs, &processes, default_evaluator)?;
         specs.push(spec);
         resolved_opts.push(resolved);
     }
-    let backend = glompo_core::expr::normalise_name(&raw.backend.unwrap_or_else(|| "threads".into()));
-    one_of("backend", &backend, &["threads", "processes"])?;
     let schedule = raw.schedule.unwrap_or_else(|| "async".into());
     one_of("schedule", &schedule, &["async"])?;
     let seed = o.seed.or(raw.seed).unwrap_or(0);
@@ -172,7 +174,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let detailed_log = raw.detailed_log.unwrap_or(false);
     let force_terminations_after =
         seconds("force_terminations_after_s", raw.force_terminations_after_s.map(Value::from))?;
-    let runner_config = (backend == "processes").then(|| {
+    let runner_config = backend.starts_with("processes").then(|| {
         json!({"objective": objective_json, "evaluation_timeout_s": evaluation_timeout.map(|t| t.as_secs_f64())})
     });
     // Everything is checked; only now may an external program be started (to check that it runs).
@@ -365,6 +367,7 @@ fn optimizer(
     entry: Map<String, Value>,
     max_jobs: usize,
     processes: &Arc<Processes>,
+    default_evaluator: &str,
 ) -> Result<(OptimizerSpec, Value), String> {
     let mut entry = normalise_keys(entry);
     let at = |name: &str| format!("optimizers[{i}].{name}");
@@ -388,21 +391,21 @@ fn optimizer(
     if workers > max_jobs {
         return Err(field(at("workers"), format!("{workers} workers do not fit in max_jobs = {max_jobs}")));
     }
-    let evaluator: Arc<dyn EvaluatorFactory> = match entry.remove("evaluator") {
-        None => Arc::new(Serial),
-        Some(Value::String(s)) => match glompo_core::expr::normalise_name(&s).as_str() {
-            "serial" => Arc::new(Serial),
-            "threads" => Arc::new(glompo_backends::Threads),
-            "processes" => Arc::clone(processes) as Arc<dyn EvaluatorFactory>,
-            _ => {
-                return Err(field(
-                    at("evaluator"),
-                    format!("unknown value `{s}`; expected one of serial, threads, processes"),
-                ));
-            }
-        },
-        Some(other) => return Err(field(at("evaluator"), format!("expected a name, found {other}"))),
-    };
+    let evaluator: Arc<dyn EvaluatorFactory> =
+        match entry.remove("evaluator").unwrap_or_else(|| default_evaluator.into()) {
+            Value::String(s) => match glompo_core::expr::normalise_name(&s).as_str() {
+                "serial" => Arc::new(Serial),
+                "threads" => Arc::new(glompo_backends::Threads),
+                "processes" => Arc::clone(processes) as Arc<dyn EvaluatorFactory>,
+                _ => {
+                    return Err(field(
+                        at("evaluator"),
+                        format!("unknown value `{s}`; expected one of serial, threads, processes"),
+                    ));
+                }
+            },
+            other => return Err(field(at("evaluator"), format!("expected a name, found {other}"))),
+        };
     let factory = glompo_optimizers::factory(&type_name, &entry).map_err(|e| match e {
         glompo_core::OptimizerError::InvalidOption { option, message } => field(at(&option), message),
         other => field(at("type"), other),

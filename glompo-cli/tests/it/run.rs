@@ -621,3 +621,22 @@ fn optimizers_run_in_processes_and_a_killed_runner_process_is_a_crash() {
     assert!(evals.iter().enumerate().all(|(i, e)| e["call_id"] == i as u64 + 1));
     assert!(processes_with("0.000314159").is_empty(), "runner processes outlived the run");
 }
+
+#[test]
+fn processes_forced_puts_both_levels_in_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = small_config();
+    config["backend"] = json!("processes-forced");
+    config["optimizers"] =
+        json!([{"type": "cma-es", "workers": 2}, {"type": "nelder-mead", "evaluator": "serial"}]);
+    config["convergence"] = json!("max_evals(300)");
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["backend"], "processes_forced");
+    assert_eq!(summary["config"]["optimizers"][0]["evaluator"], "processes");
+    assert_eq!(summary["config"]["optimizers"][1]["evaluator"], "serial");
+    assert_eq!(summary["counters"]["failed_evaluations"], 0);
+}
