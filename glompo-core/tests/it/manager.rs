@@ -88,22 +88,39 @@ impl Generator for Alternate {
     }
 }
 
-#[test]
-fn a_stagnating_optimizer_is_hunted_and_the_best_one_is_not() {
-    let dir = tempfile::tempdir().unwrap();
+/// A run of a stagnant optimizer (starting at (4, 4)) cycled with an improving one (at (1, 1)) on two
+/// slots, for `evals` evaluations.
+fn stagnant_and_improver(generator: Box<dyn Generator>, evals: u64) -> ManagerBuilder {
     let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
     let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
-    let result = builder(sphere(), vec![stagnant, improver])
+    // Each evaluation takes 20 µs, so that neither optimizer can finish the budget alone before the
+    // other's thread has even started.
+    let slow_sphere = Arc::new(from_fn(|x: &[f64]| {
+        std::thread::sleep(std::time::Duration::from_micros(20));
+        x.iter().map(|v| v * v).sum()
+    }));
+    builder(slow_sphere, vec![stagnant, improver])
         .max_jobs(2)
-        .generator(Box::new(Alternate(0)))
-        .checker(checker::max_evals(20_000))
+        .generator(generator)
+        .checker(checker::max_evals(evals))
+}
+
+/// The same, hunting stagnant optimizers every 10 evaluations, with its logs in `dir`.
+fn hunted_run(generator: Box<dyn Generator>, dir: &Path) -> RunResult {
+    stagnant_and_improver(generator, 20_000)
         .hunter(hunter::min_evals(30) & hunter::best_unmoving(20, 0.0))
         .hunt_frequency(10)
-        .dir(dir.path())
+        .dir(dir)
         .build()
         .unwrap()
         .run()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_stagnating_optimizer_is_hunted_and_the_best_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = hunted_run(Box::new(Alternate(0)), dir.path());
     assert!(result.counters.optimizers_killed >= 1);
     assert!(result.counters.hunts >= 1);
     let first_end = &events(dir.path(), 1, "end")[0];
@@ -308,12 +325,7 @@ fn shared_incumbents_reach_the_other_optimizers() {
     // points, so its values drop far below its start value of 32.
     let best_of_stagnant = |share: bool| {
         let dir = tempfile::tempdir().unwrap();
-        let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
-        let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
-        builder(sphere(), vec![stagnant, improver])
-            .max_jobs(2)
-            .generator(Box::new(Alternate(0)))
-            .checker(checker::max_evals(5000))
+        stagnant_and_improver(Box::new(Alternate(0)), 5000)
             .share_best_solutions(share)
             .dir(dir.path())
             .build()
@@ -411,19 +423,7 @@ impl Generator for OriginFirst {
 #[test]
 fn hunts_go_on_while_the_best_point_is_the_generators() {
     let dir = tempfile::tempdir().unwrap();
-    let stagnant = spec(ScriptedFactory::constant().with_name("stagnant"));
-    let improver = spec(ScriptedFactory::descending().with_name("improver").step(0.01));
-    let result = builder(sphere(), vec![stagnant, improver])
-        .max_jobs(2)
-        .generator(Box::new(OriginFirst(Alternate(0), false)))
-        .checker(checker::max_evals(20_000))
-        .hunter(hunter::min_evals(30) & hunter::best_unmoving(20, 0.0))
-        .hunt_frequency(10)
-        .dir(dir.path())
-        .build()
-        .unwrap()
-        .run()
-        .unwrap();
+    let result = hunted_run(Box::new(OriginFirst(Alternate(0), false)), dir.path());
     // The generator's evaluation of the origin (f = 0) stays the best of the run, logged under id 0.
     let best = result.best.unwrap();
     assert_eq!((best.opt_id, best.fx, best.call_id), (0, 0.0, 1));
