@@ -137,31 +137,10 @@ struct Resolved {
     maxiter: usize,
 }
 
-/// Builds [`DifferentialEvolution`] optimizers.
-#[derive(Debug, Clone)]
-pub struct DifferentialEvolutionFactory {
-    config: DifferentialEvolutionConfig,
-}
-
-impl DifferentialEvolutionFactory {
-    /// A factory for validated options.
-    pub fn new(config: DifferentialEvolutionConfig) -> Result<Self, OptimizerError> {
-        config.validate()?;
-        Ok(DifferentialEvolutionFactory { config })
-    }
-
-    /// A factory from a config entry's options (without `type`, `workers` and `evaluator`).
-    pub fn from_options(
-        options: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, OptimizerError> {
-        Self::new(util::parse_options(options, DifferentialEvolutionConfig::OPTIONS)?)
-    }
-
-    /// The options this factory builds with.
-    pub fn config(&self) -> &DifferentialEvolutionConfig {
-        &self.config
-    }
-}
+util::config_factory!(
+    /// Builds [`DifferentialEvolution`] optimizers.
+    DifferentialEvolutionFactory, DifferentialEvolutionConfig
+);
 
 impl OptimizerFactory for DifferentialEvolutionFactory {
     fn name(&self) -> &str {

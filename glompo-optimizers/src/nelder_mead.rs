@@ -66,31 +66,10 @@ impl NelderMeadConfig {
     }
 }
 
-/// Builds [`NelderMead`] optimizers.
-#[derive(Debug, Clone)]
-pub struct NelderMeadFactory {
-    config: NelderMeadConfig,
-}
-
-impl NelderMeadFactory {
-    /// A factory for validated options.
-    pub fn new(config: NelderMeadConfig) -> Result<Self, OptimizerError> {
-        config.validate()?;
-        Ok(NelderMeadFactory { config })
-    }
-
-    /// A factory from a config entry's options (without `type`, `workers` and `evaluator`).
-    pub fn from_options(
-        options: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, OptimizerError> {
-        Self::new(util::parse_options(options, NelderMeadConfig::OPTIONS)?)
-    }
-
-    /// The options this factory builds with.
-    pub fn config(&self) -> &NelderMeadConfig {
-        &self.config
-    }
-}
+util::config_factory!(
+    /// Builds [`NelderMead`] optimizers.
+    NelderMeadFactory, NelderMeadConfig
+);
 
 impl OptimizerFactory for NelderMeadFactory {
     fn name(&self) -> &str {

@@ -45,31 +45,10 @@ impl RandomSearchConfig {
     }
 }
 
-/// Builds [`RandomSearch`] optimizers.
-#[derive(Debug, Clone)]
-pub struct RandomSearchFactory {
-    config: RandomSearchConfig,
-}
-
-impl RandomSearchFactory {
-    /// A factory for validated options.
-    pub fn new(config: RandomSearchConfig) -> Result<Self, OptimizerError> {
-        config.validate()?;
-        Ok(RandomSearchFactory { config })
-    }
-
-    /// A factory from a config entry's options (without `type`, `workers` and `evaluator`).
-    pub fn from_options(
-        options: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, OptimizerError> {
-        Self::new(util::parse_options(options, RandomSearchConfig::OPTIONS)?)
-    }
-
-    /// The options this factory builds with.
-    pub fn config(&self) -> &RandomSearchConfig {
-        &self.config
-    }
-}
+util::config_factory!(
+    /// Builds [`RandomSearch`] optimizers.
+    RandomSearchFactory, RandomSearchConfig
+);
 
 impl OptimizerFactory for RandomSearchFactory {
     fn name(&self) -> &str {

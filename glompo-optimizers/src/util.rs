@@ -230,6 +230,40 @@ pub(crate) mod exact {
     }
 }
 
+/// Defines an optimizer's factory type: a validated config with `new`, `from_options` and `config`.
+/// The config type must have `validate()` and an `OPTIONS` list of its option names.
+macro_rules! config_factory {
+    ($(#[$doc:meta])* $factory:ident, $config:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $factory {
+            config: $config,
+        }
+
+        impl $factory {
+            /// A factory for validated options.
+            pub fn new(config: $config) -> Result<Self, OptimizerError> {
+                config.validate()?;
+                Ok($factory { config })
+            }
+
+            /// A factory from a config entry's options (without `type`, `workers` and `evaluator`).
+            pub fn from_options(
+                options: &serde_json::Map<String, serde_json::Value>,
+            ) -> Result<Self, OptimizerError> {
+                Self::new($crate::util::parse_options(options, <$config>::OPTIONS)?)
+            }
+
+            /// The options this factory builds with.
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+        }
+    };
+}
+
+pub(crate) use config_factory;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,31 +182,12 @@ impl CmaEsConfig {
     }
 }
 
-/// Builds [`CmaEs`] optimizers.
-#[derive(Debug, Clone)]
-pub struct CmaEsFactory {
-    config: CmaEsConfig,
-}
+util::config_factory!(
+    /// Builds [`CmaEs`] optimizers.
+    CmaEsFactory, CmaEsConfig
+);
 
 impl CmaEsFactory {
-    /// A factory for validated options.
-    pub fn new(config: CmaEsConfig) -> Result<Self, OptimizerError> {
-        config.validate()?;
-        Ok(CmaEsFactory { config })
-    }
-
-    /// A factory from a config entry's options (without `type`, `workers` and `evaluator`).
-    pub fn from_options(
-        options: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Self, OptimizerError> {
-        Self::new(util::parse_options(options, CmaEsConfig::OPTIONS)?)
-    }
-
-    /// The options this factory builds with.
-    pub fn config(&self) -> &CmaEsConfig {
-        &self.config
-    }
-
     /// The same factory with its population multiplied by `factor` on top of its own
     /// `popsize_factor`: IPOP's k-th restart is `base.with_popsize_factor(2^k)`.
     ///
