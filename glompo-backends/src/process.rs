@@ -48,11 +48,13 @@ impl ProcessBackend {
     }
 }
 
+/// A runner process. Dropping it without [`RunnerHandle::join`] (the manager abandoning a runner that
+/// does not stop) kills the process group: unlike a thread, a process can be forced to end.
 #[derive(Debug)]
 struct ProcessHandle {
     child: Arc<Mutex<Child>>,
-    reader: JoinHandle<()>,
-    relay: JoinHandle<()>,
+    reader: Option<JoinHandle<()>>,
+    relay: Option<JoinHandle<()>>,
     done: Arc<AtomicBool>,
 }
 
@@ -123,7 +125,7 @@ impl Backend for ProcessBackend {
                 .spawn(move || relay_control(&control, stdin, &done))
                 .map_err(|e| spawn_error(&e))?
         };
-        Ok(Box::new(ProcessHandle { child, reader, relay, done }))
+        Ok(Box::new(ProcessHandle { child, reader: Some(reader), relay: Some(relay), done }))
     }
 }
 
@@ -169,11 +171,21 @@ impl RunnerHandle for ProcessHandle {
         self.done.load(Ordering::SeqCst)
     }
 
-    fn join(self: Box<Self>) {
-        let _ = self.reader.join();
-        let _ = self.relay.join();
+    fn join(mut self: Box<Self>) {
+        // The runner has ended: wait for its last messages; dropping the handle then ends the group.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        if let Some(relay) = self.relay.take() {
+            let _ = relay.join();
+        }
+    }
+}
+
+impl Drop for ProcessHandle {
+    fn drop(&mut self) {
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        // The child has ended its runner; its group goes with it (workers it started included).
+        // The child's group goes with it, workers it started included.
         if let Ok(pid) = i32::try_from(child.id()) {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         }

@@ -640,3 +640,28 @@ fn processes_forced_puts_both_levels_in_processes() {
     assert_eq!(summary["config"]["optimizers"][1]["evaluator"], "serial");
     assert_eq!(summary["counters"]["failed_evaluations"], 0);
 }
+
+#[test]
+fn a_silent_runner_process_is_killed_with_its_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Every evaluation hangs; the argument marks this test's processes.
+    fs::write(tmp.path().join("hang.py"), "import sys, time\nfor line in sys.stdin:\n    time.sleep(600)\n")
+        .unwrap();
+    let mut config = small_config();
+    config["backend"] = json!("processes");
+    config["objective"] = json!({"command": ["python3", "hang.py", "0.0016180339"], "dim": 2});
+    config["bounds"] = json!([[-1, 1]]);
+    config["optimizers"] = json!([{"type": "random-search"}]);
+    config["max_jobs"] = json!(1);
+    config["force_terminations_after_s"] = json!(0.3);
+    config["convergence"] = json!("max_optimizers_started(3)");
+    config["hunters"] = Value::Null;
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ends: Vec<Value> =
+        lines(&tmp.path().join("out/optimizers.jsonl")).into_iter().filter(|e| e["event"] == "end").collect();
+    assert!(ends.iter().filter(|e| e["reason"] == "abandoned").count() >= 2, "{ends:?}");
+    assert!(ends.iter().all(|e| e["evaluations"] == 0));
+    assert!(processes_with("0.0016180339").is_empty(), "survivors: {:?}", processes_with("0.0016180339"));
+}

@@ -224,8 +224,9 @@ impl ManagerBuilder {
     }
 
     /// Stops an optimizer that has sent nothing for `limit`, and gives up on one that has not ended
-    /// `limit` after it was told to stop: its slots are freed and its end is logged as `abandoned`
-    /// (default: wait for every optimizer as long as it takes).
+    /// `limit` after it was told to stop (at the end of the run too): its slots are freed and its end is
+    /// logged as `abandoned`; a process runner is killed, a thread is left to itself (default: wait for
+    /// every optimizer as long as it takes).
     pub fn force_terminations_after(mut self, limit: Duration) -> Self {
         self.force_terminations_after = Some(limit);
         self

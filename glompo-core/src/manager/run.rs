@@ -584,14 +584,19 @@ impl State<'_> {
     }
 
     /// Stops every runner and waits for them to end, logging the evaluations still arriving. After
-    /// `end_timeout` the remaining ones are abandoned and reported.
+    /// `end_timeout` or `force_terminations_after` (the shorter) the remaining ones are abandoned and
+    /// reported; without either, the wait lasts as long as the evaluations in flight.
     fn shutdown(&mut self) {
         let now = self.now();
         let ids: Vec<OptimizerId> = self.live.keys().copied().collect();
         for id in ids {
             self.stop(id, json!({"reason": "stopped", "by": "end of run", "t_stop": now}));
         }
-        let deadline = self.m.end_timeout.map(|t| Instant::now() + t);
+        let limit = match (self.m.end_timeout, self.m.force_terminations_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let deadline = limit.map(|t| Instant::now() + t);
         while !self.live.is_empty() {
             let wait = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()).min(TICK));
             match self.rx.recv_timeout(wait) {
@@ -604,7 +609,7 @@ impl State<'_> {
         let abandoned: Vec<OptimizerId> = self.live.keys().copied().collect();
         for id in abandoned {
             // A log failure here is reported by the final flush.
-            drop(self.abandon(id, self.m.end_timeout.unwrap_or(Duration::ZERO)));
+            drop(self.abandon(id, limit.unwrap_or(Duration::ZERO)));
         }
         self.m.backend.shutdown();
     }
