@@ -53,6 +53,7 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
+    let _processes = crate::processes();
     let tmp = tempfile::tempdir().unwrap();
     let f = objective(tmp.path(), Some(Duration::from_millis(500)));
     let out = f.evaluate_detailed(&[7.0, 1.0]).unwrap();
@@ -87,6 +88,7 @@ fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
 
 #[test]
 fn the_pool_grows_with_concurrent_evaluations() {
+    let _processes = crate::processes();
     let tmp = tempfile::tempdir().unwrap();
     let f = objective(tmp.path(), None);
     std::thread::scope(|s| {
@@ -107,6 +109,7 @@ fn the_pool_grows_with_concurrent_evaluations() {
 
 #[test]
 fn a_missing_program_is_an_error_at_construction() {
+    let _processes = crate::processes();
     let spec =
         CommandSpec { argv: vec!["/nonexistent/simulation".into()], timeout: None, env: vec![], cwd: None };
     let err = CommandObjective::new(spec).unwrap_err().to_string();

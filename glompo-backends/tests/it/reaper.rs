@@ -156,6 +156,7 @@ fn next_pid(rx: &mpsc::Receiver<String>) -> i32 {
 
 #[test]
 fn reap_run_kills_a_planted_orphan_and_spares_an_unrelated_process() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let dead = dead_run(&mut planted);
     let orphan = planted.sleep(Some(dead.env_pair()));
@@ -177,6 +178,7 @@ fn reap_run_kills_a_planted_orphan_and_spares_an_unrelated_process() {
 
 #[test]
 fn a_dry_run_lists_the_orphan_and_kills_nothing() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let dead = dead_run(&mut planted);
     let orphan = planted.sleep(Some(dead.env_pair()));
@@ -205,6 +207,7 @@ fn live_run(planted: &mut Planted) -> RunMarker {
 
 #[test]
 fn a_live_run_is_never_reaped() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let own = RunMarker::for_current_process().unwrap();
     assert_eq!(own.pid, std::process::id() as i32);
@@ -221,6 +224,7 @@ fn a_live_run_is_never_reaped() {
 
 #[test]
 fn descendants_and_group_fellows_of_an_orphan_die_with_it() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let dead = dead_run(&mut planted);
     // The marked leader starts an unmarked grandchild in a session of its own (found by parentage) and,
@@ -253,6 +257,7 @@ exec sleep 60"#;
 
 #[test]
 fn mark_command_marks_the_child_and_gives_it_a_group() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let live = live_run(&mut planted);
     let mut cmd = Command::new("sleep");
@@ -307,6 +312,7 @@ fn is_helper(name: &str) -> bool {
 #[test]
 #[ignore = "a helper process of orphans_of_a_killed_manager_are_reaped"]
 fn helper_manager() {
+    let _processes = crate::processes();
     if !is_helper("helper_manager") {
         return;
     }
@@ -330,6 +336,7 @@ exec sleep 60"#;
 
 #[test]
 fn orphans_of_a_killed_manager_are_reaped() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let (manager, rx) = helper(&mut planted, "helper_manager");
     let marker = RunMarker::parse(&expect(&rx, "marker")[0]).unwrap();
@@ -372,6 +379,7 @@ fn orphans_of_a_killed_manager_are_reaped() {
 #[test]
 #[ignore = "a helper process of kill_descendants_sweeps_a_subreaper_clean"]
 fn helper_subreaper() {
+    let _processes = crate::processes();
     if !is_helper("helper_subreaper") {
         return;
     }
@@ -404,6 +412,7 @@ fn helper_subreaper() {
 
 #[test]
 fn kill_descendants_sweeps_a_subreaper_clean() {
+    let _processes = crate::processes();
     let mut planted = Planted::default();
     let (helper_pid, rx) = helper(&mut planted, "helper_subreaper");
     let pids: Vec<i32> = expect(&rx, "pids").iter().map(|p| p.parse().unwrap()).collect();
