@@ -12,23 +12,25 @@
 //! the run goes on. Workers run in their own process group and get SIGKILL when the thread that started
 //! them ends (`PR_SET_PDEATHSIG`), so they do not outlive a manager that dies.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory};
 use glompo_core::{CoreError, EvalError, EvalOutput, Objective};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::error::{BackendError, Result};
 use crate::reaper::{RunMarker, mark_command};
-use crate::thread::ThreadPoolEvaluator;
 
 /// How to start a worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +69,11 @@ pub struct CommandObjective {
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    lines: Receiver<std::io::Result<String>>,
+    /// Read directly, with `poll` for timeouts: no reader thread sits between a worker and the
+    /// thread waiting for its answer.
+    stdout: ChildStdout,
+    /// What has been read of the answer being waited for.
+    buf: Vec<u8>,
     /// No answer yet: its first request also waits for the program to start.
     fresh: bool,
 }
@@ -125,6 +131,26 @@ impl CommandObjective {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Returns a worker that answered to the idle pool.
+    fn give_back(&self, worker: Worker) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+    }
+
+    /// The evaluation error for a failed request; the worker goes back to the pool if it answered, or
+    /// is killed with its process group if it is broken.
+    fn settle(&self, worker: Worker, failure: Failure) -> EvalError {
+        match failure {
+            Failure::Answered(message) => {
+                self.give_back(worker);
+                EvalError::new(message)
+            }
+            Failure::Broken(message) => {
+                worker.kill();
+                EvalError::new(message)
+            }
+        }
+    }
+
     fn take_worker(&self) -> std::result::Result<Worker, EvalError> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match idle {
@@ -143,17 +169,10 @@ impl Objective for CommandObjective {
         let mut worker = self.take_worker()?;
         match worker.request(x, self.spec.timeout) {
             Ok(out) => {
-                self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+                self.give_back(worker);
                 Ok(out)
             }
-            Err(Failure::Answered(message)) => {
-                self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
-                Err(EvalError::new(message))
-            }
-            Err(Failure::Broken(message)) => {
-                worker.kill();
-                Err(EvalError::new(message))
-            }
+            Err(failure) => Err(self.settle(worker, failure)),
         }
     }
 }
@@ -195,26 +214,16 @@ impl Worker {
                 message: "no pipes to the worker".into(),
             });
         };
-        // A reader thread turns the blocking pipe into a channel, so that a request can time out.
-        let (tx, lines) = channel();
-        std::thread::Builder::new()
-            .name(format!("glompo-worker-{}", child.id()))
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let end = line.is_err();
-                    if tx.send(line).is_err() || end {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| BackendError::Command {
-                program: program.clone(),
-                message: format!("cannot read: {e}"),
-            })?;
-        Ok(Worker { child, stdin, lines, fresh: true })
+        Ok(Worker { child, stdin, stdout, buf: Vec::new(), fresh: true })
     }
 
-    fn request(&mut self, x: &[f64], timeout: Option<Duration>) -> std::result::Result<EvalOutput, Failure> {
+    /// Sends the request for `x` and returns the time by which the answer must have come: the
+    /// timeout, plus [`STARTUP_GRACE`] for the first request of a new worker.
+    fn send(
+        &mut self,
+        x: &[f64],
+        timeout: Option<Duration>,
+    ) -> std::result::Result<Option<Instant>, Failure> {
         let mut line = serde_json::to_vec(&serde_json::json!({ "x": x }))
             .map_err(|e| Failure::Broken(format!("cannot encode the request: {e}")))?;
         line.push(b'\n');
@@ -223,19 +232,57 @@ impl Worker {
         }
         let grace = if self.fresh { STARTUP_GRACE } else { Duration::ZERO };
         self.fresh = false;
-        let answer = match timeout {
-            Some(t) => self.lines.recv_timeout(t + grace),
-            None => self.lines.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match answer {
-            Ok(Ok(text)) => parse_answer(&text),
-            Ok(Err(e)) => Err(Failure::Broken(self.death(&format!("cannot read the answer: {e}")))),
-            Err(RecvTimeoutError::Timeout) => {
-                let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
-                Err(Failure::Broken(format!("timed out after {secs} s; the worker was killed")))
+        Ok(timeout.map(|t| Instant::now() + t + grace))
+    }
+
+    /// A complete line read, if there is one.
+    fn take_line(&mut self) -> Option<String> {
+        let end = self.buf.iter().position(|&b| b == b'\n')?;
+        let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        self.buf.drain(..=end);
+        Some(line)
+    }
+
+    /// Reads what the worker has written (call it when its output is readable: it does not block
+    /// then) and returns the answer once a whole line has come.
+    fn read_answer(&mut self) -> std::result::Result<Option<EvalOutput>, Failure> {
+        let mut chunk = [0_u8; 4096];
+        match self.stdout.read(&mut chunk) {
+            Ok(0) => Err(Failure::Broken(self.death("the worker closed its output"))),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                let Some(line) = self.take_line() else { return Ok(None) };
+                if !self.buf.is_empty() {
+                    let extra = String::from_utf8_lossy(&self.buf).into_owned();
+                    return Err(Failure::Broken(format!(
+                        "the worker wrote more than one line for one request: {extra:?} after {line:?}"
+                    )));
+                }
+                parse_answer(&line).map(Some)
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(Failure::Broken(self.death("the worker closed its output")))
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(Failure::Broken(self.death(&format!("cannot read the answer: {e}")))),
+        }
+    }
+
+    /// Sends one request and waits for its answer.
+    fn request(&mut self, x: &[f64], timeout: Option<Duration>) -> std::result::Result<EvalOutput, Failure> {
+        let deadline = self.send(x, timeout)?;
+        loop {
+            let wait = match deadline {
+                None => PollTimeout::NONE,
+                Some(deadline) => match poll_timeout(deadline) {
+                    Some(wait) => wait,
+                    None => return Err(timed_out(timeout)),
+                },
+            };
+            let ready = {
+                let mut fds = [PollFd::new(self.stdout.as_fd(), PollFlags::POLLIN)];
+                poll_ready(&mut fds, wait)?;
+                fds[0].any().unwrap_or(true)
+            };
+            if ready && let Some(out) = self.read_answer()? {
+                return Ok(out);
             }
         }
     }
@@ -289,12 +336,36 @@ impl Worker {
     }
 }
 
-/// Level 2 in worker processes: each optimizer's batch is sent to worker processes by `workers`
-/// threads. Every optimizer built from one `Processes` shares its pool of workers, which starts with the
+/// The poll timeout until `deadline` (rounded up to whole milliseconds, so that a wake-up is never
+/// early), or `None` once it has passed.
+fn poll_timeout(deadline: Instant) -> Option<PollTimeout> {
+    let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+    let ms = left.as_nanos().div_ceil(1_000_000);
+    Some(PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX))
+}
+
+/// Waits on `fds`; an interrupted wait is a wait that returned nothing.
+fn poll_ready(fds: &mut [PollFd<'_>], wait: PollTimeout) -> std::result::Result<(), Failure> {
+    match poll(fds, wait) {
+        Ok(_) | Err(Errno::EINTR) => Ok(()),
+        Err(e) => Err(Failure::Broken(format!("cannot wait for the worker: {e}"))),
+    }
+}
+
+fn timed_out(timeout: Option<Duration>) -> Failure {
+    let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
+    Failure::Broken(format!("timed out after {secs} s; the worker was killed"))
+}
+
+/// Level 2 in worker processes: each optimizer's batch is sent to up to `workers` worker processes at
+/// once. Every optimizer built from one `Processes` shares its pool of workers, which starts with the
 /// first optimizer (so a config can be checked without starting anything).
 ///
 /// The evaluator evaluates with its own [`CommandObjective`], not with the run's in-process objective:
-/// the workers hold their own copy of the objective (glompo re-executed for a built-in function).
+/// the workers hold their own copy of the objective (glompo re-executed for a built-in function, or a
+/// program of the user's, see [`crate::worker`]). The optimizer's thread itself writes the requests
+/// and waits for all answers with one `poll`, so an evaluation costs one round trip through a pipe and
+/// no thread hand-offs.
 #[derive(Debug)]
 pub struct Processes {
     spec: CommandSpec,
@@ -324,18 +395,33 @@ impl EvaluatorFactory for Processes {
     }
 
     fn build(&self, workers: usize) -> std::result::Result<Box<dyn Evaluator>, CoreError> {
-        Ok(Box::new(ProcessEvaluator {
-            threads: ThreadPoolEvaluator::new(workers)?,
-            objective: self.objective()?,
-        }))
+        Ok(Box::new(ProcessEvaluator { workers: workers.max(1), objective: self.objective()? }))
     }
 }
 
 /// See [`Processes`].
 #[derive(Debug)]
 struct ProcessEvaluator {
-    threads: ThreadPoolEvaluator,
+    workers: usize,
     objective: Arc<CommandObjective>,
+}
+
+/// A request on its way: the worker, the point's index in the batch, and its deadline.
+struct InFlight {
+    worker: Worker,
+    index: usize,
+    deadline: Option<Instant>,
+}
+
+impl ProcessEvaluator {
+    /// Starts point `index` on a worker from the pool; an outcome right away if that fails.
+    fn dispatch(&self, x: &[f64], index: usize) -> std::result::Result<InFlight, EvalOutcome> {
+        let mut worker = self.objective.take_worker().map_err(Err)?;
+        match worker.send(x, self.objective.spec.timeout) {
+            Ok(deadline) => Ok(InFlight { worker, index, deadline }),
+            Err(failure) => Err(Err(self.objective.settle(worker, failure))),
+        }
+    }
 }
 
 impl Evaluator for ProcessEvaluator {
@@ -347,7 +433,73 @@ impl Evaluator for ProcessEvaluator {
         cancel: &AtomicBool,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
-        self.threads.evaluate(&*self.objective, points, detailed, cancel, report)
+        let mut outcomes: Vec<Option<EvalOutcome>> = (0..points.len()).map(|_| None).collect();
+        let mut finish = |index: usize, mut outcome: EvalOutcome| {
+            if !detailed && let Ok(out) = &mut outcome {
+                out.extras = None;
+            }
+            report(index, &outcome);
+            outcomes[index] = Some(outcome);
+        };
+        let mut busy: Vec<InFlight> = Vec::with_capacity(self.workers);
+        let mut next = 0;
+        loop {
+            while busy.len() < self.workers && next < points.len() && !cancel.load(Ordering::Relaxed) {
+                match self.dispatch(&points[next], next) {
+                    Ok(flight) => busy.push(flight),
+                    Err(outcome) => finish(next, outcome),
+                }
+                next += 1;
+            }
+            if busy.is_empty() {
+                break;
+            }
+            let nearest = busy.iter().filter_map(|f| f.deadline).min();
+            let wait = match nearest {
+                None => Some(PollTimeout::NONE),
+                Some(deadline) => poll_timeout(deadline),
+            };
+            // Which workers have something to read; all of them if the wait itself failed (each read
+            // then finds out what is wrong with its worker).
+            let ready: Vec<bool> = match wait {
+                None => vec![false; busy.len()],
+                Some(wait) => {
+                    let mut fds: Vec<PollFd<'_>> = busy
+                        .iter()
+                        .map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN))
+                        .collect();
+                    match poll_ready(&mut fds, wait) {
+                        Ok(()) => fds.iter().map(|fd| fd.any().unwrap_or(true)).collect(),
+                        Err(_) => vec![true; busy.len()],
+                    }
+                }
+            };
+            let now = Instant::now();
+            let mut i = busy.len();
+            while i > 0 {
+                i -= 1;
+                let answer = if ready[i] {
+                    busy[i].worker.read_answer()
+                } else if busy[i].deadline.is_some_and(|d| d <= now) {
+                    Err(timed_out(self.objective.spec.timeout))
+                } else {
+                    continue;
+                };
+                match answer {
+                    Ok(None) => {}
+                    Ok(Some(out)) => {
+                        let InFlight { worker, index, .. } = busy.swap_remove(i);
+                        self.objective.give_back(worker);
+                        finish(index, Ok(out));
+                    }
+                    Err(failure) => {
+                        let InFlight { worker, index, .. } = busy.swap_remove(i);
+                        finish(index, Err(self.objective.settle(worker, failure)));
+                    }
+                }
+            }
+        }
+        outcomes.into_iter().collect()
     }
 }
 

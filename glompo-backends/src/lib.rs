@@ -6,6 +6,7 @@
 //! - [`CommandObjective`]: an objective evaluated by a pool of worker processes speaking JSON lines — the
 //!   user's own program in any language, or glompo re-executed for a built-in function in isolation.
 //!   A crash, a hang past the timeout or an exit of a worker becomes an evaluation error.
+//!   [`worker::serve`] is the worker's side for an objective written in Rust.
 //!
 //! - [`reaper`]: the orphan reaper. A [`RunMarker`] names a run (its manager's pid and start time); the
 //!   pure [`reaper::scan`] selects the processes of runs whose manager is gone, and on Linux
@@ -25,6 +26,7 @@ pub mod error;
 pub mod process;
 pub mod reaper;
 pub mod thread;
+pub mod worker;
 
 pub use command::{CommandObjective, CommandSpec, Processes};
 pub use error::BackendError;

@@ -117,3 +117,59 @@ fn a_missing_program_is_an_error_at_construction() {
     let empty = CommandSpec { argv: vec![], timeout: None, env: vec![], cwd: None };
     assert_eq!(CommandObjective::new(empty).unwrap_err().to_string(), "command: is empty");
 }
+
+#[test]
+fn the_processes_evaluator_runs_a_batch_on_several_workers_and_settles_every_failure() {
+    use glompo_backends::Processes;
+    use glompo_core::evaluator::EvaluatorFactory;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("worker.py");
+    std::fs::write(&script, WORKER).unwrap();
+    let pids_dir = tmp.path().join("pids");
+    std::fs::create_dir_all(&pids_dir).unwrap();
+    let argv = vec!["python3".into(), script.to_string_lossy().into(), pids_dir.to_string_lossy().into()];
+    let timeout = Some(Duration::from_millis(500));
+    let factory = Processes::new(CommandSpec { argv, timeout, env: vec![], cwd: None });
+    let mut evaluator = factory.build(3).unwrap();
+    let seen = Mutex::new(Vec::new());
+    let unused = glompo_core::objective::from_fn(|_: &[f64]| unreachable!("the workers evaluate"));
+    // A first batch starts the three workers, so that the hang below gets the plain timeout.
+    let warm: Vec<Vec<f64>> = (0..3).map(|i| vec![0.0, f64::from(i)]).collect();
+    assert!(evaluator.evaluate(&unused, &warm, false, &AtomicBool::new(false), &|_, _| {}).is_some());
+    // A hang, an error, a segfault, an exit and garbage between good points.
+    let batch: Vec<Vec<f64>> =
+        [0.0, 4.0, 1.0, 2.0, 0.5, 3.0, 5.0, 6.0, 0.0].iter().map(|&a| vec![a, 2.0]).collect();
+    let outcomes = evaluator
+        .evaluate(&unused, &batch, true, &AtomicBool::new(false), &|i, o| {
+            seen.lock().unwrap().push((i, o.is_ok()))
+        })
+        .unwrap();
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort_unstable();
+    let expected_ok = [true, false, false, false, true, false, false, true, true];
+    assert_eq!(seen, expected_ok.iter().copied().enumerate().collect::<Vec<_>>());
+    assert_eq!(outcomes[0].as_ref().unwrap().fx, 4.0);
+    assert_eq!(outcomes[0].as_ref().unwrap().extras, Some(serde_json::json!({"n": 2})));
+    assert_eq!(outcomes[4].as_ref().unwrap().fx, 4.25);
+    assert!(outcomes[7].as_ref().unwrap().fx.is_nan());
+    let message = |i: usize| outcomes[i].as_ref().unwrap_err().message().to_owned();
+    assert_eq!(message(1), "timed out after 0.5 s; the worker was killed");
+    assert_eq!(message(2), "bad point");
+    assert!(message(3).ends_with("the worker was killed by SIGSEGV"), "{}", message(3));
+    assert!(message(5).ends_with("the worker exited with code 3"), "{}", message(5));
+    assert!(message(6).contains("which is not JSON"), "{}", message(6));
+    // Four workers were lost; the batch never had more than three requests in flight.
+    let started = pids(tmp.path());
+    assert!((5..=7).contains(&started.len()), "{started:?}");
+    assert!(started.iter().filter(|&&p| alive(p)).count() <= 3);
+    // A cancelled batch evaluates nothing more and reports no values.
+    let cancelled = evaluator.evaluate(&unused, &batch, false, &AtomicBool::new(true), &|_, _| {});
+    assert!(cancelled.is_none());
+    drop(evaluator);
+    drop(factory);
+    assert!(started.iter().all(|&p| !alive(p)), "workers outlived the factory");
+}
