@@ -1,14 +1,92 @@
 //! The worker side of [`crate::command`]: a program that answers evaluation requests on its stdin.
 //!
-//! [`serve`] is the loop `glompo __worker` runs for a built-in function; any Rust program can run it for
-//! its own [`Objective`]. One request per line, `{"x": [...]}`; one answer per line: `{"fx": 1.5}`,
-//! `{"fx": 1.5, "extras": {...}}`, `{"fx": null}` for a non-finite value, or `{"error": "why"}`.
+//! [`serve`] is the loop `glompo __worker` runs for a built-in function. One request per line,
+//! `{"x": [...]}`; one answer per line: `{"fx": 1.5}`, `{"fx": 1.5, "extras": {...}}`, `{"fx": null}` for
+//! a non-finite value, or `{"error": "why"}`.
+//!
+//! A Rust program evaluates its own [`Objective`] in worker processes the same way: it calls
+//! [`serve_if_worker`] first thing in `main`, and gives its optimizers the
+//! [`Processes`](crate::Processes) evaluator of [`CommandSpec::this_program`]. The workers are the
+//! program itself, executed again (fork, then exec: nothing is forked from a process that already has
+//! threads), so an objective that is not thread-safe, leaks, aborts or segfaults costs a worker, never
+//! the manager:
+//!
+//! ```rust,standalone_crate
+//! use glompo_backends::worker::serve_if_worker;
+//! use glompo_backends::{CommandObjective, CommandSpec};
+//! use glompo_core::Objective;
+//! use glompo_core::objective::from_fn;
+//!
+//! fn model() -> impl Objective {
+//!     from_fn(|x: &[f64]| {
+//!         // Prints go to stderr in a worker; they cannot garble its answers.
+//!         println!("evaluating {x:?}");
+//!         if x[0] > 1e6 {
+//!             std::process::abort(); // a crash costs a worker, not the manager
+//!         }
+//!         x.iter().map(|v| v * v).sum()
+//!     })
+//! }
+//!
+//! fn main() {
+//!     // In a worker this serves requests and exits; in the manager it returns at once.
+//!     serve_if_worker(model);
+//!     let workers = CommandObjective::new(CommandSpec::this_program(Vec::<String>::new())).unwrap();
+//!     assert_eq!(workers.evaluate(&[3.0, 4.0]).unwrap(), 25.0);
+//!     let crash = workers.evaluate(&[2e6, 0.0]).unwrap_err();
+//!     assert!(crash.message().ends_with("the worker was killed by SIGABRT"), "{crash}");
+//!     assert_eq!(workers.evaluate(&[1.0, 2.0]).unwrap(), 5.0); // a fresh worker took over
+//! }
+//! ```
+//!
+//! In a run, the same spec goes to the level-2 evaluator:
+//! `OptimizerSpec::new(factory).workers(4).evaluator(Arc::new(Processes::new(spec)))`.
 
 use std::io::{BufRead, Write};
 use std::os::fd::AsFd;
 
 use glompo_core::Objective;
 use serde_json::{Value, json};
+
+use crate::command::CommandSpec;
+
+/// The environment variable that tells a program started by [`CommandSpec::this_program`] to serve.
+pub const WORKER_ENV: &str = "GLOMPO_WORKER";
+
+/// In a worker started from [`CommandSpec::this_program`], builds the objective with `build`, serves
+/// requests until the manager closes the worker's input, and exits the process; anywhere else, returns
+/// at once without calling `build`.
+///
+/// Call it first thing in `main`: before threads, before parsing arguments, before
+/// [`crate::reaper::mark_self`] (a worker must keep its manager's run marker).
+pub fn serve_if_worker<O: Objective>(build: impl FnOnce() -> O) {
+    if std::env::var_os(WORKER_ENV).is_none() {
+        return;
+    }
+    let objective = build();
+    let code = match serve(&objective) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("glompo worker: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+impl CommandSpec {
+    /// Workers that are this very program executed again (`/proc/self/exe`) with `args` and
+    /// [`WORKER_ENV`] set, for a program that calls [`serve_if_worker`] first thing in `main`.
+    pub fn this_program<S: Into<String>>(args: impl IntoIterator<Item = S>) -> Self {
+        let argv = std::iter::once("/proc/self/exe".to_owned()).chain(args.into_iter().map(Into::into));
+        CommandSpec {
+            argv: argv.collect(),
+            timeout: None,
+            env: vec![(WORKER_ENV.to_owned(), "1".to_owned())],
+            cwd: None,
+        }
+    }
+}
 
 /// Answers the requests on stdin with `objective` until stdin closes.
 ///
