@@ -14,7 +14,8 @@
 //!   shutdown sweep. The design note is `src/reaper/README.md`.
 //!
 //! - [`ProcessBackend`] (level 1): each optimizer's runner in a child process of its own, messages as
-//!   JSON lines over pipes; [`process::serve_runner`] is the child's side.
+//!   JSON lines on a pipe of their own (descriptor 3 in the child, never its stdout), the child's
+//!   stdout and stderr optionally in printstream files; [`process::serve_runner`] is the child's side.
 //!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process

@@ -3,16 +3,25 @@
 //! The backend starts a program (for the CLI, glompo itself re-executed as `__runner`) in its own
 //! process group, marked as the run's and with `PR_SET_PDEATHSIG`, and writes the runner's
 //! [`RunnerRecipe`] as the first line of its stdin. The child rebuilds the optimizer, its evaluator and
-//! the objective, runs the runner and writes every [`Message`] as a JSON line on its stdout; the manager's
-//! side forwards them into the run's channel. Stops and shared incumbents travel the other way as
-//! lines on the child's stdin (`{"stop": true}`, `{"inject": {"x": [...], "fx": ...}}`).
+//! the objective, runs the runner and writes every [`Message`] as a JSON line on a pipe of its own: the
+//! pipe's write end is descriptor [`MESSAGE_FD`] (3) in the child, which [`MESSAGE_FD_ENV`] names, so
+//! that nothing the optimizer, the objective or a library prints can corrupt a message. The manager's
+//! side forwards the messages into the run's channel. Stops and shared incumbents travel the other way
+//! as lines on the child's stdin (`{"stop": true}`, `{"inject": {"x": [...], "fx": ...}}`).
+//!
+//! The child's stdout and stderr are the manager's, or with [`ProcessBackend::printstreams`] the files
+//! `DIR/<opt_id>.out` and `DIR/<opt_id>.err` (the worker processes a runner starts write their stderr
+//! there too).
 //!
 //! A child that dies without saying it ended (a crash, a signal) ends its optimizer as crashed with the
 //! cause; everything it sent before is logged. [`RunnerHandle::join`] and the backend's shutdown kill
 //! the child's whole process group.
 
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,12 +31,21 @@ use std::time::Duration;
 use glompo_core::backend::{Backend, RunnerHandle};
 use glompo_core::evaluator::Evaluator;
 use glompo_core::runner::{Control, Message, Runner, RunnerEnd, RunnerRecipe};
-use glompo_core::{CoreError, Evaluation, Objective, Optimizer};
+use glompo_core::{CoreError, Evaluation, Objective, Optimizer, OptimizerId};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, dup2_raw, pipe2};
 use serde_json::json;
 
 use crate::reaper::{RunMarker, mark_command};
+
+/// The descriptor on which a runner process started by [`ProcessBackend`] writes its messages.
+pub const MESSAGE_FD: RawFd = 3;
+
+/// The environment variable that tells a runner process which descriptor to write its messages to
+/// ([`MESSAGE_FD`]); without it, [`serve_runner`] writes them on stdout.
+pub const MESSAGE_FD_ENV: &str = "GLOMPO_MESSAGE_FD";
 
 /// How often the manager's side looks for a stop or an incumbent to pass on.
 const CONTROL_POLL: Duration = Duration::from_millis(10);
@@ -36,6 +54,7 @@ const CONTROL_POLL: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone)]
 pub struct ProcessBackend {
     argv: Vec<String>,
+    printstreams: Option<PathBuf>,
 }
 
 impl ProcessBackend {
@@ -44,7 +63,17 @@ impl ProcessBackend {
         if argv.is_empty() {
             return Err(CoreError::config("backend", "the runner command is empty"));
         }
-        Ok(ProcessBackend { argv })
+        Ok(ProcessBackend { argv, printstreams: None })
+    }
+
+    /// Sends each runner process's stdout and stderr to `dir/<opt_id>.out` and `dir/<opt_id>.err`, the
+    /// id with at least four digits (`0001.out`); the worker processes a runner starts inherit its
+    /// stderr, so theirs lands in the `.err` file too. The directory is created when the first runner
+    /// starts, and the files are appended to. Without this, runner processes print on the manager's
+    /// own stdout and stderr.
+    pub fn printstreams(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.printstreams = Some(dir.into());
+        self
     }
 }
 
@@ -67,22 +96,38 @@ impl Backend for ProcessBackend {
         let (recipe, control, tx) = (runner.recipe().clone(), runner.control(), runner.sender());
         // The optimizer is rebuilt in the child; this copy is not needed.
         drop(runner);
+        let opt_id = recipe.opt_id;
         let spawn_error =
             |e: &dyn std::fmt::Display| CoreError::Backend(format!("{}: cannot start: {e}", self.argv[0]));
+        let (stdout, stderr) = match &self.printstreams {
+            Some(dir) => {
+                let (out, err) = printstream_files(dir, opt_id)?;
+                (Stdio::from(out), Stdio::from(err))
+            }
+            None => (Stdio::inherit(), Stdio::inherit()),
+        };
+        // Both ends close on exec, so that no other process the manager starts inherits them.
+        let (messages, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_error(&e))?;
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..])
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
+            .env(MESSAGE_FD_ENV, MESSAGE_FD.to_string())
             .process_group(0);
+        pass_message_fd(&mut cmd, &write_end);
         if let Ok(marker) = RunMarker::for_current_process() {
             mark_command(&mut cmd, &marker);
         }
-        let mut child = cmd.spawn().map_err(|e| spawn_error(&e))?;
-        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let spawned = cmd.spawn();
+        // The child has its own copy now. Ours must go, or the reader would never see the end of a child
+        // that dies.
+        drop(write_end);
+        let mut child = spawned.map_err(|e| spawn_error(&e))?;
+        let Some(mut stdin) = child.stdin.take() else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(spawn_error(&"no pipes to the runner"));
+            return Err(spawn_error(&"no pipe to the runner"));
         };
         let first = serde_json::to_string(&recipe).map_err(|e| spawn_error(&e))? + "\n";
         if let Err(e) = stdin.write_all(first.as_bytes()).and_then(|()| stdin.flush()) {
@@ -92,21 +137,20 @@ impl Backend for ProcessBackend {
         }
         let child = Arc::new(Mutex::new(child));
         let done = Arc::new(AtomicBool::new(false));
-        let opt_id = recipe.opt_id;
         let reader = {
             let (child, done) = (Arc::clone(&child), Arc::clone(&done));
             std::thread::Builder::new()
                 .name(format!("glompo-proc-{opt_id}"))
                 .spawn(move || {
                     let mut ended = false;
-                    for line in BufReader::new(stdout).lines() {
+                    for line in BufReader::new(File::from(messages)).lines() {
                         let Ok(line) = line else { break };
                         match serde_json::from_str::<Message>(&line) {
                             Ok(msg) => {
                                 ended |= matches!(msg, Message::Ended { .. });
                                 let _ = tx.send(msg);
                             }
-                            // A line that is not a message (a stray print) is skipped, not fatal.
+                            // A line that is not a message is skipped, not fatal.
                             Err(_) => continue,
                         }
                     }
@@ -127,6 +171,57 @@ impl Backend for ProcessBackend {
         };
         Ok(Box::new(ProcessHandle { child, reader: Some(reader), relay: Some(relay), done }))
     }
+}
+
+/// Creates `dir` if needed and opens `dir/<opt_id>.out` and `dir/<opt_id>.err` for appending.
+fn printstream_files(dir: &Path, opt_id: OptimizerId) -> Result<(File, File), CoreError> {
+    let cannot = |path: &Path, e: std::io::Error| {
+        CoreError::Backend(format!("{}: cannot create the runner's output file: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+    let open = |ext: &str| {
+        let path = dir.join(format!("{opt_id:04}.{ext}"));
+        OpenOptions::new().create(true).append(true).open(&path).map_err(|e| cannot(&path, e))
+    };
+    Ok((open("out")?, open("err")?))
+}
+
+/// Makes the child find `write_end` as descriptor [`MESSAGE_FD`], open across `exec`.
+///
+/// Call it while both ends of the pipe are open, and spawn before closing them: then the pipe that the
+/// standard library makes to report a failed `exec` is not descriptor 3 (the message pipe took 3 if it
+/// was free), so moving the message pipe there does not cover it, unless another thread closes
+/// descriptor 3 in between. Even then only the report is lost: the child exits with code 1 and ends its
+/// optimizer as crashed.
+fn pass_message_fd(cmd: &mut Command, write_end: &OwnedFd) {
+    let write_end = write_end.as_raw_fd();
+    // SAFETY: the hook runs in the forked child before `exec` and makes only async-signal-safe calls
+    // (`dup2`, `fcntl`), without allocating. `write_end` is open in the child: the parent keeps it open
+    // until `spawn` returns. Nothing that runs in the child owns descriptor 3 (whatever owns it in the
+    // parent never runs there), and the `OwnedFd` that `dup2_raw` returns is turned back into a raw
+    // descriptor, never closed. The standard library sets up stdin, stdout and stderr before the hook
+    // runs, so moving the pipe to 3 cannot disturb them.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = BorrowedFd::borrow_raw(write_end);
+            if write_end == MESSAGE_FD {
+                // `dup2` onto itself changes nothing: the close-on-exec flag must be cleared by hand.
+                fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                return Ok(());
+            }
+            // The copy `dup2` makes is open across `exec`.
+            loop {
+                match dup2_raw(fd, MESSAGE_FD) {
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(e.into()),
+                    Ok(copy) => {
+                        let _ = copy.into_raw_fd();
+                        return Ok(());
+                    }
+                }
+            }
+        })
+    };
 }
 
 /// Passes stops and offered incumbents to the child until it is done.
@@ -197,20 +292,26 @@ impl Drop for ProcessHandle {
 pub type RunnerParts = (Box<dyn Optimizer>, Box<dyn Evaluator>, Arc<dyn Objective>);
 
 /// The child side of [`ProcessBackend`]: reads the [`RunnerRecipe`] from stdin, builds the runner's
-/// parts with `build`, runs it, writes its messages as JSON lines to stdout and applies the stops and
-/// incumbents that arrive on stdin. Returns when the runner has ended and its last message is written;
-/// an error (a bad recipe, parts that cannot be built) is written as the runner's crash.
+/// parts with `build`, runs it, writes its messages as JSON lines and applies the stops and incumbents
+/// that arrive on stdin. Returns when the runner has ended and its last message is written; an error
+/// (a bad recipe, parts that cannot be built) is written as the runner's crash.
+///
+/// The messages go to the descriptor that the environment variable [`MESSAGE_FD_ENV`] names, which
+/// this function takes over (it closes it at the end and keeps it from the processes the runner
+/// starts), or to stdout if the variable is not set. It fails if the variable does not name an open
+/// descriptor above 2, or if it is called a second time with the variable set.
 pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, String>) -> Result<(), String> {
+    let mut out = message_sink()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the recipe: {e}"))?;
     let recipe: RunnerRecipe = serde_json::from_str(&line).map_err(|e| format!("bad recipe: {e}"))?;
     let (tx, rx) = crossbeam_channel::unbounded();
     let writer = std::thread::spawn(move || {
-        let mut out = std::io::stdout().lock();
         for msg in rx {
             let ended = matches!(msg, Message::Ended { .. });
-            let Ok(line) = serde_json::to_string(&msg) else { continue };
-            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() || ended {
+            let Ok(mut line) = serde_json::to_string(&msg) else { continue };
+            line.push('\n');
+            if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() || ended {
                 break;
             }
         }
@@ -241,4 +342,34 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
     }
     let _ = writer.join();
     Ok(())
+}
+
+/// Where a runner process writes its messages: the descriptor [`MESSAGE_FD_ENV`] names, or stdout.
+fn message_sink() -> Result<Box<dyn Write + Send>, String> {
+    /// Whether the descriptor was taken by an earlier call: it has one owner.
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    let Some(value) = std::env::var_os(MESSAGE_FD_ENV) else {
+        return Ok(Box::new(std::io::stdout()));
+    };
+    let bad = |why: &str| format!("{MESSAGE_FD_ENV}={}: {why}", value.to_string_lossy());
+    let fd: RawFd = value
+        .to_str()
+        .and_then(|v| v.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| bad("expected the number of a file descriptor above 2"))?;
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(bad("the descriptor was taken by an earlier runner"));
+    }
+    // SAFETY: `fcntl(F_GETFD)` only reads this process's descriptor table; on a number that names no
+    // open descriptor it fails with EBADF.
+    if unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1 {
+        return Err(bad("not an open file descriptor"));
+    }
+    // SAFETY: the descriptor is open, and by the protocol of this module it was handed to this runner:
+    // nothing else in the process owns it, and `TAKEN` makes sure that it is taken once.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // The worker processes the runner starts must not keep the pipe open after the runner dies.
+    fcntl(&file, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map_err(|e| bad(&format!("cannot set close-on-exec: {e}")))?;
+    Ok(Box::new(file))
 }

@@ -52,8 +52,8 @@ pub(crate) enum Command {
     },
     /// List the built-in benchmark functions.
     Functions,
-    /// Run one optimizer's runner, its recipe on stdin and its messages on stdout (the `processes`
-    /// backend's children).
+    /// Run one optimizer's runner, its recipe on stdin and its messages on the descriptor that
+    /// `GLOMPO_MESSAGE_FD` names, or on stdout without it (the `processes` backend's children).
     #[command(name = "__runner", hide = true)]
     Runner {
         /// What the runner needs besides its recipe, as JSON.

@@ -46,6 +46,7 @@ struct RawConfig {
     detailed_log: Option<bool>,
     force_terminations_after_s: Option<f64>,
     evaluation_timeout_s: Option<Value>,
+    split_printstreams: Option<Value>,
     seed: Option<u64>,
     output: Option<RawOutput>,
 }
@@ -77,6 +78,9 @@ pub(crate) struct Plan {
     pub(crate) max_jobs: usize,
     /// With the `processes` backend: what a runner process needs to rebuild its objective.
     pub(crate) runner_config: Option<Value>,
+    /// With the `processes` backend: whether each runner process prints into `printstreams/` instead of
+    /// on glompo's own stdout and stderr.
+    pub(crate) split_printstreams: bool,
     pub(crate) checker: CheckerExpr,
     pub(crate) hunter: Option<HunterExpr>,
     pub(crate) hunt_frequency: u64,
@@ -172,6 +176,13 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
     let overwrite = o.overwrite || output.overwrite.unwrap_or(false);
     let share_best = raw.share_best_solutions.unwrap_or(false);
     let detailed_log = raw.detailed_log.unwrap_or(false);
+    let split_printstreams = match raw.split_printstreams {
+        None => true,
+        Some(Value::Bool(split)) => split,
+        Some(other) => {
+            return Err(field("split_printstreams", format!("expected true or false, found {other}")));
+        }
+    };
     let force_terminations_after =
         seconds("force_terminations_after_s", raw.force_terminations_after_s.map(Value::from))?;
     let runner_config = backend.starts_with("processes").then(|| {
@@ -201,6 +212,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         "detailed_log": detailed_log,
         "force_terminations_after_s": force_terminations_after.map(|t| t.as_secs_f64()),
         "evaluation_timeout_s": evaluation_timeout.map(|t| t.as_secs_f64()),
+        "split_printstreams": split_printstreams,
         "seed": seed,
         "output": {"dir": dir, "overwrite": overwrite},
     });
@@ -213,6 +225,7 @@ fn resolve(raw: RawConfig, o: Overrides) -> Result<Plan, String> {
         generator,
         max_jobs,
         runner_config,
+        split_printstreams,
         checker,
         hunter,
         hunt_frequency,

@@ -93,6 +93,11 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
             Err(e) => return fail(FAILED, &format!("cannot find glompo itself: {e}")),
         };
         match glompo_backends::ProcessBackend::new(vec![exe, "__runner".into(), runner_config.to_string()]) {
+            // `printstreams/` is one of the run directory's own folders: the manager refuses a directory
+            // that holds one and replaces it on --overwrite, before any runner starts.
+            Ok(backend) if plan.split_printstreams => {
+                builder = builder.backend(Box::new(backend.printstreams(plan.dir.join("printstreams"))));
+            }
             Ok(backend) => builder = builder.backend(Box::new(backend)),
             Err(e) => return fail(FAILED, &e.to_string()),
         }

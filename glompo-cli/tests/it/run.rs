@@ -152,6 +152,10 @@ fn config_errors_exit_2_name_the_field_and_write_nothing() {
     );
     rejected(&with(|c| c["max_jobs"] = json!(0)), "max_jobs: must be at least 1");
     rejected(
+        &with(|c| c["split_printstreams"] = json!("yes")),
+        "split_printstreams: expected true or false, found \"yes\"",
+    );
+    rejected(
         &with(|c| c["evaluation_timeout_s"] = json!(-1)),
         "evaluation_timeout_s: expected seconds > 0, found -1",
     );
@@ -664,4 +668,102 @@ fn a_silent_runner_process_is_killed_with_its_workers() {
     assert!(ends.iter().filter(|e| e["reason"] == "abandoned").count() >= 2, "{ends:?}");
     assert!(ends.iter().all(|e| e["evaluations"] == 0));
     assert!(processes_with("0.0016180339").is_empty(), "survivors: {:?}", processes_with("0.0016180339"));
+}
+
+/// A model in Python that reports every call on stderr (and says so if it was handed the runner's
+/// message pipe, which must stay with the runner).
+const CHATTY_MODEL: &str = r#"
+import json, os, sys
+fd3 = "/proc/self/fd/3"
+if os.path.exists(fd3) and os.readlink(fd3).startswith("pipe:"):
+    sys.stderr.write("a worker holds the message pipe\n")
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    sys.stderr.write("model: evaluating\n")
+    sys.stderr.flush()
+    print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
+"#;
+
+/// A run of the chatty model in `dir/model.py` with `backend`, 200 evaluations.
+fn chatty_config(dir: &Path, backend: &str) -> Value {
+    fs::write(dir.join("model.py"), CHATTY_MODEL).unwrap();
+    let mut config = small_config();
+    config["backend"] = json!(backend);
+    config["objective"] = json!({"command": ["python3", "model.py"], "dim": 2, "timeout_s": 10});
+    config["bounds"] = json!([[-5, 5]]);
+    config["convergence"] = json!("max_evals(200)");
+    config["hunters"] = Value::Null;
+    config
+}
+
+#[test]
+fn each_runner_process_prints_into_its_own_printstreams_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), &chatty_config(tmp.path(), "processes"));
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("model: evaluating"), "{}", stderr(&out));
+    let dir = tmp.path().join("out");
+    let evals = lines(&dir.join("evaluations.jsonl"));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(evals.len() as u64, summary["counters"]["evaluations"].as_u64().unwrap());
+    assert!(evals.len() >= 200);
+    assert!(evals.iter().all(|e| e["error"].is_null() && e["fx"].is_number()), "{evals:?}");
+    assert_eq!(summary["config"]["split_printstreams"], true);
+    // One pair of files per optimizer; its model printed one line per evaluation it made.
+    let ids: Vec<u64> = lines(&dir.join("optimizers.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "start")
+        .map(|e| e["opt_id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.len() >= 2, "{ids:?}");
+    let mut files: Vec<String> = fs::read_dir(dir.join("printstreams"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let expected: Vec<String> =
+        ids.iter().flat_map(|id| [format!("{id:04}.err"), format!("{id:04}.out")]).collect();
+    assert_eq!(files, expected);
+    for id in &ids {
+        let err = fs::read_to_string(dir.join(format!("printstreams/{id:04}.err"))).unwrap();
+        assert!(err.lines().all(|l| l == "model: evaluating"), "{id}: {err}");
+        let made = evals.iter().filter(|e| e["opt_id"] == *id).count();
+        assert_eq!(err.lines().count(), made, "optimizer {id}");
+        assert_eq!(fs::read_to_string(dir.join(format!("printstreams/{id:04}.out"))).unwrap(), "");
+    }
+    // A second run into the same directory is refused; with --overwrite it replaces the printstreams
+    // and leaves the user's own files alone.
+    fs::write(dir.join("printstreams/0099.err"), "stale").unwrap();
+    fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(dir.join("printstreams/0099.err").exists());
+    let out = glompo(&["run", &config, "--dir", "out", "-q", "--overwrite"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.join("printstreams/0099.err").exists());
+    let err = fs::read_to_string(dir.join("printstreams/0001.err")).unwrap();
+    assert!(err.lines().count() >= 1 && err.lines().all(|l| l == "model: evaluating"), "{err}");
+    assert_eq!(fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+}
+
+#[test]
+fn printstreams_are_not_split_when_switched_off_or_with_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut off = chatty_config(tmp.path(), "processes");
+    off["split_printstreams"] = json!(false);
+    for (name, config) in [("off", off), ("threads", chatty_config(tmp.path(), "threads"))] {
+        let path = tmp.path().join(format!("{name}.json"));
+        fs::write(&path, config.to_string()).unwrap();
+        let out = glompo(&["run", &format!("{name}.json"), "--dir", name, "-q"], tmp.path());
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let dir = tmp.path().join(name);
+        assert!(!dir.join("printstreams").exists(), "{name}");
+        // The model's prints reach glompo's own stderr, and every evaluation is logged.
+        let evals = lines(&dir.join("evaluations.jsonl"));
+        let printed = stderr(&out).lines().filter(|l| *l == "model: evaluating").count();
+        assert_eq!(printed, evals.len(), "{name}");
+        assert!(!stderr(&out).contains("message pipe"), "{name}: {}", stderr(&out));
+    }
 }
