@@ -347,18 +347,66 @@ fn kill_all<'t>(
             sent.push(*e);
             continue;
         }
-        // Checking just before the signal that the pid still names the scanned process leaves a window of
-        // microseconds for pid reuse, where a whole wrap of the pid space would be needed.
-        if !unchanged(e) {
-            continue;
-        }
-        match kill(nix::unistd::Pid::from_raw(e.pid), Signal::SIGKILL) {
-            Ok(()) => sent.push(*e),
-            Err(Errno::ESRCH) => {}
+        match kill_scanned(e) {
+            Ok(true) => sent.push(*e),
+            Ok(false) | Err(Errno::ESRCH) => {}
             Err(errno) => report.failed.push(KillFailure { pid: e.pid, group: false, errno }),
         }
     }
     sent
+}
+
+/// Sends `SIGKILL` to the scanned process `e` and to no other: `Ok(false)` if its pid no longer names it.
+///
+/// A pidfd pins the process its pid names when it is opened; if that process is still the scanned one
+/// afterwards (same start time and group), the signal sent through the pidfd reaches it even if it dies
+/// and its pid is reused in between. Kernels without pidfds (before 5.3) get a plain `kill` right after
+/// the same check, which leaves a window of microseconds in which a whole wrap of the pid space would be
+/// needed.
+fn kill_scanned(e: &ProcEntry) -> std::result::Result<bool, Errno> {
+    let pidfd = match pidfd_open(e.pid) {
+        Ok(fd) => Some(fd),
+        Err(Errno::ENOSYS | Errno::EPERM) => None,
+        Err(errno) => return Err(errno),
+    };
+    if !unchanged(e) {
+        return Ok(false);
+    }
+    match pidfd {
+        Some(fd) => pidfd_kill(&fd).map(|()| true),
+        None => kill(nix::unistd::Pid::from_raw(e.pid), Signal::SIGKILL).map(|()| true),
+    }
+}
+
+/// `pidfd_open(pid, 0)`.
+fn pidfd_open(pid: Pid) -> std::result::Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory is shared.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: the kernel just returned this descriptor to us, and nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// `pidfd_send_signal(pidfd, SIGKILL, NULL, 0)`.
+fn pidfd_kill(pidfd: &std::os::fd::OwnedFd) -> std::result::Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let no_info: *const nix::libc::siginfo_t = std::ptr::null();
+    // SAFETY: the descriptor is open for the duration of the call, a null siginfo is allowed (the kernel
+    // then fills it in as for kill(2)), and no memory is written.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            nix::libc::SIGKILL,
+            no_info,
+            0,
+        )
+    };
+    if rc < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
 /// Whether the process is still running, with the scanned start time and group.
@@ -407,6 +455,23 @@ fn settle(waiting: &mut BTreeMap<Pid, Signalled>, report: &mut ReapReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kill_reaches_the_scanned_process_and_no_other() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = Pid::try_from(child.id()).unwrap();
+        let table = read_table(Path::new(PROC)).unwrap();
+        let scanned = table.into_iter().find(|e| e.pid == pid).unwrap();
+        // The same pid with another start time is another process: it is left alone.
+        let other = ProcEntry { start_time: scanned.start_time.map(|t| t + 1), ..scanned.clone() };
+        assert_eq!(kill_scanned(&other), Ok(false));
+        assert_eq!(child.try_wait().unwrap(), None, "the wrong process was killed");
+        assert_eq!(kill_scanned(&scanned), Ok(true));
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+        // Once it is gone (and reaped), its pid names nothing to kill.
+        assert!(matches!(kill_scanned(&scanned), Err(Errno::ESRCH) | Ok(false)));
+    }
 
     /// Writes a fake `/proc/PID` directory with a `stat` line and an `environ`.
     fn fake_process(root: &Path, pid: Pid, ppid: Pid, pgid: Pid, state: char, environ: Option<&[u8]>) {
