@@ -47,6 +47,9 @@ pub const MESSAGE_FD: RawFd = 3;
 /// ([`MESSAGE_FD`]); without it, [`serve_runner`] writes them on stdout.
 pub const MESSAGE_FD_ENV: &str = "GLOMPO_MESSAGE_FD";
 
+/// Messages that may wait in a runner process per worker slot before the pipe takes them.
+const RUNNER_QUEUE_PER_WORKER: usize = 16;
+
 /// How often the manager's side looks for a stop or an incumbent to pass on.
 const CONTROL_POLL: Duration = Duration::from_millis(10);
 
@@ -305,7 +308,9 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the recipe: {e}"))?;
     let recipe: RunnerRecipe = serde_json::from_str(&line).map_err(|e| format!("bad recipe: {e}"))?;
-    let (tx, rx) = crossbeam_channel::unbounded();
+    // Bounded like the manager's own channel: when the pipe is full (the manager falls behind), the
+    // runner waits instead of evaluating past the budget.
+    let (tx, rx) = crossbeam_channel::bounded(RUNNER_QUEUE_PER_WORKER * recipe.workers.max(1));
     let writer = std::thread::spawn(move || {
         for msg in rx {
             let ended = matches!(msg, Message::Ended { .. });
