@@ -7,6 +7,8 @@
 //! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere;
 //! - `bench hunt`: the cost of a hunt after 10^3 and 10^6 evaluations per optimizer;
 //! - `bench efficiency`: parallel efficiency of the backends with a 10 ms objective;
+//! - `bench orphans`: processes left alive 2 s after a `kill -9` of the manager, over the backend
+//!   combinations;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -30,6 +32,9 @@ fn main() -> ExitCode {
         // The processes cases re-execute the glompo binary, so it is built first.
         ["bench", "efficiency", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "efficiency", rest)),
+        // The trials run the glompo binary itself.
+        ["bench", "orphans", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
+            .and_then(|()| example("glompo-cli", "orphans", rest)),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -42,7 +47,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
-     [--no-log] [--processes] | bench hunt | bench efficiency [EVALS]>";
+     [--no-log] [--processes] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested]>";
 
 /// The workspace root.
 fn root() -> PathBuf {
