@@ -14,7 +14,7 @@ use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
-use crate::evaluator::{EvalOutcome, Evaluator};
+use crate::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory};
 use crate::objective::Objective;
 use crate::optimizer::{Optimizer, OptimizerId, Status};
 use crate::point::Evaluation;
@@ -167,12 +167,20 @@ pub struct RunnerRecipe {
     pub detailed: bool,
 }
 
+/// A runner's level-2 evaluator, or how to build it where the runner runs: a backend that rebuilds
+/// runners in other processes never needs the manager's copy, so the manager does not start one (a pool of
+/// threads or worker processes) for nothing.
+pub(crate) enum LevelTwo {
+    Built(Box<dyn Evaluator>),
+    Deferred { factory: Arc<dyn EvaluatorFactory>, workers: usize },
+}
+
 /// Everything one optimizer needs to run; backends move it to where it runs and call [`Runner::run`].
 pub struct Runner {
     pub(crate) recipe: RunnerRecipe,
     pub(crate) opt_id: OptimizerId,
     pub(crate) optimizer: Box<dyn Optimizer>,
-    pub(crate) evaluator: Box<dyn Evaluator>,
+    pub(crate) evaluator: LevelTwo,
     pub(crate) objective: Arc<dyn Objective>,
     pub(crate) control: Arc<Control>,
     pub(crate) tx: Sender<Message>,
@@ -203,7 +211,30 @@ impl Runner {
             detailed: recipe.detailed,
             recipe,
             optimizer,
-            evaluator,
+            evaluator: LevelTwo::Built(evaluator),
+            objective,
+            control,
+            tx,
+        }
+    }
+
+    /// A runner whose evaluator is built from `factory` with `workers` slots when it starts to run (an
+    /// error then ends it as crashed).
+    pub(crate) fn deferred(
+        recipe: RunnerRecipe,
+        optimizer: Box<dyn Optimizer>,
+        factory: Arc<dyn EvaluatorFactory>,
+        workers: usize,
+        objective: Arc<dyn Objective>,
+        control: Arc<Control>,
+        tx: Sender<Message>,
+    ) -> Self {
+        Runner {
+            opt_id: recipe.opt_id,
+            detailed: recipe.detailed,
+            recipe,
+            optimizer,
+            evaluator: LevelTwo::Deferred { factory, workers },
             objective,
             control,
             tx,
@@ -242,6 +273,12 @@ impl Runner {
     }
 
     fn steps(&mut self) -> RunnerEnd {
+        if let LevelTwo::Deferred { factory, workers } = &self.evaluator {
+            match factory.build(*workers) {
+                Ok(evaluator) => self.evaluator = LevelTwo::Built(evaluator),
+                Err(e) => return RunnerEnd::Crashed(format!("cannot build the evaluator: {e}")),
+            }
+        }
         loop {
             if self.control.is_stopped() {
                 return RunnerEnd::Stopped;
@@ -297,8 +334,11 @@ impl Runner {
                 flush(&mut p);
             }
         };
+        let LevelTwo::Built(evaluator) = &mut self.evaluator else {
+            unreachable!("steps builds the evaluator before the first batch")
+        };
         let outcomes =
-            self.evaluator.evaluate(&*self.objective, batch, self.detailed, &self.control.stop, &report);
+            evaluator.evaluate(&*self.objective, batch, self.detailed, &self.control.stop, &report);
         flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
         outcomes
     }

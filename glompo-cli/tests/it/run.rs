@@ -631,12 +631,28 @@ fn processes_forced_puts_both_levels_in_processes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = small_config();
     config["backend"] = json!("processes-forced");
+    config["objective"]["delay_s"] = json!(0.000_161_803);
     config["optimizers"] =
         json!([{"type": "cma-es", "workers": 2}, {"type": "nelder-mead", "evaluator": "serial"}]);
-    config["convergence"] = json!("max_evals(300)");
+    config["convergence"] = json!("max_evals(8000)");
     let config = write_config(tmp.path(), &config);
-    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
-    assert!(out.status.success(), "{}", stderr(&out));
+    let mut run = start_run(tmp.path(), &config);
+    // Every worker belongs to a runner process: the manager starts none of its own.
+    let parents: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let cmdline = String::from_utf8_lossy(&fs::read(path.join("cmdline")).ok()?).replace('\0', " ");
+            (cmdline.contains("__worker") && cmdline.contains("0.000161803")).then_some(())?;
+            let stat = fs::read_to_string(path.join("stat")).ok()?;
+            let ppid: u32 = stat.rsplit(") ").next()?.split(' ').nth(1)?.parse().ok()?;
+            assert_ne!(ppid, run.0.id(), "a worker of the manager's own");
+            Some(String::from_utf8_lossy(&fs::read(format!("/proc/{ppid}/cmdline")).ok()?).replace('\0', " "))
+        })
+        .collect();
+    assert!(!parents.is_empty(), "no worker seen");
+    assert!(parents.iter().all(|p| p.contains("__runner")), "{parents:?}");
+    assert!(run.0.wait().unwrap().success());
     let summary: Value =
         serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
     assert_eq!(summary["config"]["backend"], "processes_forced");

@@ -386,18 +386,13 @@ impl State<'_> {
             "seed": seed,
             "x0": x0,
         }))?;
-        let built =
-            spec.factory.build(&ctx).map_err(|e| format!("cannot build the optimizer: {e}")).and_then(
-                |opt| {
-                    spec.evaluator
-                        .build(spec.workers)
-                        .map(|ev| (opt, ev))
-                        .map_err(|e| format!("cannot build the evaluator: {e}"))
-                },
-            );
-        let (optimizer, evaluator) = match built {
-            Ok(parts) => parts,
-            Err(message) => return self.ended(opt_id, RunnerEnd::Crashed(message), None),
+        // The evaluator is built where the runner runs (a process backend builds its own in the child).
+        let optimizer = match spec.factory.build(&ctx) {
+            Ok(optimizer) => optimizer,
+            Err(e) => {
+                let end = RunnerEnd::Crashed(format!("cannot build the optimizer: {e}"));
+                return self.ended(opt_id, end, None);
+            }
         };
         let control = Arc::new(Control::default());
         let recipe = RunnerRecipe {
@@ -412,8 +407,16 @@ impl State<'_> {
             detailed: self.m.detailed_log,
         };
         let objective = Arc::clone(&self.m.objective);
-        let runner =
-            Runner::new(recipe, optimizer, evaluator, objective, Arc::clone(&control), self.tx.clone());
+        let evaluator = Arc::clone(&spec.evaluator);
+        let runner = Runner::deferred(
+            recipe,
+            optimizer,
+            evaluator,
+            spec.workers,
+            objective,
+            Arc::clone(&control),
+            self.tx.clone(),
+        );
         match self.m.backend.spawn(runner) {
             Ok(handle) => {
                 let live = Live {

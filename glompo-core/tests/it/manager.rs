@@ -210,6 +210,45 @@ fn optimizers_that_always_crash_end_the_run_as_a_failure() {
     assert_eq!(result.counters.evaluations, 0);
 }
 
+/// A level-2 evaluator that cannot be built.
+#[derive(Debug)]
+struct Unbuildable;
+
+impl glompo_core::evaluator::EvaluatorFactory for Unbuildable {
+    fn name(&self) -> &str {
+        "unbuildable"
+    }
+
+    fn build(
+        &self,
+        workers: usize,
+    ) -> Result<Box<dyn glompo_core::evaluator::Evaluator>, glompo_core::CoreError> {
+        Err(glompo_core::CoreError::Backend(format!("no room for {workers} workers")))
+    }
+}
+
+#[test]
+fn an_evaluator_that_cannot_be_built_crashes_its_optimizer_in_its_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = spec(ScriptedFactory::descending()).workers(3).evaluator(Arc::new(Unbuildable));
+    let result = builder(sphere(), vec![broken])
+        .max_jobs(3)
+        .checker(checker::max_evals(100))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(
+        matches!(&result.end_reason, EndReason::CrashLoop(e) if e == "cannot build the evaluator: backend: no room for 3 workers"),
+        "{:?}",
+        result.end_reason
+    );
+    let crashed = events(dir.path(), 1, "end");
+    assert_eq!(crashed[0]["reason"], "crashed");
+    assert_eq!(crashed[0]["evaluations"], 0);
+}
+
 #[test]
 fn converged_optimizers_are_replaced_and_counted() {
     let dir = tempfile::tempdir().unwrap();
