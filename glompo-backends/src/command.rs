@@ -199,7 +199,7 @@ impl Worker {
             cmd.current_dir(dir);
         }
         // The run's marker, a process group of its own, and SIGKILL when the spawner thread ends.
-        if let Ok(marker) = RunMarker::for_current_process() {
+        if let Ok(marker) = RunMarker::of_this_run() {
             mark_command(&mut cmd, &marker);
         }
         let mut child = cmd.spawn().map_err(|e| BackendError::Command {

@@ -119,7 +119,7 @@ impl Backend for ProcessBackend {
             .env(MESSAGE_FD_ENV, MESSAGE_FD.to_string())
             .process_group(0);
         pass_message_fd(&mut cmd, &write_end);
-        if let Ok(marker) = RunMarker::for_current_process() {
+        if let Ok(marker) = RunMarker::of_this_run() {
             mark_command(&mut cmd, &marker);
         }
         let spawned = cmd.spawn();

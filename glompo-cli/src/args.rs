@@ -59,6 +59,10 @@ pub(crate) enum Command {
         /// What the runner needs besides its recipe, as JSON.
         config: String,
     },
+    /// Guard a run: wait for its manager's end on stdin and kill what is left of the run if the manager
+    /// died (started by `glompo run`, with the run in `GLOMPO_KEEPER`).
+    #[command(name = "__keeper", hide = true)]
+    Keeper,
     /// Serve evaluations of a built-in function on stdin/stdout (the `processes` evaluator's workers).
     #[command(name = "__worker", hide = true)]
     Worker {

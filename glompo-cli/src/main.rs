@@ -38,12 +38,14 @@ fn main() -> ExitCode {
             }
         }
         Command::Reap { dry_run } => reap(dry_run),
+        Command::Keeper => keep(),
         Command::Run { config, dir, overwrite, seed, quiet, no_reap, status_every } => {
             // First of all, before any thread exists: mark this process as a run (it re-executes
             // itself once to carry the marker), adopt orphaned descendants, and clear stale runs.
-            if let Err(e) = prepare_processes(quiet, !no_reap) {
-                return fail(FAILED, &e);
-            }
+            let keeper = match prepare_processes(quiet, !no_reap) {
+                Ok(keeper) => keeper,
+                Err(e) => return fail(FAILED, &e),
+            };
             if !(status_every.is_finite() && status_every >= 0.0) {
                 return fail(
                     USAGE,
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
                 Err(ConfigError(message)) => return fail(USAGE, &message),
             };
             let status_every = (!quiet && status_every > 0.0).then(|| Duration::from_secs_f64(status_every));
-            run(plan, quiet, status_every)
+            run(plan, quiet, status_every, keeper)
         }
     }
 }
@@ -65,7 +67,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
+fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<reaper::Keeper>) -> ExitCode {
     let dir = plan.dir.clone();
     let interrupt = match signal::install() {
         Ok(flag) => flag,
@@ -122,7 +124,9 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>) -> ExitCode {
         );
     }
     let outcome = manager.run();
-    // Nothing this run started may outlive it.
+    // Nothing this run started may outlive it: the keeper is told the run ended (it would otherwise
+    // take the run for dead), then every descendant is killed.
+    drop(keeper);
     if let Err(e) = reaper::kill_descendants() {
         eprintln!("glompo: warning: cannot sweep leftover processes: {e}");
     }
@@ -176,13 +180,21 @@ fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
     let _ = out.write_all(text.as_bytes());
 }
 
-/// Marks this process as a run's manager, makes it a child subreaper, and reaps the leftovers of
-/// runs whose manager died.
-fn prepare_processes(quiet: bool, sweep: bool) -> Result<(), String> {
-    reaper::mark_self().map_err(|e| format!("cannot mark the run's processes: {e}"))?;
+/// Marks this process as a run's manager, starts its keeper, makes it a child subreaper, and reaps the
+/// leftovers of runs whose manager died.
+fn prepare_processes(quiet: bool, sweep: bool) -> Result<Option<reaper::Keeper>, String> {
+    let marker = reaper::mark_self().map_err(|e| format!("cannot mark the run's processes: {e}"))?;
+    let argv = ["/proc/self/exe".to_owned(), "__keeper".to_owned()];
+    let keeper = match reaper::Keeper::start(&argv, &marker) {
+        Ok(keeper) => Some(keeper),
+        Err(e) => {
+            eprintln!("glompo: warning: cannot start the run's keeper: {e}");
+            None
+        }
+    };
     reaper::set_child_subreaper().map_err(|e| e.to_string())?;
     if !sweep {
-        return Ok(());
+        return Ok(keeper);
     }
     match reaper::reap(false) {
         Ok(report) if !report.signalled.is_empty() && !quiet => {
@@ -191,7 +203,26 @@ fn prepare_processes(quiet: bool, sweep: bool) -> Result<(), String> {
         Ok(_) => {}
         Err(e) => eprintln!("glompo: warning: cannot look for leftovers of dead runs: {e}"),
     }
-    Ok(())
+    Ok(keeper)
+}
+
+/// `glompo __keeper`: see [`reaper::serve_keeper`].
+fn keep() -> ExitCode {
+    let Some(run) = reaper::keeper_run() else {
+        return fail(USAGE, "__keeper: not started as a run's keeper (GLOMPO_KEEPER is not a run marker)");
+    };
+    match reaper::serve_keeper(&run) {
+        Ok(report) => {
+            if !report.signalled.is_empty() {
+                eprintln!(
+                    "glompo: the manager of run {run} died; its keeper killed {} processes left of the run",
+                    report.signalled.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(FAILED, &format!("the keeper of run {run}: {e}")),
+    }
 }
 
 fn reap(dry_run: bool) -> ExitCode {

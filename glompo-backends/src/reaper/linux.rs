@@ -80,6 +80,29 @@ pub(super) fn read_self() -> Result<SelfInfo> {
     Ok(SelfInfo { pid: stat.pid, start_time: stat.starttime, pgid: stat.pgrp, pid_ns })
 }
 
+/// The marker in this process's environment, if its manager (same pid and start time) is this process or
+/// one of its ancestors by parent pid.
+pub(super) fn inherited_marker() -> Option<RunMarker> {
+    let marker = RunMarker::parse(&std::env::var(RUN_ENV).ok()?)?;
+    let me = read_self().ok()?;
+    if me.pid_ns != marker.pid_ns {
+        return None;
+    }
+    let mut pid = me.pid;
+    // A parent chain is short; the bound only guards against a table that changes under the walk.
+    for _ in 0..64 {
+        let stat = Process::new(pid).and_then(|p| p.stat()).ok()?;
+        if pid == marker.pid {
+            return (stat.starttime == marker.start_time).then_some(marker);
+        }
+        if stat.ppid <= 1 {
+            return None;
+        }
+        pid = stat.ppid;
+    }
+    None
+}
+
 impl Caller {
     /// The calling process, as the reaper sees it.
     pub fn current() -> Result<Caller> {
@@ -252,7 +275,10 @@ pub fn mark_command<'c>(cmd: &'c mut Command, marker: &RunMarker) -> &'c mut Com
 }
 
 /// Scan, kill and wait in rounds; `select` picks the pids from each table.
-fn execute(dry_run: bool, select: impl Fn(&[ProcEntry], &Caller) -> Vec<Pid>) -> Result<ReapReport> {
+pub(super) fn execute(
+    dry_run: bool,
+    select: impl Fn(&[ProcEntry], &Caller) -> Vec<Pid>,
+) -> Result<ReapReport> {
     let me = read_self()?;
     let caller = Caller { pid: me.pid, pid_ns: me.pid_ns };
     let mut report = ReapReport { dry_run, ..ReapReport::default() };
@@ -420,7 +446,7 @@ fn unchanged(e: &ProcEntry) -> bool {
 }
 
 /// Whether `pid` still names a running (not zombie) process that started at `start_time`.
-fn running(pid: Pid, start_time: Option<u64>) -> bool {
+pub(super) fn running(pid: Pid, start_time: Option<u64>) -> bool {
     match Process::new(pid).and_then(|p| p.stat()) {
         Ok(stat) => Some(stat.starttime) == start_time && !matches!(stat.state, 'Z' | 'X'),
         Err(_) => false,

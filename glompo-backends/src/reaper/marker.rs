@@ -49,6 +49,18 @@ impl RunMarker {
         Ok(RunMarker { pid: me.pid, start_time: me.start_time, pgid: me.pgid, pid_ns: me.pid_ns })
     }
 
+    /// The marker of the run the calling process belongs to: the marker in its environment if that run's
+    /// manager is this process or one of its ancestors (a runner process, a worker), else its own (it
+    /// manages a run of its own). Processes started by a runner or a worker then carry their manager's
+    /// marker, so a keeper or a sweep of that run finds them too.
+    #[cfg(target_os = "linux")]
+    pub fn of_this_run() -> super::Result<RunMarker> {
+        match super::linux::inherited_marker() {
+            Some(marker) => Ok(marker),
+            None => RunMarker::for_current_process(),
+        }
+    }
+
     /// The environment variable and value that mark a process of this run, for
     /// [`std::process::Command::env`].
     pub fn env_pair(&self) -> (&'static str, String) {

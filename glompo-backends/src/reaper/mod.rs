@@ -21,6 +21,8 @@ mod marker;
 pub mod scan;
 
 #[cfg(target_os = "linux")]
+mod keeper;
+#[cfg(target_os = "linux")]
 mod linux;
 
 #[cfg(test)]
@@ -29,6 +31,8 @@ mod test;
 pub use marker::{RUN_ENV, RunMarker};
 pub use scan::{Caller, Pid, ProcEntry};
 
+#[cfg(target_os = "linux")]
+pub use keeper::{KEEPER_ENV, Keeper, keeper_run, serve_keeper};
 #[cfg(target_os = "linux")]
 pub use linux::{
     KillFailure, ReapReport, kill_descendants, mark_command, mark_self, read_table, reap, reap_run,

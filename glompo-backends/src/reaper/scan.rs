@@ -91,7 +91,7 @@ pub struct Caller {
 /// ```
 pub fn orphans(table: &[ProcEntry], caller: &Caller) -> Vec<Pid> {
     let index = Index::new(table);
-    let protected = index.protected(caller);
+    let protected = index.protected(caller, None);
     let mut out = BTreeSet::new();
     for run in index.runs() {
         if index.status(&run, caller) == Status::Dead {
@@ -109,7 +109,22 @@ pub fn orphans_of_run(table: &[ProcEntry], caller: &Caller, run: &RunMarker) -> 
     if index.status(run, caller) != Status::Dead {
         return Vec::new();
     }
-    let protected = index.protected(caller);
+    let protected = index.protected(caller, None);
+    let out: BTreeSet<Pid> =
+        index.members(run, caller).into_iter().filter(|pid| !protected.contains(pid)).collect();
+    out.into_iter().collect()
+}
+
+/// Like [`orphans_of_run`], for a run whose manager is known to have ended (its keeper saw it go, see
+/// [`crate::reaper::serve_keeper`]): a zombie manager counts as dead here, since it can manage nothing
+/// and its pid cannot be reused while it is a zombie. Empty while the manager still runs.
+pub fn orphans_of_ended_run(table: &[ProcEntry], caller: &Caller, run: &RunMarker) -> Vec<Pid> {
+    let index = Index::new(table);
+    let running = index.managers(run).any(|e| !e.is_zombie());
+    if run.pid_ns != caller.pid_ns || running {
+        return Vec::new();
+    }
+    let protected = index.protected(caller, Some(run));
     let out: BTreeSet<Pid> =
         index.members(run, caller).into_iter().filter(|pid| !protected.contains(pid)).collect();
     out.into_iter().collect()
@@ -247,10 +262,13 @@ impl<'a> Index<'a> {
         out
     }
 
-    fn protected(&self, caller: &Caller) -> HashSet<Pid> {
+    /// What no selection may take: the caller and its ancestors, pids 0 and 1, and the members of
+    /// every live or foreign run except `ended` (a run known to have ended, see
+    /// [`orphans_of_ended_run`]).
+    fn protected(&self, caller: &Caller, ended: Option<&RunMarker>) -> HashSet<Pid> {
         let mut out = self.caller_and_ancestors(caller);
         out.extend(self.table.iter().map(|e| e.pid).filter(|pid| *pid <= 1));
-        for run in self.runs() {
+        for run in self.runs().into_iter().filter(|run| Some(run) != ended) {
             match self.status(&run, caller) {
                 Status::Alive => {
                     out.insert(run.pid);

@@ -7,7 +7,9 @@ use std::collections::{BTreeSet, HashSet};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use super::scan::{Caller, Pid, ProcEntry, descendants, orphans, orphans_of_run, sweep};
+use super::scan::{
+    Caller, Pid, ProcEntry, descendants, orphans, orphans_of_ended_run, orphans_of_run, sweep,
+};
 use super::{RUN_ENV, RunMarker};
 
 const NS: u64 = 4_026_531_836;
@@ -33,6 +35,28 @@ fn base() -> Vec<ProcEntry> {
 }
 
 const DEAD: RunMarker = RunMarker { pid: 50, start_time: 100, pgid: 40, pid_ns: NS };
+
+#[test]
+fn a_keeper_takes_the_run_of_a_zombie_manager_and_nothing_of_a_running_one() {
+    let mut table = base();
+    // The manager 50 is a zombie its shell has not waited for yet; its worker 51 and the worker's own
+    // child 52 (re-parented to PID 1) carry the marker; 70 is unrelated.
+    table.extend([
+        ProcEntry { marker: Some(DEAD), ..zombie(50, 5, 40, 100) },
+        proc(51, 1, 51, 101, Some(DEAD)),
+        proc(52, 1, 51, 102, Some(DEAD)),
+        proc(70, 1, 70, 103, None),
+    ]);
+    assert!(orphans_of_run(&table, &CALLER, &DEAD).is_empty(), "a zombie manager keeps its run for others");
+    assert_eq!(orphans_of_ended_run(&table, &CALLER, &DEAD), [51, 52]);
+    // While the manager runs, nothing is taken.
+    table[3].state = 'S';
+    assert!(orphans_of_ended_run(&table, &CALLER, &DEAD).is_empty());
+    // Nor from another pid namespace.
+    let foreign = Caller { pid: 10, pid_ns: OTHER_NS };
+    table[3].state = 'Z';
+    assert!(orphans_of_ended_run(&table, &foreign, &DEAD).is_empty());
+}
 
 #[test]
 fn markers_round_trip_through_their_text() {

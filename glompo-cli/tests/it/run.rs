@@ -226,6 +226,18 @@ impl Drop for Reap {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // A killed manager's keeper cleans up after it and exits; wait for it too.
+        let keeper = format!("GLOMPO_KEEPER={}.", self.0.id());
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs() < 10
+            && fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|e| {
+                fs::read(e.path().join("environ")).is_ok_and(|env| {
+                    String::from_utf8_lossy(&env).split('\0').any(|v| v.starts_with(&keeper))
+                })
+            })
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -551,6 +563,55 @@ fn no_worker_survives_a_sigkill_of_the_manager() {
             "{evaluator}: survivors {:?}",
             processes_with("0.00271828")
         );
+    }
+}
+
+/// A model whose every evaluation is a process of its own, as a wrapper around a simulation would be;
+/// the evaluation's command line carries the tag given as the model's argument.
+const NESTED_MODEL: &str = r#"
+import json, subprocess, sys
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    subprocess.run([sys.executable, "-c", "import time; time.sleep(5)", sys.argv[1]])
+    print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
+"#;
+
+#[test]
+fn processes_the_objective_starts_die_with_a_killed_manager() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    for (backend, tag) in [("threads", "nested-1.41421356"), ("processes", "nested-1.73205080")] {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("model.py"), NESTED_MODEL).unwrap();
+        let mut config = small_config();
+        config["objective"] = json!({"command": ["python3", "model.py", tag], "dim": 3});
+        config["bounds"] = json!([[-1, 1]]);
+        config["optimizers"] = json!([{"type": "random-search", "workers": 2, "evaluator": "threads"}]);
+        config["backend"] = json!(backend);
+        config["max_jobs"] = json!(4);
+        let config = write_config(tmp.path(), &config);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_glompo"))
+            .args(["run", &config, "--dir", "out", "-q", "--no-reap"])
+            .current_dir(tmp.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map(Reap)
+            .unwrap();
+        // Two optimizers with two evaluations in flight each: four evaluation processes.
+        let start = std::time::Instant::now();
+        while processes_with(&format!("time.sleep(5) {tag}")).len() < 4 {
+            assert!(start.elapsed().as_secs() < 30, "{backend}: the evaluations did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        kill(Pid::from_raw(child.0.id() as i32), Signal::SIGKILL).unwrap();
+        child.0.wait().unwrap();
+        let start = std::time::Instant::now();
+        while !processes_with(tag).is_empty() && start.elapsed().as_secs_f64() < 2.0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let survivors = processes_with(tag);
+        assert!(survivors.is_empty(), "{backend}: survivors {survivors:?}");
     }
 }
 

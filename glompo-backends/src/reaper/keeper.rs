@@ -1,0 +1,115 @@
+//! The keeper: a small process that outlives its manager long enough to reap the run.
+//!
+//! `PR_SET_PDEATHSIG` kills the manager's children when it dies, and they kill theirs the same way, but
+//! a process that a worker's own program starts (a simulation behind a wrapper script) gets no signal:
+//! it is re-parented to PID 1 and runs on. The keeper closes that gap. The manager starts it first
+//! thing, in a process group of its own and without the run's marker, with a pipe on its stdin; the
+//! keeper waits for the pipe to close. After a normal end the manager writes `done` first and the keeper
+//! just exits; if the pipe closes without it, the manager died, and the keeper waits until it is no
+//! longer running, then kills every process of the run ([`scan::orphans_of_ended_run`]).
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::linux::{ReapReport, execute, running};
+use super::marker::{RUN_ENV, RunMarker};
+use super::scan;
+use super::{ReaperError, Result};
+
+/// The environment variable that names the run a keeper guards.
+pub const KEEPER_ENV: &str = "GLOMPO_KEEPER";
+
+/// How long a keeper waits for a manager that closed its pipe to stop running.
+const MANAGER_EXIT: Duration = Duration::from_secs(5);
+/// How long it waits before a second sweep, for processes that were being started during the first.
+const SECOND_SWEEP: Duration = Duration::from_millis(200);
+
+/// A running keeper; see the module documentation. Dropping it is [`Keeper::finish`].
+#[derive(Debug)]
+pub struct Keeper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl Keeper {
+    /// Starts `argv`, a program that calls [`serve_keeper`] (for the CLI, `glompo __keeper`), as the
+    /// keeper of `run`.
+    ///
+    /// Call it before the process becomes a subreaper and before any other child exists. The keeper is
+    /// in a process group of its own (terminal signals meant for the run do not reach it) and carries
+    /// [`KEEPER_ENV`] instead of [`RUN_ENV`], so no sweep takes it for a process of the run.
+    pub fn start(argv: &[String], run: &RunMarker) -> Result<Keeper> {
+        let (program, args) = argv.split_first().ok_or_else(|| ReaperError::Exec {
+            path: "keeper".into(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the keeper command is empty"),
+        })?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .env_remove(RUN_ENV)
+            .env(KEEPER_ENV, run.to_string())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| ReaperError::Exec { path: program.into(), source })?;
+        let stdin = child.stdin.take();
+        Ok(Keeper { child, stdin })
+    }
+
+    /// The keeper's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Tells the keeper that the run ended normally (the manager cleans up itself) and waits for it.
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"done\n");
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The keeper's side: waits until its stdin closes; if the manager did not say `done` first, waits for
+/// it to stop running and kills every process of `run`, twice, [`SECOND_SWEEP`] apart. Returns what it
+/// killed (nothing after a normal end).
+pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
+    let mut said = Vec::new();
+    // An error reading is a closed pipe too: the manager is gone either way.
+    let _ = std::io::stdin().lock().read_to_end(&mut said);
+    if said.starts_with(b"done") {
+        return Ok(ReapReport::default());
+    }
+    let deadline = Instant::now() + MANAGER_EXIT;
+    while running(run.pid, Some(run.start_time)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sweep = || execute(false, |table, caller| scan::orphans_of_ended_run(table, caller, run));
+    let mut report = sweep()?;
+    std::thread::sleep(SECOND_SWEEP);
+    let second = sweep()?;
+    report.selected.extend(second.selected);
+    report.signalled.extend(second.signalled);
+    report.groups.extend(second.groups);
+    report.reaped.extend(second.reaped);
+    report.failed.extend(second.failed);
+    report.survivors = second.survivors;
+    Ok(report)
+}
+
+/// The run this keeper guards, if the process was started as a keeper ([`KEEPER_ENV`] holds a marker).
+pub fn keeper_run() -> Option<RunMarker> {
+    std::env::var(KEEPER_ENV).ok().and_then(|v| RunMarker::parse(&v))
+}
