@@ -23,14 +23,11 @@
 //! A process belongs to the trial's run if it carries the manager's marker (`GLOMPO_RUN` whose first
 //! field is the manager's pid), if its command line holds the trial's tag (an unusual `delay_s` for a
 //! built-in, an extra argument for the Python program: it reaches `glompo __runner` and `glompo
-//! __worker` command lines too), or if its parent is the manager or another process of the run. Runner
-//! processes mark their own workers with their own pid, which the tag and the parentage still catch.
+//! __worker` command lines too), or if its parent is the manager or another process of the run.
 //!
 //! With `--nested`, only the Python combinations run, with a model that runs each evaluation in a
 //! process of its own lasting 3 s: what an objective program starts itself is not a direct child of
-//! glompo, so `PR_SET_PDEATHSIG` does not reach it, and it outlives a killed manager (it carries the run
-//! marker, so `glompo reap` and the next `glompo run` remove it). This is a known gap, measured on
-//! demand; without the flag the benchmark is the check.
+//! glompo, so `PR_SET_PDEATHSIG` does not reach it; the run's keeper (`glompo __keeper`) kills it.
 //!
 //! The glompo binary must be built next to this example (`cargo xtask bench orphans` does that).
 
