@@ -184,7 +184,10 @@ fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
 /// leftovers of runs whose manager died.
 fn prepare_processes(quiet: bool, sweep: bool) -> Result<Option<reaper::Keeper>, String> {
     let marker = reaper::mark_self().map_err(|e| format!("cannot mark the run's processes: {e}"))?;
-    let argv = ["/proc/self/exe".to_owned(), "__keeper".to_owned()];
+    // The program's own path, so that `ps` shows the keeper as glompo; /proc/self/exe if it is unknown.
+    let exe =
+        std::env::current_exe().map_or_else(|_| "/proc/self/exe".to_owned(), |p| p.display().to_string());
+    let argv = [exe, "__keeper".to_owned()];
     let keeper = match reaper::Keeper::start(&argv, &marker) {
         Ok(keeper) => Some(keeper),
         Err(e) => {
