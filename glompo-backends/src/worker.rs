@@ -12,10 +12,14 @@
 //! the manager:
 //!
 //! ```rust,standalone_crate
+//! use std::sync::Arc;
+//!
 //! use glompo_backends::worker::serve_if_worker;
-//! use glompo_backends::{CommandObjective, CommandSpec};
-//! use glompo_core::Objective;
+//! use glompo_backends::{CommandObjective, CommandSpec, Processes};
 //! use glompo_core::objective::from_fn;
+//! use glompo_core::selector::{CycleSelector, OptimizerSpec};
+//! use glompo_core::testing::ScriptedFactory;
+//! use glompo_core::{Bounds, Objective, checker, manager::Manager};
 //!
 //! fn model() -> impl Objective {
 //!     from_fn(|x: &[f64]| {
@@ -31,16 +35,31 @@
 //! fn main() {
 //!     // In a worker this serves requests and exits; in the manager it returns at once.
 //!     serve_if_worker(model);
+//!
+//!     // The workers as an objective of their own...
 //!     let workers = CommandObjective::new(CommandSpec::this_program(Vec::<String>::new())).unwrap();
 //!     assert_eq!(workers.evaluate(&[3.0, 4.0]).unwrap(), 25.0);
 //!     let crash = workers.evaluate(&[2e6, 0.0]).unwrap_err();
 //!     assert!(crash.message().ends_with("the worker was killed by SIGABRT"), "{crash}");
 //!     assert_eq!(workers.evaluate(&[1.0, 2.0]).unwrap(), 5.0); // a fresh worker took over
+//!
+//!     // ...or as the level-2 evaluator of a run's optimizers (any optimizer factory will do).
+//!     let in_workers = Arc::new(Processes::new(CommandSpec::this_program(Vec::<String>::new())));
+//!     let spec = OptimizerSpec::new(Arc::new(ScriptedFactory::descending().batch(4)))
+//!         .workers(2)
+//!         .evaluator(in_workers);
+//!     let result = Manager::builder(Arc::new(model()), Bounds::uniform(3, -2.0, 2.0).unwrap())
+//!         .selector(Box::new(CycleSelector::new(vec![spec]).unwrap()))
+//!         .checker(checker::max_evals(40))
+//!         .max_jobs(2)
+//!         .build()
+//!         .unwrap()
+//!         .run()
+//!         .unwrap();
+//!     assert!(result.counters.evaluations >= 40);
+//!     assert_eq!(result.counters.failed_evaluations, 0);
 //! }
 //! ```
-//!
-//! In a run, the same spec goes to the level-2 evaluator:
-//! `OptimizerSpec::new(factory).workers(4).evaluator(Arc::new(Processes::new(spec)))`.
 
 use std::io::{BufRead, Write};
 use std::os::fd::AsFd;
