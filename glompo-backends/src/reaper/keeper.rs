@@ -83,7 +83,7 @@ impl Drop for Keeper {
 }
 
 /// The keeper's side: waits until its stdin closes; if the manager did not say `done` first, waits for
-/// it to stop running and kills every process of `run`, twice, [`SECOND_SWEEP`] apart. Returns what it
+/// it to stop running and kills every process of `run`, twice, 200 ms apart. Returns what it
 /// killed (nothing after a normal end).
 pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
     let mut said = Vec::new();
