@@ -32,6 +32,7 @@ pub mod objective;
 pub mod optimizer;
 pub mod point;
 pub mod record;
+mod resources;
 pub mod rng;
 pub mod runner;
 pub mod selector;

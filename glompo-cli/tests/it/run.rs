@@ -65,6 +65,9 @@ fn a_run_writes_consistent_outputs_and_prints_the_result() {
     let min = evals.iter().filter_map(|e| e["fx"].as_f64()).fold(f64::INFINITY, f64::min);
     assert_eq!(summary["result"]["fx"].as_f64(), Some(min));
     assert!(stdout.contains(&format!("best f = {min:.10e}")), "{stdout}");
+    // What the manager used: CPU time and peak memory of its process.
+    assert!(summary["resources"]["cpu_user_s"].as_f64().unwrap() >= 0.0, "{}", summary["resources"]);
+    assert!(summary["resources"]["peak_rss_mb"].as_f64().unwrap() > 1.0, "{}", summary["resources"]);
     // The summary holds the resolved config, defaults included.
     assert_eq!(summary["config"]["objective"]["function"], "rastrigin");
     assert_eq!(summary["config"]["bounds"].as_array().unwrap().len(), 4);

@@ -118,6 +118,7 @@ impl Manager {
             "end": result.end_reason,
             "wall_time_s": wall_time_s,
             "periods": [{"start_unix": started_unix, "end_unix": unix_now()}],
+            "resources": crate::resources::usage(),
             "optimizers": st.records.iter().map(|r| json!({
                 "opt_id": r.id(),
                 "type": r.type_name(),
