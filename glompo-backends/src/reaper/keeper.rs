@@ -26,7 +26,7 @@ const MANAGER_EXIT: Duration = Duration::from_secs(5);
 /// How long it waits before a second sweep, for processes that were being started during the first.
 const SECOND_SWEEP: Duration = Duration::from_millis(200);
 
-/// A running keeper; see the module documentation. Dropping it is [`Keeper::finish`].
+/// A running keeper; see the module documentation. Dropping it is [`Keeper::finish`] (but see `Drop`).
 #[derive(Debug)]
 pub struct Keeper {
     child: Child,
@@ -77,8 +77,15 @@ impl Keeper {
 }
 
 impl Drop for Keeper {
+    /// Like [`Keeper::finish`], except while the thread panics: then the manager may not get to its own
+    /// shutdown sweep, so the keeper is not told `done` (it reaps the run once the manager has exited)
+    /// and is not waited for.
     fn drop(&mut self) {
-        self.end();
+        if std::thread::panicking() {
+            drop(self.stdin.take());
+        } else {
+            self.end();
+        }
     }
 }
 
@@ -112,4 +119,41 @@ pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
 /// The run this keeper guards, if the process was started as a keeper ([`KEEPER_ENV`] holds a marker).
 pub fn keeper_run() -> Option<RunMarker> {
     std::env::var(KEEPER_ENV).ok().and_then(|v| RunMarker::parse(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keeper that records what its manager said: `said` gets the input, then `closed`.
+    fn recorder(dir: &std::path::Path) -> Keeper {
+        let script = format!("cat > {0}/said; touch {0}/closed", dir.display());
+        let run = RunMarker { pid: 4242, start_time: 1, pgid: 4242, pid_ns: 1 };
+        Keeper::start(&["sh".into(), "-c".into(), script], &run).unwrap()
+    }
+
+    #[test]
+    fn a_normal_end_says_done_and_a_panic_does_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let normal = tmp.path().join("normal");
+        std::fs::create_dir(&normal).unwrap();
+        recorder(&normal).finish();
+        assert_eq!(std::fs::read_to_string(normal.join("said")).unwrap(), "done\n");
+
+        let panicked = tmp.path().join("panicked");
+        std::fs::create_dir(&panicked).unwrap();
+        let keeper = recorder(&panicked);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _keeper = keeper;
+            panic!("the manager panics");
+        }));
+        assert!(unwound.is_err());
+        // The keeper is not waited for: look for its input to end.
+        let start = Instant::now();
+        while !panicked.join("closed").exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the keeper's input never closed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(std::fs::read_to_string(panicked.join("said")).unwrap(), "");
+    }
 }
