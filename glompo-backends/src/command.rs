@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory};
 use glompo_core::{CoreError, EvalError, EvalOutput, Objective};
 use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -214,6 +215,14 @@ impl Worker {
                 message: "no pipes to the worker".into(),
             });
         };
+        if let Err(e) = fcntl(&stdin, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(BackendError::Command {
+                program: program.clone(),
+                message: format!("cannot make the worker's input non-blocking: {e}"),
+            });
+        }
         Ok(Worker { child, stdin, stdout, buf: Vec::new(), fresh: true })
     }
 
@@ -227,12 +236,28 @@ impl Worker {
         let mut line = serde_json::to_vec(&serde_json::json!({ "x": x }))
             .map_err(|e| Failure::Broken(format!("cannot encode the request: {e}")))?;
         line.push(b'\n');
-        if let Err(e) = self.stdin.write_all(&line).and_then(|()| self.stdin.flush()) {
-            return Err(Failure::Broken(self.death(&format!("cannot send the request: {e}"))));
-        }
         let grace = if self.fresh { STARTUP_GRACE } else { Duration::ZERO };
         self.fresh = false;
-        Ok(timeout.map(|t| Instant::now() + t + grace))
+        let deadline = timeout.map(|t| Instant::now() + t + grace);
+        // The input is non-blocking: a worker that stops reading cannot hold a long request (more than
+        // a pipe's 64 KiB) past its deadline.
+        let mut sent = 0;
+        while sent < line.len() {
+            match self.stdin.write(&line[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let wait = match deadline {
+                        None => PollTimeout::NONE,
+                        Some(deadline) => poll_timeout(deadline).ok_or_else(|| timed_out(timeout))?,
+                    };
+                    let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLOUT)];
+                    poll_ready(&mut fds, wait)?;
+                }
+                Err(e) => return Err(Failure::Broken(self.death(&format!("cannot send the request: {e}")))),
+            }
+        }
+        Ok(deadline)
     }
 
     /// A complete line read, if there is one.
@@ -269,20 +294,23 @@ impl Worker {
     fn request(&mut self, x: &[f64], timeout: Option<Duration>) -> std::result::Result<EvalOutput, Failure> {
         let deadline = self.send(x, timeout)?;
         loop {
+            // A deadline that has passed still gets a last look at what is there.
+            let expired = deadline.is_some_and(|d| d <= Instant::now());
             let wait = match deadline {
                 None => PollTimeout::NONE,
-                Some(deadline) => match poll_timeout(deadline) {
-                    Some(wait) => wait,
-                    None => return Err(timed_out(timeout)),
-                },
+                Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
             };
             let ready = {
                 let mut fds = [PollFd::new(self.stdout.as_fd(), PollFlags::POLLIN)];
                 poll_ready(&mut fds, wait)?;
                 fds[0].any().unwrap_or(true)
             };
-            if ready && let Some(out) = self.read_answer()? {
-                return Ok(out);
+            if ready {
+                if let Some(out) = self.read_answer()? {
+                    return Ok(out);
+                }
+            } else if expired {
+                return Err(timed_out(timeout));
             }
         }
     }
@@ -406,6 +434,18 @@ struct ProcessEvaluator {
     objective: Arc<CommandObjective>,
 }
 
+/// The requests in flight of one batch. Left over only if the batch unwinds (a panic in `report`):
+/// then their workers are killed, not left running unattended.
+struct Busy(Vec<InFlight>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for flight in self.0.drain(..) {
+            flight.worker.kill();
+        }
+    }
+}
+
 /// A request on its way: the worker, the point's index in the batch, and its deadline.
 struct InFlight {
     worker: Worker,
@@ -441,46 +481,47 @@ impl Evaluator for ProcessEvaluator {
             report(index, &outcome);
             outcomes[index] = Some(outcome);
         };
-        let mut busy: Vec<InFlight> = Vec::with_capacity(self.workers);
+        let mut busy = Busy(Vec::with_capacity(self.workers));
         let mut next = 0;
         loop {
-            while busy.len() < self.workers && next < points.len() && !cancel.load(Ordering::Relaxed) {
+            while busy.0.len() < self.workers && next < points.len() && !cancel.load(Ordering::Relaxed) {
                 match self.dispatch(&points[next], next) {
-                    Ok(flight) => busy.push(flight),
+                    Ok(flight) => busy.0.push(flight),
                     Err(outcome) => finish(next, outcome),
                 }
                 next += 1;
             }
-            if busy.is_empty() {
+            if busy.0.is_empty() {
                 break;
             }
-            let nearest = busy.iter().filter_map(|f| f.deadline).min();
-            let wait = match nearest {
-                None => Some(PollTimeout::NONE),
-                Some(deadline) => poll_timeout(deadline),
+            // Until the nearest deadline; a deadline that has passed still gets a look at what is there,
+            // so that an answer that came in time is never taken for a timeout.
+            let wait = match busy.0.iter().filter_map(|f| f.deadline).min() {
+                None => PollTimeout::NONE,
+                Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
             };
-            // Which workers have something to read; all of them if the wait itself failed (each read
-            // then finds out what is wrong with its worker).
-            let ready: Vec<bool> = match wait {
-                None => vec![false; busy.len()],
-                Some(wait) => {
-                    let mut fds: Vec<PollFd<'_>> = busy
-                        .iter()
-                        .map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN))
-                        .collect();
-                    match poll_ready(&mut fds, wait) {
-                        Ok(()) => fds.iter().map(|fd| fd.any().unwrap_or(true)).collect(),
-                        Err(_) => vec![true; busy.len()],
+            let polled = {
+                let mut fds: Vec<PollFd<'_>> =
+                    busy.0.iter().map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN)).collect();
+                poll_ready(&mut fds, wait).map(|()| fds.iter().map(|fd| fd.any().unwrap_or(true)).collect())
+            };
+            let ready: Vec<bool> = match polled {
+                Ok(ready) => ready,
+                Err(Failure::Broken(message) | Failure::Answered(message)) => {
+                    // Nothing can be waited for: every request in flight fails.
+                    for InFlight { worker, index, .. } in busy.0.drain(..) {
+                        finish(index, Err(self.objective.settle(worker, Failure::Broken(message.clone()))));
                     }
+                    continue;
                 }
             };
             let now = Instant::now();
-            let mut i = busy.len();
+            let mut i = busy.0.len();
             while i > 0 {
                 i -= 1;
                 let answer = if ready[i] {
-                    busy[i].worker.read_answer()
-                } else if busy[i].deadline.is_some_and(|d| d <= now) {
+                    busy.0[i].worker.read_answer()
+                } else if busy.0[i].deadline.is_some_and(|d| d <= now) {
                     Err(timed_out(self.objective.spec.timeout))
                 } else {
                     continue;
@@ -488,12 +529,12 @@ impl Evaluator for ProcessEvaluator {
                 match answer {
                     Ok(None) => {}
                     Ok(Some(out)) => {
-                        let InFlight { worker, index, .. } = busy.swap_remove(i);
+                        let InFlight { worker, index, .. } = busy.0.swap_remove(i);
                         self.objective.give_back(worker);
                         finish(index, Ok(out));
                     }
                     Err(failure) => {
-                        let InFlight { worker, index, .. } = busy.swap_remove(i);
+                        let InFlight { worker, index, .. } = busy.0.swap_remove(i);
                         finish(index, Err(self.objective.settle(worker, failure)));
                     }
                 }

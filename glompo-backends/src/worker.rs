@@ -22,6 +22,7 @@
 //! use glompo_core::{Bounds, Objective, checker, manager::Manager};
 //!
 //! fn model() -> impl Objective {
+//!     println!("loading the model"); // in a worker, this goes to stderr too
 //!     from_fn(|x: &[f64]| {
 //!         // Prints go to stderr in a worker; they cannot garble its answers.
 //!         println!("evaluating {x:?}");
@@ -77,13 +78,20 @@ pub const WORKER_ENV: &str = "GLOMPO_WORKER";
 /// at once without calling `build`.
 ///
 /// Call it first thing in `main`: before threads, before parsing arguments, before
-/// [`crate::reaper::mark_self`] (a worker must keep its manager's run marker).
+/// [`crate::reaper::mark_self`] (a worker must keep its manager's run marker). Stdout is pointed at
+/// stderr before `build` runs, so nothing `build` or the objective prints, and no process they start,
+/// can reach the answers. [`WORKER_ENV`] stays set for the processes the objective starts: a helper
+/// program that itself calls `serve_if_worker` would serve too.
 pub fn serve_if_worker<O: Objective>(build: impl FnOnce() -> O) {
     if std::env::var_os(WORKER_ENV).is_none() {
         return;
     }
-    let objective = build();
-    let code = match serve(&objective) {
+    // Before `build`: what it prints, and the processes it starts, must not get the answers' pipe.
+    let served = answer_channel().and_then(|answers| {
+        let objective = build();
+        serve_on(&objective, answers)
+    });
+    let code = match served {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("glompo worker: {e}");
@@ -112,9 +120,20 @@ impl CommandSpec {
 /// The answers go to the stdout the program was started with; the program's own stdout is pointed at
 /// its stderr first, so that whatever the objective prints cannot be taken for an answer.
 pub fn serve(objective: &dyn Objective) -> std::io::Result<()> {
+    serve_on(objective, answer_channel()?)
+}
+
+/// Takes the stdout the program was started with for the answers (a copy that closes on exec, so no
+/// process the objective starts holds it) and points stdout at stderr.
+fn answer_channel() -> std::io::Result<std::fs::File> {
     let answers = std::io::stdout().as_fd().try_clone_to_owned()?;
     nix::unistd::dup2_stdout(std::io::stderr()).map_err(std::io::Error::from)?;
-    let mut answers = std::io::BufWriter::new(std::fs::File::from(answers));
+    Ok(std::fs::File::from(answers))
+}
+
+/// The request loop of [`serve`], answering on `answers`.
+fn serve_on(objective: &dyn Objective, answers: std::fs::File) -> std::io::Result<()> {
+    let mut answers = std::io::BufWriter::new(answers);
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         writeln!(answers, "{}", answer(objective, &line))?;

@@ -124,12 +124,13 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         );
     }
     let outcome = manager.run();
-    // Nothing this run started may outlive it: the keeper is told the run ended (it would otherwise
-    // take the run for dead), then every descendant is killed.
-    drop(keeper);
-    if let Err(e) = reaper::kill_descendants() {
+    // Nothing this run started may outlive it: every descendant but the keeper is killed, then the
+    // keeper is told the run ended (so that it stays on guard during the sweep).
+    let spared: Vec<reaper::Pid> = keeper.iter().map(reaper::Keeper::pid).collect();
+    if let Err(e) = reaper::kill_descendants_except(&spared) {
         eprintln!("glompo: warning: cannot sweep leftover processes: {e}");
     }
+    drop(keeper);
     match outcome {
         Ok(result) => {
             report(&result, &dir, quiet);

@@ -9,9 +9,12 @@
 //! longer running, then kills every process of the run ([`scan::orphans_of_ended_run`]).
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::linux::{ReapReport, execute, running};
 use super::marker::{RUN_ENV, RunMarker};
@@ -21,8 +24,10 @@ use super::{ReaperError, Result};
 /// The environment variable that names the run a keeper guards.
 pub const KEEPER_ENV: &str = "GLOMPO_KEEPER";
 
-/// How long a keeper waits for a manager that closed its pipe to stop running.
-const MANAGER_EXIT: Duration = Duration::from_secs(5);
+/// How often a keeper looks whether its manager still runs.
+const LOOK_EVERY_MS: u8 = 100;
+/// How long a manager waits for its keeper to take `done` before it kills it.
+const KEEPER_EXIT: Duration = Duration::from_secs(5);
 /// How long it waits before a second sweep, for processes that were being started during the first.
 const SECOND_SWEEP: Duration = Duration::from_millis(200);
 
@@ -59,8 +64,8 @@ impl Keeper {
     }
 
     /// The keeper's pid.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    pub fn pid(&self) -> super::Pid {
+        super::Pid::try_from(self.child.id()).unwrap_or(super::Pid::MAX)
     }
 
     /// Tells the keeper that the run ended normally (the manager cleans up itself) and waits for it.
@@ -72,6 +77,12 @@ impl Keeper {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = stdin.write_all(b"done\n");
         }
+        // It exits as soon as it reads `done`; one that does not within KEEPER_EXIT is killed.
+        let deadline = Instant::now() + KEEPER_EXIT;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -89,19 +100,36 @@ impl Drop for Keeper {
     }
 }
 
-/// The keeper's side: waits until its stdin closes; if the manager did not say `done` first, waits for
-/// it to stop running and kills every process of `run`, twice, 200 ms apart. Returns what it
-/// killed (nothing after a normal end).
+/// The keeper's side: waits for the manager's end — `done` on stdin (a normal end: returns an empty
+/// report at once), or stdin closing without it, or the manager no longer running (it died, even if
+/// some process forked from it still holds the pipe) — then waits until the manager no longer runs
+/// and kills every process of `run`, twice, 200 ms apart. Returns what it killed.
 pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
+    let stdin = std::io::stdin();
     let mut said = Vec::new();
-    // An error reading is a closed pipe too: the manager is gone either way.
-    let _ = std::io::stdin().lock().read_to_end(&mut said);
-    if said.starts_with(b"done") {
-        return Ok(ReapReport::default());
-    }
-    let deadline = Instant::now() + MANAGER_EXIT;
-    while running(run.pid, Some(run.start_time)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
+    let mut open = true;
+    loop {
+        if said.windows(4).any(|w| w == b"done") {
+            return Ok(ReapReport::default());
+        }
+        if !running(run.pid, Some(run.start_time)) {
+            break;
+        }
+        if open {
+            let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+            // EINTR or an error: look again at the next round.
+            let readable = poll(&mut fds, PollTimeout::from(LOOK_EVERY_MS)).is_ok_and(|n| n > 0);
+            if readable {
+                let mut chunk = [0_u8; 64];
+                // An error reading is a closed pipe too: the manager is gone either way.
+                match stdin.lock().read(&mut chunk) {
+                    Ok(0) | Err(_) => open = false,
+                    Ok(n) => said.extend_from_slice(&chunk[..n]),
+                }
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(LOOK_EVERY_MS.into()));
+        }
     }
     let sweep = || execute(false, |table, caller| scan::orphans_of_ended_run(table, caller, run));
     let mut report = sweep()?;

@@ -204,9 +204,19 @@ pub fn reap_run(run: &RunMarker, dry_run: bool) -> Result<ReapReport> {
 /// so a later `wait` on one of them fails with `ECHILD`. It finds orphaned grandchildren by parent pid
 /// only if the caller is a subreaper ([`set_child_subreaper`]); otherwise only by marker and group.
 pub fn kill_descendants() -> Result<ReapReport> {
+    kill_descendants_except(&[])
+}
+
+/// [`kill_descendants`], sparing the processes `spared` (the run's [`super::Keeper`], which the manager
+/// ends itself, after the sweep).
+pub fn kill_descendants_except(spared: &[Pid]) -> Result<ReapReport> {
     let me = read_self()?;
     let own = RunMarker { pid: me.pid, start_time: me.start_time, pgid: me.pgid, pid_ns: me.pid_ns };
-    execute(false, |table, caller| scan::sweep(table, caller, &own))
+    execute(false, |table, caller| {
+        let mut pids = scan::sweep(table, caller, &own);
+        pids.retain(|pid| !spared.contains(pid));
+        pids
+    })
 }
 
 /// Makes the calling process carry its own run marker in `/proc/self/environ`, and returns the marker.

@@ -35,8 +35,8 @@ pub use scan::{Caller, Pid, ProcEntry};
 pub use keeper::{KEEPER_ENV, Keeper, keeper_run, serve_keeper};
 #[cfg(target_os = "linux")]
 pub use linux::{
-    KillFailure, ReapReport, kill_descendants, mark_command, mark_self, read_table, reap, reap_run,
-    set_child_subreaper,
+    KillFailure, ReapReport, kill_descendants, kill_descendants_except, mark_command, mark_self, read_table,
+    reap, reap_run, set_child_subreaper,
 };
 
 /// What can go wrong while reaping.

@@ -268,15 +268,40 @@ impl<'a> Index<'a> {
     fn protected(&self, caller: &Caller, ended: Option<&RunMarker>) -> HashSet<Pid> {
         let mut out = self.caller_and_ancestors(caller);
         out.extend(self.table.iter().map(|e| e.pid).filter(|pid| *pid <= 1));
+        // What an ended run cannot claim back: other live runs' managers, and the processes that carry
+        // another live or foreign run's marker.
+        let mut firm: Vec<Pid> = Vec::new();
         for run in self.runs().into_iter().filter(|run| Some(run) != ended) {
             match self.status(&run, caller) {
                 Status::Alive => {
                     out.insert(run.pid);
                     out.extend(self.members(&run, caller));
+                    firm.push(run.pid);
                 }
                 Status::Foreign => out.extend(self.members(&run, caller)),
-                Status::Dead => {}
+                Status::Dead => continue,
             }
+            firm.extend(self.table.iter().filter(|e| e.marker == Some(run)).map(|e| e.pid));
+        }
+        if let Some(ended) = ended {
+            // A live manager's children count as its run's, and a subreaper adopts the orphans of a
+            // run nested in it: those that carry the ended run's marker, and their descendants short
+            // of another run's process, are still the ended run's.
+            let firm: HashSet<Pid> = firm.into_iter().chain(self.caller_and_ancestors(caller)).collect();
+            let mut stack: Vec<Pid> = self
+                .table
+                .iter()
+                .filter(|e| e.marker == Some(*ended) && !firm.contains(&e.pid))
+                .map(|e| e.pid)
+                .collect();
+            let mut claimed: HashSet<Pid> = HashSet::new();
+            while let Some(pid) = stack.pop() {
+                if pid > 1 && claimed.insert(pid) {
+                    let children = self.children.get(&pid).into_iter().flatten();
+                    stack.extend(children.filter(|c| !firm.contains(c)));
+                }
+            }
+            out.retain(|pid| !claimed.contains(pid));
         }
         out
     }

@@ -59,6 +59,27 @@ fn a_keeper_takes_the_run_of_a_zombie_manager_and_nothing_of_a_running_one() {
 }
 
 #[test]
+fn a_keeper_takes_its_runs_orphans_from_an_outer_manager_that_adopted_them() {
+    // The outer run 20 (live, a subreaper) adopted 130, an orphan of the ended nested run 50, and 131,
+    // its child; 140 is the live manager of a run 60 that 50's objective started, still marked with 50's
+    // marker as it never marked itself, and 141 is 60's own worker.
+    const OUTER: RunMarker = RunMarker { pid: 20, start_time: 3, pgid: 20, pid_ns: NS };
+    const INNER: RunMarker = RunMarker { pid: 140, start_time: 150, pgid: 140, pid_ns: NS };
+    let mut table = base();
+    table.extend([
+        proc(20, 5, 20, 3, Some(OUTER)),
+        proc(21, 20, 21, 4, Some(OUTER)),
+        proc(130, 20, 130, 120, Some(DEAD)),
+        proc(131, 130, 130, 121, Some(DEAD)),
+        proc(140, 20, 140, 150, Some(DEAD)),
+        proc(141, 140, 141, 151, Some(INNER)),
+    ]);
+    assert_eq!(orphans_of_ended_run(&table, &CALLER, &DEAD), [130, 131]);
+    // The general reaper leaves them to the outer run until it ends.
+    assert!(orphans(&table, &CALLER).is_empty());
+}
+
+#[test]
 fn markers_round_trip_through_their_text() {
     let m = RunMarker { pid: 4242, start_time: 98_765, pgid: 4200, pid_ns: NS };
     assert_eq!(m.to_string(), "4242.98765.4200.4026531836");
@@ -747,6 +768,21 @@ proptest! {
             });
             if !spared.contains(&e.pid) && !under_live {
                 prop_assert!(got.contains(&e.pid), "missed {:?}", e);
+            }
+        }
+        // A keeper of a dead run takes nothing that the general reaper could not take for the same
+        // reasons: never an unrelated process, the caller or its ancestors, a live known manager, nor
+        // (when every manager marks itself) a live run's process, even one a live subreaper adopted.
+        for dead in sim.runs.iter().filter(|r| !r.running && r.marker.pid_ns == NS) {
+            for pid in orphans_of_ended_run(&table, &caller, &dead.marker) {
+                let p = sim.get(pid);
+                prop_assert!(pid != caller.pid && !spared.contains(&pid), "took the caller's line: {:?}", p);
+                let owner = p.owner.map(|r| &sim.runs[r]);
+                prop_assert!(owner.is_some_and(|r| r.marker.pid_ns == NS), "{:?} belongs to no run of ours", p);
+                if strict {
+                    prop_assert!(owner.is_some_and(|r| !r.running), "{:?} belongs to a live run", p);
+                }
+                prop_assert!(p.manages.is_none_or(|r| !known(r)), "{:?} is a live manager", p);
             }
         }
         // A running manager's sweep takes everything its run made, and nothing outside its tree.

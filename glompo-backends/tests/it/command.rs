@@ -24,6 +24,12 @@ for line in sys.stdin:
         print("not json", flush=True)
     elif x[0] == 6:
         print(json.dumps({"fx": None}), flush=True)
+    elif x[0] == 9:
+        time.sleep(0.05)
+        print(json.dumps({"fx": 9.0}), flush=True)
+    elif x[0] == 8:
+        print(json.dumps({"fx": 8.0}), flush=True)
+        time.sleep(60)
     else:
         print(json.dumps({"fx": sum(v * v for v in x), "extras": {"n": len(x)}}), flush=True)
 "#;
@@ -172,4 +178,51 @@ fn the_processes_evaluator_runs_a_batch_on_several_workers_and_settles_every_fai
     drop(evaluator);
     drop(factory);
     assert!(started.iter().all(|&p| !alive(p)), "workers outlived the factory");
+}
+
+#[test]
+fn a_long_request_to_a_worker_that_stopped_reading_times_out() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = objective(tmp.path(), Some(Duration::from_millis(500)));
+    // The worker answers, then stops reading its input.
+    assert_eq!(f.evaluate(&[8.0]).unwrap(), 8.0);
+    // A request far longer than a pipe holds cannot be written to it; the timeout still applies.
+    let mut long = vec![0.123_456_789_012_345_6; 20_000];
+    long[0] = 0.5;
+    let err = f.evaluate(&long).unwrap_err();
+    assert_eq!(err.message(), "timed out after 0.5 s; the worker was killed");
+}
+
+#[test]
+fn an_answer_that_came_in_time_is_not_a_timeout_when_it_is_read_late() {
+    use glompo_backends::Processes;
+    use glompo_core::evaluator::EvaluatorFactory;
+    use std::sync::atomic::AtomicBool;
+
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("worker.py");
+    std::fs::write(&script, WORKER).unwrap();
+    let pids_dir = tmp.path().join("pids");
+    std::fs::create_dir_all(&pids_dir).unwrap();
+    let argv = vec!["python3".into(), script.to_string_lossy().into(), pids_dir.to_string_lossy().into()];
+    let timeout = Some(Duration::from_millis(300));
+    let factory = Processes::new(CommandSpec { argv, timeout, env: vec![], cwd: None });
+    let mut evaluator = factory.build(2).unwrap();
+    let unused = glompo_core::objective::from_fn(|_: &[f64]| unreachable!("the workers evaluate"));
+    let batch = vec![vec![0.0, 1.0], vec![0.0, 2.0]];
+    let go = AtomicBool::new(false);
+    // Warm both workers up, so that the plain timeout applies.
+    assert!(evaluator.evaluate(&unused, &batch, false, &go, &|_, _| {}).is_some());
+    // The second answers 50 ms after the first, well within its timeout, but handling the first
+    // answer takes longer than the timeout (a manager that fell behind), so the second is read after
+    // its deadline.
+    let slow =
+        |_: usize, _: &glompo_core::evaluator::EvalOutcome| std::thread::sleep(Duration::from_millis(600));
+    let batch = vec![vec![0.0, 1.0], vec![9.0, 0.0]];
+    let outcomes = evaluator.evaluate(&unused, &batch, false, &go, &slow).unwrap();
+    let values: Vec<f64> = outcomes.into_iter().map(|o| o.unwrap().fx).collect();
+    assert_eq!(values, [1.0, 9.0]);
+    assert_eq!(pids(tmp.path()).len(), 2, "a worker was replaced");
 }
