@@ -206,16 +206,7 @@ impl Runner {
         control: Arc<Control>,
         tx: Sender<Message>,
     ) -> Self {
-        Runner {
-            opt_id: recipe.opt_id,
-            detailed: recipe.detailed,
-            recipe,
-            optimizer,
-            evaluator: LevelTwo::Built(evaluator),
-            objective,
-            control,
-            tx,
-        }
+        Self::assemble(recipe, optimizer, LevelTwo::Built(evaluator), objective, control, tx)
     }
 
     /// A runner whose evaluator is built from `factory` with `workers` slots when it starts to run (an
@@ -223,8 +214,18 @@ impl Runner {
     pub(crate) fn deferred(
         recipe: RunnerRecipe,
         optimizer: Box<dyn Optimizer>,
-        factory: Arc<dyn EvaluatorFactory>,
-        workers: usize,
+        (factory, workers): (Arc<dyn EvaluatorFactory>, usize),
+        objective: Arc<dyn Objective>,
+        control: Arc<Control>,
+        tx: Sender<Message>,
+    ) -> Self {
+        Self::assemble(recipe, optimizer, LevelTwo::Deferred { factory, workers }, objective, control, tx)
+    }
+
+    fn assemble(
+        recipe: RunnerRecipe,
+        optimizer: Box<dyn Optimizer>,
+        evaluator: LevelTwo,
         objective: Arc<dyn Objective>,
         control: Arc<Control>,
         tx: Sender<Message>,
@@ -234,7 +235,7 @@ impl Runner {
             detailed: recipe.detailed,
             recipe,
             optimizer,
-            evaluator: LevelTwo::Deferred { factory, workers },
+            evaluator,
             objective,
             control,
             tx,

@@ -34,14 +34,19 @@ for line in sys.stdin:
         print(json.dumps({"fx": sum(v * v for v in x), "extras": {"n": len(x)}}), flush=True)
 "#;
 
-fn objective(dir: &Path, timeout: Option<Duration>) -> CommandObjective {
+/// The spec of the misbehaving worker, written to `dir`.
+fn spec(dir: &Path, timeout: Option<Duration>) -> CommandSpec {
     let script = dir.join("worker.py");
     std::fs::write(&script, WORKER).unwrap();
     let pids = dir.join("pids");
     std::fs::create_dir_all(&pids).unwrap();
     let argv =
         vec!["python3".into(), script.to_string_lossy().into_owned(), pids.to_string_lossy().into_owned()];
-    CommandObjective::new(CommandSpec { argv, timeout, env: vec![], cwd: None }).unwrap()
+    CommandSpec { argv, timeout, env: vec![], cwd: None }
+}
+
+fn objective(dir: &Path, timeout: Option<Duration>) -> CommandObjective {
+    CommandObjective::new(spec(dir, timeout)).unwrap()
 }
 
 /// The pids of every worker started so far.
@@ -133,13 +138,7 @@ fn the_processes_evaluator_runs_a_batch_on_several_workers_and_settles_every_fai
 
     let _processes = crate::processes();
     let tmp = tempfile::tempdir().unwrap();
-    let script = tmp.path().join("worker.py");
-    std::fs::write(&script, WORKER).unwrap();
-    let pids_dir = tmp.path().join("pids");
-    std::fs::create_dir_all(&pids_dir).unwrap();
-    let argv = vec!["python3".into(), script.to_string_lossy().into(), pids_dir.to_string_lossy().into()];
-    let timeout = Some(Duration::from_millis(500));
-    let factory = Processes::new(CommandSpec { argv, timeout, env: vec![], cwd: None });
+    let factory = Processes::new(spec(tmp.path(), Some(Duration::from_millis(500))));
     let mut evaluator = factory.build(3).unwrap();
     let seen = Mutex::new(Vec::new());
     let unused = glompo_core::objective::from_fn(|_: &[f64]| unreachable!("the workers evaluate"));
@@ -202,13 +201,7 @@ fn an_answer_that_came_in_time_is_not_a_timeout_when_it_is_read_late() {
 
     let _processes = crate::processes();
     let tmp = tempfile::tempdir().unwrap();
-    let script = tmp.path().join("worker.py");
-    std::fs::write(&script, WORKER).unwrap();
-    let pids_dir = tmp.path().join("pids");
-    std::fs::create_dir_all(&pids_dir).unwrap();
-    let argv = vec!["python3".into(), script.to_string_lossy().into(), pids_dir.to_string_lossy().into()];
-    let timeout = Some(Duration::from_millis(300));
-    let factory = Processes::new(CommandSpec { argv, timeout, env: vec![], cwd: None });
+    let factory = Processes::new(spec(tmp.path(), Some(Duration::from_millis(300))));
     let mut evaluator = factory.build(2).unwrap();
     let unused = glompo_core::objective::from_fn(|_: &[f64]| unreachable!("the workers evaluate"));
     let batch = vec![vec![0.0, 1.0], vec![0.0, 2.0]];

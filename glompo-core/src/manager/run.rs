@@ -412,8 +412,7 @@ impl State<'_> {
         let runner = Runner::deferred(
             recipe,
             optimizer,
-            evaluator,
-            spec.workers,
+            (evaluator, spec.workers),
             objective,
             Arc::clone(&control),
             self.tx.clone(),
