@@ -84,6 +84,7 @@ struct Worker {
 const STARTUP_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a request failed, and whether the worker can serve again.
+#[derive(Clone)]
 enum Failure {
     /// The worker answered with an error; it is still usable.
     Answered(String),
@@ -132,24 +133,73 @@ impl CommandObjective {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Returns a worker that answered to the idle pool.
-    fn give_back(&self, worker: Worker) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+    /// The outcome of a request that ended: a worker that answered (a value or an error) goes back to the
+    /// idle pool; a broken one is killed with its process group.
+    fn conclude(&self, worker: Worker, answer: std::result::Result<EvalOutput, Failure>) -> EvalOutcome {
+        let (usable, outcome) = match answer {
+            Ok(out) => (true, Ok(out)),
+            Err(Failure::Answered(message)) => (true, Err(EvalError::new(message))),
+            Err(Failure::Broken(message)) => (false, Err(EvalError::new(message))),
+        };
+        if usable {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+        } else {
+            worker.kill();
+        }
+        outcome
     }
 
-    /// The evaluation error for a failed request; the worker goes back to the pool if it answered, or
-    /// is killed with its process group if it is broken.
-    fn settle(&self, worker: Worker, failure: Failure) -> EvalError {
-        match failure {
-            Failure::Answered(message) => {
-                self.give_back(worker);
-                EvalError::new(message)
-            }
-            Failure::Broken(message) => {
-                worker.kill();
-                EvalError::new(message)
-            }
+    /// Starts the request for `x` on a worker from the pool; the outcome right away if that fails.
+    fn dispatch(&self, x: &[f64], index: usize) -> std::result::Result<InFlight, EvalOutcome> {
+        let mut worker = self.take_worker().map_err(Err)?;
+        match worker.send(x, self.spec.timeout) {
+            Ok(deadline) => Ok(InFlight { worker, index, deadline }),
+            Err(failure) => Err(self.conclude(worker, Err(failure))),
         }
+    }
+
+    /// Waits once, until the nearest deadline, for the requests in `busy`, and takes out those that
+    /// ended: answered, failed, or past their deadline with nothing to read. A deadline that has passed
+    /// still gets a look at what is there, so that an answer that came in time is never taken for a
+    /// timeout.
+    fn wait_round(&self, busy: &mut Vec<InFlight>) -> Vec<(usize, EvalOutcome)> {
+        let wait = match busy.iter().filter_map(|f| f.deadline).min() {
+            None => PollTimeout::NONE,
+            Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
+        };
+        let polled = {
+            let mut fds: Vec<PollFd<'_>> =
+                busy.iter().map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN)).collect();
+            poll_ready(&mut fds, wait).map(|()| fds.iter().map(|fd| fd.any().unwrap_or(true)).collect())
+        };
+        let ready: Vec<bool> = match polled {
+            Ok(ready) => ready,
+            // Nothing can be waited for: every request in flight fails.
+            Err(failure) => {
+                return busy
+                    .drain(..)
+                    .map(|f| (f.index, self.conclude(f.worker, Err(failure.clone()))))
+                    .collect();
+            }
+        };
+        let now = Instant::now();
+        let mut ended = Vec::new();
+        for i in (0..busy.len()).rev() {
+            let answer = if ready[i] {
+                match busy[i].worker.read_answer() {
+                    Ok(None) => continue,
+                    Ok(Some(out)) => Ok(out),
+                    Err(failure) => Err(failure),
+                }
+            } else if busy[i].deadline.is_some_and(|d| d <= now) {
+                Err(timed_out(self.spec.timeout))
+            } else {
+                continue;
+            };
+            let InFlight { worker, index, .. } = busy.swap_remove(i);
+            ended.push((index, self.conclude(worker, answer)));
+        }
+        ended
     }
 
     fn take_worker(&self) -> std::result::Result<Worker, EvalError> {
@@ -167,13 +217,15 @@ impl Objective for CommandObjective {
     }
 
     fn evaluate_detailed(&self, x: &[f64]) -> std::result::Result<EvalOutput, EvalError> {
-        let mut worker = self.take_worker()?;
-        match worker.request(x, self.spec.timeout) {
-            Ok(out) => {
-                self.give_back(worker);
-                Ok(out)
+        let flight = match self.dispatch(x, 0) {
+            Ok(flight) => flight,
+            Err(outcome) => return outcome,
+        };
+        let mut busy = Busy(vec![flight]);
+        loop {
+            if let Some((_, outcome)) = self.wait_round(&mut busy.0).pop() {
+                return outcome;
             }
-            Err(failure) => Err(self.settle(worker, failure)),
         }
     }
 }
@@ -287,31 +339,6 @@ impl Worker {
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(None),
             Err(e) => Err(Failure::Broken(self.death(&format!("cannot read the answer: {e}")))),
-        }
-    }
-
-    /// Sends one request and waits for its answer.
-    fn request(&mut self, x: &[f64], timeout: Option<Duration>) -> std::result::Result<EvalOutput, Failure> {
-        let deadline = self.send(x, timeout)?;
-        loop {
-            // A deadline that has passed still gets a last look at what is there.
-            let expired = deadline.is_some_and(|d| d <= Instant::now());
-            let wait = match deadline {
-                None => PollTimeout::NONE,
-                Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
-            };
-            let ready = {
-                let mut fds = [PollFd::new(self.stdout.as_fd(), PollFlags::POLLIN)];
-                poll_ready(&mut fds, wait)?;
-                fds[0].any().unwrap_or(true)
-            };
-            if ready {
-                if let Some(out) = self.read_answer()? {
-                    return Ok(out);
-                }
-            } else if expired {
-                return Err(timed_out(timeout));
-            }
         }
     }
 
@@ -453,17 +480,6 @@ struct InFlight {
     deadline: Option<Instant>,
 }
 
-impl ProcessEvaluator {
-    /// Starts point `index` on a worker from the pool; an outcome right away if that fails.
-    fn dispatch(&self, x: &[f64], index: usize) -> std::result::Result<InFlight, EvalOutcome> {
-        let mut worker = self.objective.take_worker().map_err(Err)?;
-        match worker.send(x, self.objective.spec.timeout) {
-            Ok(deadline) => Ok(InFlight { worker, index, deadline }),
-            Err(failure) => Err(Err(self.objective.settle(worker, failure))),
-        }
-    }
-}
-
 impl Evaluator for ProcessEvaluator {
     fn evaluate(
         &mut self,
@@ -485,7 +501,7 @@ impl Evaluator for ProcessEvaluator {
         let mut next = 0;
         loop {
             while busy.0.len() < self.workers && next < points.len() && !cancel.load(Ordering::Relaxed) {
-                match self.dispatch(&points[next], next) {
+                match self.objective.dispatch(&points[next], next) {
                     Ok(flight) => busy.0.push(flight),
                     Err(outcome) => finish(next, outcome),
                 }
@@ -494,50 +510,8 @@ impl Evaluator for ProcessEvaluator {
             if busy.0.is_empty() {
                 break;
             }
-            // Until the nearest deadline; a deadline that has passed still gets a look at what is there,
-            // so that an answer that came in time is never taken for a timeout.
-            let wait = match busy.0.iter().filter_map(|f| f.deadline).min() {
-                None => PollTimeout::NONE,
-                Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
-            };
-            let polled = {
-                let mut fds: Vec<PollFd<'_>> =
-                    busy.0.iter().map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN)).collect();
-                poll_ready(&mut fds, wait).map(|()| fds.iter().map(|fd| fd.any().unwrap_or(true)).collect())
-            };
-            let ready: Vec<bool> = match polled {
-                Ok(ready) => ready,
-                Err(Failure::Broken(message) | Failure::Answered(message)) => {
-                    // Nothing can be waited for: every request in flight fails.
-                    for InFlight { worker, index, .. } in busy.0.drain(..) {
-                        finish(index, Err(self.objective.settle(worker, Failure::Broken(message.clone()))));
-                    }
-                    continue;
-                }
-            };
-            let now = Instant::now();
-            let mut i = busy.0.len();
-            while i > 0 {
-                i -= 1;
-                let answer = if ready[i] {
-                    busy.0[i].worker.read_answer()
-                } else if busy.0[i].deadline.is_some_and(|d| d <= now) {
-                    Err(timed_out(self.objective.spec.timeout))
-                } else {
-                    continue;
-                };
-                match answer {
-                    Ok(None) => {}
-                    Ok(Some(out)) => {
-                        let InFlight { worker, index, .. } = busy.0.swap_remove(i);
-                        self.objective.give_back(worker);
-                        finish(index, Ok(out));
-                    }
-                    Err(failure) => {
-                        let InFlight { worker, index, .. } = busy.0.swap_remove(i);
-                        finish(index, Err(self.objective.settle(worker, failure)));
-                    }
-                }
+            for (index, outcome) in self.objective.wait_round(&mut busy.0) {
+                finish(index, outcome);
             }
         }
         outcomes.into_iter().collect()
