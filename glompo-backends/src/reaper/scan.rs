@@ -109,10 +109,7 @@ pub fn orphans_of_run(table: &[ProcEntry], caller: &Caller, run: &RunMarker) -> 
     if index.status(run, caller) != Status::Dead {
         return Vec::new();
     }
-    let protected = index.protected(caller, None);
-    let out: BTreeSet<Pid> =
-        index.members(run, caller).into_iter().filter(|pid| !protected.contains(pid)).collect();
-    out.into_iter().collect()
+    index.unprotected_members(run, caller, None)
 }
 
 /// Like [`orphans_of_run`], for a run whose manager is known to have ended (its keeper saw it go, see
@@ -124,10 +121,7 @@ pub fn orphans_of_ended_run(table: &[ProcEntry], caller: &Caller, run: &RunMarke
     if run.pid_ns != caller.pid_ns || running {
         return Vec::new();
     }
-    let protected = index.protected(caller, Some(run));
-    let out: BTreeSet<Pid> =
-        index.members(run, caller).into_iter().filter(|pid| !protected.contains(pid)).collect();
-    out.into_iter().collect()
+    index.unprotected_members(run, caller, Some(run))
 }
 
 /// A live manager's shutdown sweep: every descendant of the caller and every member of the caller's own
@@ -262,11 +256,20 @@ impl<'a> Index<'a> {
         out
     }
 
+    /// The members of `run` that [`Index::protected`] leaves to be taken, sorted.
+    fn unprotected_members(&self, run: &RunMarker, caller: &Caller, ended: Option<&RunMarker>) -> Vec<Pid> {
+        let protected = self.protected(caller, ended);
+        let out: BTreeSet<Pid> =
+            self.members(run, caller).into_iter().filter(|pid| !protected.contains(pid)).collect();
+        out.into_iter().collect()
+    }
+
     /// What no selection may take: the caller and its ancestors, pids 0 and 1, and the members of
     /// every live or foreign run except `ended` (a run known to have ended, see
     /// [`orphans_of_ended_run`]).
     fn protected(&self, caller: &Caller, ended: Option<&RunMarker>) -> HashSet<Pid> {
-        let mut out = self.caller_and_ancestors(caller);
+        let lineage = self.caller_and_ancestors(caller);
+        let mut out = lineage.clone();
         out.extend(self.table.iter().map(|e| e.pid).filter(|pid| *pid <= 1));
         // What an ended run cannot claim back: other live runs' managers, and the processes that carry
         // another live or foreign run's marker.
@@ -287,7 +290,7 @@ impl<'a> Index<'a> {
             // A live manager's children count as its run's, and a subreaper adopts the orphans of a
             // run nested in it: those that carry the ended run's marker, and their descendants short
             // of another run's process, are still the ended run's.
-            let firm: HashSet<Pid> = firm.into_iter().chain(self.caller_and_ancestors(caller)).collect();
+            let firm: HashSet<Pid> = firm.into_iter().chain(lineage).collect();
             let mut stack: Vec<Pid> = self
                 .table
                 .iter()
