@@ -17,12 +17,11 @@ use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory};
+use glompo_core::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
 use glompo_core::{CoreError, EvalError, EvalOutput, Objective};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -486,7 +485,7 @@ impl Evaluator for ProcessEvaluator {
         _objective: &dyn Objective,
         points: &[Vec<f64>],
         detailed: bool,
-        cancel: &AtomicBool,
+        gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         let mut outcomes: Vec<Option<EvalOutcome>> = (0..points.len()).map(|_| None).collect();
@@ -499,14 +498,32 @@ impl Evaluator for ProcessEvaluator {
         };
         let mut busy = Busy(Vec::with_capacity(self.workers));
         let mut next = 0;
+        let mut cancelled = false;
         loop {
-            while busy.0.len() < self.workers && next < points.len() && !cancel.load(Ordering::Relaxed) {
+            while busy.0.len() < self.workers && next < points.len() && !cancelled {
+                // With answers in flight the gate must not wait: the budget comes back only as they are
+                // reported.
+                let admission = if busy.0.is_empty() {
+                    if gate.admit() { Admission::Go } else { Admission::Cancelled }
+                } else {
+                    gate.try_admit()
+                };
+                match admission {
+                    Admission::Go => {}
+                    Admission::Wait => break,
+                    Admission::Cancelled => {
+                        cancelled = true;
+                        break;
+                    }
+                }
                 match self.objective.dispatch(&points[next], next) {
                     Ok(flight) => busy.0.push(flight),
                     Err(outcome) => finish(next, outcome),
                 }
                 next += 1;
             }
+            // Empty here means every point was dispatched or the batch was cancelled: an empty batch
+            // never waits for budget, it takes it with `admit`.
             if busy.0.is_empty() {
                 break;
             }

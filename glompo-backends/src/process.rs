@@ -28,15 +28,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crossbeam_channel::Sender;
 use glompo_core::backend::{Backend, RunnerHandle};
 use glompo_core::evaluator::Evaluator;
-use glompo_core::runner::{Control, Message, Runner, RunnerEnd, RunnerRecipe};
-use glompo_core::{CoreError, Evaluation, Objective, Optimizer, OptimizerId};
+use glompo_core::runner::{Control, Directive, Message, Runner, RunnerEnd, RunnerRecipe};
+use glompo_core::{CoreError, Objective, Optimizer, OptimizerId};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, dup2_raw, pipe2};
-use serde_json::json;
 
 use crate::reaper::{RunMarker, mark_command};
 
@@ -50,8 +50,9 @@ pub const MESSAGE_FD_ENV: &str = "GLOMPO_MESSAGE_FD";
 /// Messages that may wait in a runner process per worker slot before the pipe takes them.
 const RUNNER_QUEUE_PER_WORKER: usize = 16;
 
-/// How often the manager's side looks for a stop or an incumbent to pass on.
-const CONTROL_POLL: Duration = Duration::from_millis(10);
+/// The longest the manager's side waits for news to pass on before it looks whether the child is done
+/// (stops, incumbents and grants wake it at once).
+const CONTROL_WAIT: Duration = Duration::from_millis(50);
 
 /// Runs each optimizer's runner in a child process started from `argv`.
 #[derive(Debug, Clone)]
@@ -141,27 +142,21 @@ impl Backend for ProcessBackend {
         let child = Arc::new(Mutex::new(child));
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
-            let (child, done) = (Arc::clone(&child), Arc::clone(&done));
+            let (child, done, wake) = (Arc::clone(&child), Arc::clone(&done), Arc::clone(&control));
             std::thread::Builder::new()
                 .name(format!("glompo-proc-{opt_id}"))
                 .spawn(move || {
-                    let mut ended = false;
-                    for line in BufReader::new(File::from(messages)).lines() {
-                        let Ok(line) = line else { break };
-                        match serde_json::from_str::<Message>(&line) {
-                            Ok(msg) => {
-                                ended |= matches!(msg, Message::Ended { .. });
-                                let _ = tx.send(msg);
-                            }
-                            // A line that is not a message is skipped, not fatal.
-                            Err(_) => continue,
+                    let end = forward_messages(File::from(messages), &tx);
+                    let end = end.or_else(|| death(&child).map(RunnerEnd::Crashed));
+                    if let Some(end) = end {
+                        if matches!(end, RunnerEnd::Crashed(_)) {
+                            // A child that breaks the protocol or died is not waited for.
+                            kill_group(&child);
                         }
-                    }
-                    if !ended {
-                        let cause = death(&child);
-                        let _ = tx.send(Message::Ended { opt_id, end: RunnerEnd::Crashed(cause) });
+                        let _ = tx.send(Message::Ended { opt_id, end });
                     }
                     done.store(true, Ordering::SeqCst);
+                    wake.wake();
                 })
                 .map_err(|e| spawn_error(&e))?
         };
@@ -227,29 +222,72 @@ fn pass_message_fd(cmd: &mut Command, write_end: &OwnedFd) {
     };
 }
 
-/// Passes stops and offered incumbents to the child until it is done.
+/// Reads the child's messages and forwards them until its end message, which it returns; `None` when
+/// the pipe closed without one (the child died). A line that is not a message ends the runner as
+/// crashed, with the line's beginning and the error: nothing the child sends is skipped.
+fn forward_messages(pipe: File, tx: &Sender<Message>) -> Option<RunnerEnd> {
+    for line in BufReader::new(pipe).split(b'\n') {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                return Some(RunnerEnd::Crashed(format!("cannot read the runner process's messages: {e}")));
+            }
+        };
+        match serde_json::from_slice::<Message>(&line) {
+            Ok(Message::Ended { end, .. }) => return Some(end),
+            Ok(msg) => {
+                // The manager may be gone at the end of a run; then nobody needs the message.
+                let _ = tx.send(msg);
+            }
+            Err(e) => {
+                let text = String::from_utf8_lossy(&line);
+                let start: String = text.chars().take(200).collect();
+                let more = if start.len() < text.len() { "…" } else { "" };
+                return Some(RunnerEnd::Crashed(format!(
+                    "the runner process sent a line that is not a message ({e}): {start:?}{more}"
+                )));
+            }
+        }
+    }
+    None
+}
+
+/// Passes stops, offered incumbents and evaluation credit to the child until it is done.
 fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
-    let mut stop_sent = false;
+    let (mut seen, mut stop_sent, mut forwarded) = (0, false, 0);
     while !done.load(Ordering::SeqCst) {
-        let mut line = String::new();
+        let mut directives = Vec::new();
         if control.is_stopped() && !stop_sent {
             stop_sent = true;
-            line += &format!("{}\n", json!({"stop": true}));
+            directives.push(Directive::Stop);
         }
-        if let Some(Evaluation { x, fx }) = control.take_offer() {
-            line += &format!("{}\n", json!({"inject": {"x": x, "fx": fx}}));
+        if let Some(best) = control.take_offer() {
+            directives.push(Directive::Inject(best));
         }
-        if !line.is_empty() && stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()).is_err() {
+        let granted = control.granted();
+        if granted > forwarded {
+            directives.push(Directive::Grant(granted - forwarded));
+            forwarded = granted;
+        }
+        let mut text = String::new();
+        for directive in &directives {
+            match serde_json::to_string(directive) {
+                Ok(line) => text += &(line + "\n"),
+                // Directives hold only numbers: this cannot fail, but if it did the child must stop.
+                Err(_) => text += "{\"stop\"}\n",
+            }
+        }
+        if !text.is_empty() && stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).is_err() {
             break;
         }
-        std::thread::sleep(CONTROL_POLL);
+        seen = control.wait_for_news(seen, CONTROL_WAIT);
     }
 }
 
 /// How the child ended, for a child that stopped talking without an end message.
-fn death(child: &Mutex<Child>) -> String {
+fn death(child: &Mutex<Child>) -> Option<String> {
     let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
-    match child.wait() {
+    Some(match child.wait() {
         Ok(status) => match (status.code(), status.signal()) {
             (Some(code), _) => {
                 format!("the runner process exited with code {code} without ending its optimizer")
@@ -261,6 +299,14 @@ fn death(child: &Mutex<Child>) -> String {
             _ => format!("the runner process ended ({status})"),
         },
         Err(e) => format!("the runner process cannot be waited for: {e}"),
+    })
+}
+
+/// Kills the child's whole process group.
+fn kill_group(child: &Mutex<Child>) {
+    let child = child.lock().unwrap_or_else(|e| e.into_inner());
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
@@ -311,10 +357,28 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
     // Bounded like the manager's own channel: when the pipe is full (the manager falls behind), the
     // runner waits instead of evaluating past the budget.
     let (tx, rx) = crossbeam_channel::bounded(RUNNER_QUEUE_PER_WORKER * recipe.workers.max(1));
+    // Why the manager's directives could not be read, if they could not: the runner then stops, and its
+    // end is a crash with this cause.
+    let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let cause = Arc::clone(&broken);
     let writer = std::thread::spawn(move || {
-        for msg in rx {
-            let ended = matches!(msg, Message::Ended { .. });
-            let Ok(mut line) = serde_json::to_string(&msg) else { continue };
+        for mut msg in rx {
+            let opt_id = match &msg {
+                Message::Results { opt_id, .. } | Message::Ended { opt_id, .. } => *opt_id,
+            };
+            if let Message::Ended { end: end @ RunnerEnd::Stopped, .. } = &mut msg
+                && let Some(e) = cause.lock().unwrap_or_else(|e| e.into_inner()).take()
+            {
+                *end = RunnerEnd::Crashed(e);
+            }
+            let mut ended = matches!(msg, Message::Ended { .. });
+            // Every value has an exact form, so a message always serializes; should one not, the
+            // manager learns why instead of missing it.
+            let mut line = serde_json::to_string(&msg).unwrap_or_else(|e| {
+                ended = true;
+                let end = RunnerEnd::Crashed(format!("cannot encode a message: {e}"));
+                serde_json::to_string(&Message::Ended { opt_id, end }).unwrap_or_default()
+            });
             line.push('\n');
             if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() || ended {
                 break;
@@ -326,20 +390,28 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
             let _ = tx.send(Message::Ended { opt_id: recipe.opt_id, end: RunnerEnd::Crashed(e) });
         }
         Ok((optimizer, evaluator, objective)) => {
-            let control = Arc::new(Control::default());
+            // A budgeted runner starts with no credit: the manager's first grant follows the recipe.
+            let control = Arc::new(if recipe.limited { Control::with_credit(0) } else { Control::default() });
             let inbox = Arc::clone(&control);
+            let why = Arc::clone(&broken);
             std::thread::spawn(move || {
                 for line in std::io::stdin().lock().lines() {
-                    let Ok(line) = line else { break };
-                    let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-                    if value["stop"] == true {
-                        inbox.stop();
-                    }
-                    if let Ok(best) = serde_json::from_value::<Evaluation>(value["inject"].clone()) {
-                        inbox.offer(best);
+                    let directive = line
+                        .map_err(|e| format!("cannot read the manager's directives: {e}"))
+                        .and_then(|line| {
+                            serde_json::from_str::<Directive>(&line).map_err(|e| {
+                                format!("the manager sent {line:?}, which is not a directive: {e}")
+                            })
+                        });
+                    match directive {
+                        Ok(directive) => inbox.apply(directive),
+                        Err(e) => {
+                            *why.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                            break;
+                        }
                     }
                 }
-                // The manager closed our input: it is gone or done with us.
+                // The manager closed our input (it is gone or done with us), or broke the protocol.
                 inbox.stop();
             });
             Runner::new(recipe, optimizer, evaluator, objective, control, tx).run();

@@ -1,8 +1,6 @@
 //! Level 2 on threads: a rayon pool per optimizer.
 
-use std::sync::atomic::AtomicBool;
-
-use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, evaluate_point};
+use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
 use glompo_core::{CoreError, Objective};
 use rayon::prelude::*;
 
@@ -23,7 +21,7 @@ impl EvaluatorFactory for Threads {
 }
 
 /// Evaluates a batch on its own pool of threads; results are reported as each finishes, and a set
-/// cancel flag makes the workers skip the points not yet started.
+/// gate that cancels makes the workers skip the points not yet started.
 ///
 /// ```
 /// use std::sync::atomic::AtomicBool;
@@ -61,7 +59,7 @@ impl Evaluator for ThreadPoolEvaluator {
         objective: &dyn Objective,
         points: &[Vec<f64>],
         detailed: bool,
-        cancel: &AtomicBool,
+        gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         let outcomes: Vec<Option<EvalOutcome>> = self.pool.install(|| {
@@ -69,7 +67,7 @@ impl Evaluator for ThreadPoolEvaluator {
                 .par_iter()
                 .with_max_len(1)
                 .enumerate()
-                .map(|(i, x)| evaluate_point(objective, i, x, detailed, cancel, report))
+                .map(|(i, x)| evaluate_point(objective, i, x, detailed, gate, report))
                 .collect()
         });
         outcomes.into_iter().collect()

@@ -135,7 +135,7 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         Ok(result) => {
             report(&result, &dir, quiet);
             match result.end_reason {
-                EndReason::Interrupted => ExitCode::from(INTERRUPTED),
+                EndReason::Interrupted { .. } => ExitCode::from(INTERRUPTED),
                 ref end if end.is_failure() => ExitCode::from(FAILED),
                 _ => ExitCode::SUCCESS,
             }

@@ -1,29 +1,38 @@
-//! SIGINT and SIGTERM end a run cleanly: the handler only sets the manager's interrupt flag, and the
-//! manager stops every optimizer, logs what still arrives and writes the summary at its next tick.
-//! The handler resets itself, so a second signal ends the process at once.
+//! SIGINT, SIGTERM and SIGHUP end a run cleanly: the handler only raises the manager's [`Interrupt`],
+//! and the manager stops every optimizer, gives the evaluations in flight a few seconds, and writes
+//! the summary. A second signal (of any of the three kinds) abandons the evaluations in flight at
+//! once; the run still writes its summary and its processes are still killed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
+use glompo_core::manager::Interrupt;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
-/// The flag the manager watches. It is created before the handler is installed, so the handler only
-/// ever loads it.
-static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+/// The interrupt the manager watches. It is created before the handler is installed, so the handler
+/// only ever uses it.
+static INTERRUPT: LazyLock<Arc<Interrupt>> = LazyLock::new(|| Arc::new(Interrupt::new()));
 
-extern "C" fn on_signal(_: std::os::raw::c_int) {
-    // An atomic store is async-signal-safe.
-    INTERRUPTED.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(signal: std::os::raw::c_int) {
+    // Atomic operations are async-signal-safe.
+    INTERRUPT.raise(signal);
 }
 
-/// Installs the handler for SIGINT and SIGTERM and returns the flag it sets.
-pub(crate) fn install() -> Result<Arc<AtomicBool>, String> {
-    let flag = Arc::clone(&INTERRUPTED);
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESETHAND, SigSet::empty());
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only performs an atomic store on an already initialised static, which is
-        // async-signal-safe, and no other code in this program installs handlers for these signals.
+/// The signals that end a run.
+const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Installs the handler for the signals that end a run and returns the interrupt it raises. It also
+/// makes writes past a file-size limit fail (EFBIG) instead of killing the process with SIGXFSZ, so
+/// that a run that cannot write its logs still reports its result.
+pub(crate) fn install() -> Result<Arc<Interrupt>, String> {
+    let interrupt = Arc::clone(&INTERRUPT);
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    for signal in SIGNALS {
+        // SAFETY: the handler only performs atomic operations on an already initialised static, which
+        // is async-signal-safe, and no other code in this program installs handlers for these signals.
         unsafe { sigaction(signal, &action) }.map_err(|e| format!("cannot handle {signal}: {e}"))?;
     }
-    Ok(flag)
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: ignoring a signal installs no code at all.
+    unsafe { sigaction(Signal::SIGXFSZ, &ignore) }.map_err(|e| format!("cannot ignore SIGXFSZ: {e}"))?;
+    Ok(interrupt)
 }

@@ -66,6 +66,54 @@ pub struct RunState {
 pub trait Checker: Send + fmt::Display {
     /// Whether the run should end.
     fn check(&mut self, run: &RunState) -> bool;
+
+    /// The number of logged evaluations from which this checker is true whatever else happens (a
+    /// budget), if there is one. The manager starts no evaluation past the budget of the run's
+    /// expression ([`CheckerExpr::budget`]). The default: none.
+    fn budget(&self) -> Option<u64> {
+        None
+    }
+
+    /// What this checker being true says about the end of the run. The default:
+    /// [`EndCause::Criterion`].
+    fn cause(&self) -> EndCause {
+        EndCause::Criterion
+    }
+}
+
+/// Why a checker ends a run, in words a user reads as what happened: a spent budget is not a
+/// converged fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndCause {
+    /// The evaluation budget is spent (`max_evals`).
+    BudgetSpent,
+    /// The best value reached the target (`target_cost`).
+    TargetReached,
+    /// The time limit passed (`max_seconds`).
+    TimeLimit,
+    /// Optimizers converged by their own criteria (`n_converged`, `kills_after_convergence`).
+    OptimizersConverged,
+    /// Enough optimizers were killed (`max_kills`).
+    KillLimit,
+    /// Enough optimizers were started (`max_optimizers_started`).
+    StartLimit,
+    /// Another condition (a checker of the user's own).
+    Criterion,
+}
+
+impl fmt::Display for EndCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndCause::BudgetSpent => "budget spent",
+            EndCause::TargetReached => "target reached",
+            EndCause::TimeLimit => "time limit reached",
+            EndCause::OptimizersConverged => "optimizers converged",
+            EndCause::KillLimit => "kill limit reached",
+            EndCause::StartLimit => "start limit reached",
+            EndCause::Criterion => "stop criterion met",
+        })
+    }
 }
 
 /// A combination of checkers.
@@ -90,6 +138,37 @@ impl CheckerExpr {
     pub fn check(&mut self, run: &RunState) -> bool {
         self.eval(&mut |leaf| leaf.check(run))
     }
+
+    /// The number of logged evaluations from which the whole expression is true whatever else happens:
+    /// the smaller budget of an `|`, the larger of an `&` whose sides both have one.
+    ///
+    /// ```
+    /// use glompo_core::checker::{max_evals, target_cost};
+    /// assert_eq!((max_evals(500) | target_cost(0.0, 1e-6)).budget(), Some(500));
+    /// assert_eq!((max_evals(500) & target_cost(0.0, 1e-6)).budget(), None);
+    /// assert_eq!((max_evals(500) & max_evals(800) | max_evals(900)).budget(), Some(800));
+    /// ```
+    pub fn budget(&self) -> Option<u64> {
+        match self {
+            Expr::Leaf(leaf, _) => leaf.budget(),
+            Expr::Or(a, b) => match (a.budget(), b.budget()) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            },
+            Expr::And(a, b) => Some(a.budget()?.max(b.budget()?)),
+        }
+    }
+
+    /// The causes of the leaves that were true at the last evaluation, each once, left to right.
+    pub fn causes(&self) -> Vec<EndCause> {
+        let mut causes = Vec::new();
+        for (leaf, value) in self.leaves().into_iter().zip(self.leaf_values()) {
+            if value == Some(true) && !causes.contains(&leaf.cause()) {
+                causes.push(leaf.cause());
+            }
+        }
+        causes
+    }
 }
 
 /// True once at least `max` evaluations were logged.
@@ -102,6 +181,14 @@ pub struct MaxEvals {
 impl Checker for MaxEvals {
     fn check(&mut self, run: &RunState) -> bool {
         run.evaluations >= self.max
+    }
+
+    fn budget(&self) -> Option<u64> {
+        Some(self.max)
+    }
+
+    fn cause(&self) -> EndCause {
+        EndCause::BudgetSpent
     }
 }
 
@@ -124,6 +211,10 @@ impl Checker for TargetCost {
     fn check(&mut self, run: &RunState) -> bool {
         run.best_fx.is_some_and(|fx| fx <= self.target + self.atol)
     }
+
+    fn cause(&self) -> EndCause {
+        EndCause::TargetReached
+    }
 }
 
 impl fmt::Display for TargetCost {
@@ -145,6 +236,10 @@ impl Checker for MaxSeconds {
     fn check(&mut self, run: &RunState) -> bool {
         (if self.overall { run.overall_seconds } else { run.session_seconds }) >= self.seconds
     }
+
+    fn cause(&self) -> EndCause {
+        EndCause::TimeLimit
+    }
 }
 
 impl fmt::Display for MaxSeconds {
@@ -165,6 +260,10 @@ impl Checker for NConverged {
     fn check(&mut self, run: &RunState) -> bool {
         run.optimizers_converged >= self.n
     }
+
+    fn cause(&self) -> EndCause {
+        EndCause::OptimizersConverged
+    }
 }
 
 impl fmt::Display for NConverged {
@@ -184,6 +283,10 @@ impl Checker for MaxKills {
     fn check(&mut self, run: &RunState) -> bool {
         run.optimizers_killed >= self.n
     }
+
+    fn cause(&self) -> EndCause {
+        EndCause::KillLimit
+    }
 }
 
 impl fmt::Display for MaxKills {
@@ -202,6 +305,10 @@ pub struct MaxOptimizersStarted {
 impl Checker for MaxOptimizersStarted {
     fn check(&mut self, run: &RunState) -> bool {
         run.optimizers_started >= self.n
+    }
+
+    fn cause(&self) -> EndCause {
+        EndCause::StartLimit
     }
 }
 
@@ -236,6 +343,10 @@ impl Checker for KillsAfterConvergence {
             self.kills_at_convergence = Some(run.optimizers_killed);
         }
         self.kills_at_convergence.is_some_and(|k| run.optimizers_killed - k >= self.n_killed)
+    }
+
+    fn cause(&self) -> EndCause {
+        EndCause::OptimizersConverged
     }
 }
 
@@ -315,7 +426,10 @@ fn build(call: &Call) -> LeafResult<Box<dyn Checker>> {
         "n_converged" => Box::new(NConverged { n: b.count("n", 0)? }),
         "max_kills" => Box::new(MaxKills { n: b.count("n", 0)? }),
         "max_optimizers_started" => Box::new(MaxOptimizersStarted { n: b.count("n", 0)? }),
-        _ => Box::new(KillsAfterConvergence::new(b.count("n_killed", 0)?, b.count("n_converged", 1)?)),
+        "kills_after_convergence" => {
+            Box::new(KillsAfterConvergence::new(b.count("n_killed", 0)?, b.count("n_converged", 1)?))
+        }
+        name => return Err((call.column, format!("the checker `{name}` has no builder"))),
     })
 }
 

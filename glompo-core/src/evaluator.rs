@@ -10,18 +10,57 @@ use crate::objective::{EvalOutput, Objective};
 /// The outcome of one evaluation.
 pub type EvalOutcome = Result<EvalOutput, EvalError>;
 
+/// Whether the next point of a batch may start now (see [`Gate::try_admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// It may: one evaluation of the budget is taken for it.
+    Go,
+    /// Not yet: the runner has no budget left for now. Report what is in flight, then ask again or
+    /// call [`Gate::admit`], which waits.
+    Wait,
+    /// The batch was cancelled (the optimizer was told to stop): start nothing more.
+    Cancelled,
+}
+
+/// What an evaluator asks before it starts each point of a batch: whether the optimizer was told to
+/// stop, and whether the run's evaluation budget allows one more evaluation.
+///
+/// A runner's gate hands out the evaluations its manager granted it, so a run never starts more
+/// evaluations than its `max_evals` budget and a stopped optimizer starts none. A plain [`AtomicBool`]
+/// is a gate without a budget: `true` cancels.
+pub trait Gate: Sync {
+    /// Waits until the next point may start (`true`) or the batch is cancelled (`false`).
+    ///
+    /// Call it only when no evaluation of the batch is finished but unreported: the budget comes back
+    /// as reported evaluations reach the manager, so waiting on unreported ones would wait forever.
+    fn admit(&self) -> bool;
+
+    /// The same without waiting.
+    fn try_admit(&self) -> Admission;
+}
+
+impl Gate for AtomicBool {
+    fn admit(&self) -> bool {
+        !self.load(Ordering::Relaxed)
+    }
+
+    fn try_admit(&self) -> Admission {
+        if self.load(Ordering::Relaxed) { Admission::Cancelled } else { Admission::Go }
+    }
+}
+
 /// Evaluates the points of one batch, in any order and with any parallelism, reporting each outcome as
 /// soon as it is known.
 pub trait Evaluator: Send {
-    /// Evaluates `points` and returns their outcomes in order, or `None` when `cancel` was set before
-    /// every point was evaluated. `report(i, outcome)` is called once per finished point, from any
-    /// thread, as it finishes.
+    /// Evaluates `points` and returns their outcomes in order, or `None` when the gate cancelled the
+    /// batch before every point was evaluated. Each point starts only once `gate` admits it.
+    /// `report(i, outcome)` is called once per finished point, from any thread, as it finishes.
     fn evaluate(
         &mut self,
         objective: &dyn Objective,
         points: &[Vec<f64>],
         detailed: bool,
-        cancel: &AtomicBool,
+        gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>>;
 }
@@ -51,17 +90,17 @@ pub fn evaluate_one(objective: &dyn Objective, x: &[f64], detailed: bool) -> Eva
     }
 }
 
-/// One point of a batch as every evaluator handles it: skipped (`None`) once `cancel` is set, else
-/// evaluated with [`evaluate_one`] and reported as point `i`.
+/// One point of a batch as the serial and thread evaluators handle it: skipped (`None`) when the gate
+/// cancels it, else evaluated with [`evaluate_one`] once admitted and reported as point `i`.
 pub fn evaluate_point(
     objective: &dyn Objective,
     i: usize,
     x: &[f64],
     detailed: bool,
-    cancel: &AtomicBool,
+    gate: &dyn Gate,
     report: &(dyn Fn(usize, &EvalOutcome) + Sync),
 ) -> Option<EvalOutcome> {
-    if cancel.load(Ordering::Relaxed) {
+    if !gate.admit() {
         return None;
     }
     let outcome = evaluate_one(objective, x, detailed);
@@ -89,14 +128,14 @@ impl Evaluator for Serial {
         objective: &dyn Objective,
         points: &[Vec<f64>],
         detailed: bool,
-        cancel: &AtomicBool,
+        gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         // The iterator stops at the first skipped point, so nothing is evaluated after a cancel.
         points
             .iter()
             .enumerate()
-            .map(|(i, x)| evaluate_point(objective, i, x, detailed, cancel, report))
+            .map(|(i, x)| evaluate_point(objective, i, x, detailed, gate, report))
             .collect()
     }
 }

@@ -427,7 +427,8 @@ fn build(call: &Call, seed: u64) -> LeafResult<Box<dyn Hunter>> {
         "type_hunter" => {
             Box::new(TypeHunter { type_name: expr::normalise_name(&b.text("type")?.unwrap_or_default()) })
         }
-        _ => Box::new(ValueAnnealing::new(b.num("med_kill_chance", 0.5, FRACTION)?, seed)),
+        "value_annealing" => Box::new(ValueAnnealing::new(b.num("med_kill_chance", 0.5, FRACTION)?, seed)),
+        name => return Err((call.column, format!("the hunter `{name}` has no builder"))),
     })
 }
 

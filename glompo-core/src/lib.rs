@@ -22,6 +22,7 @@ pub mod backend;
 pub mod checker;
 pub mod error;
 pub mod evaluator;
+pub mod exact;
 pub mod expr;
 mod fields;
 pub mod functions;

@@ -102,8 +102,10 @@ impl From<Bounds> for Vec<(f64, f64)> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The point.
+    #[serde(with = "crate::exact::vec")]
     pub x: Vec<f64>,
     /// Its value; non-finite when the evaluation failed.
+    #[serde(with = "crate::exact")]
     pub fx: f64,
 }
 

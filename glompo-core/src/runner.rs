@@ -4,17 +4,21 @@
 //! converges, crashes or is told to stop. Results of fast objectives are sent in small groups (at most
 //! [`FLUSH_INTERVAL`] apart, and always at the end of a batch), so nothing is held back past the step
 //! at which a stop or a checkpoint is acted on. A runner always ends by sending [`Message::Ended`].
+//!
+//! A runner starts an evaluation only with a credit from its manager (its [`Control`]): the manager
+//! grants credits out of the run's `max_evals` budget as it logs results, so a run never starts more
+//! evaluations than its budget, and a runner can run at most its credit window ahead of the log.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
-use crate::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory};
+use crate::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
 use crate::objective::Objective;
 use crate::optimizer::{Optimizer, OptimizerId, Status};
 use crate::point::Evaluation;
@@ -25,7 +29,9 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
 /// The outcome of one evaluation as it travels to the manager (its point is in the [`ResultGroup`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
-    /// Its value; NaN when the evaluation failed.
+    /// Its value; NaN when the evaluation failed. Non-finite values travel as their names
+    /// ([`crate::exact`]).
+    #[serde(with = "crate::exact")]
     pub fx: f64,
     /// Extras returned by a detailed evaluation.
     pub extras: Option<serde_json::Value>,
@@ -51,6 +57,7 @@ impl EvalRecord {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResultGroup {
     dim: usize,
+    #[serde(with = "crate::exact::vec")]
     xs: Vec<f64>,
     records: Vec<EvalRecord>,
 }
@@ -114,17 +121,84 @@ pub enum Message {
     },
 }
 
-/// The manager's side of one runner: a stop flag and a mailbox for shared incumbents.
-#[derive(Debug, Default)]
+/// What a manager tells a runner in another process, one per line on the runner's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Directive {
+    /// Stop at the next step; start no new evaluation.
+    Stop,
+    /// A new incumbent to offer the optimizer.
+    Inject(Evaluation),
+    /// This many more evaluations may start.
+    Grant(u64),
+}
+
+/// The manager's side of one runner: a stop flag, a mailbox for shared incumbents, and the runner's
+/// evaluation credit.
+///
+/// A runner takes one credit before it starts each evaluation; with none left it waits until its
+/// manager grants more or stops it. [`Control::default`] has unlimited credit (a run without an
+/// evaluation budget); [`Control::with_credit`] starts with a given number.
+#[derive(Debug)]
 pub struct Control {
     stop: AtomicBool,
     injection: Mutex<Option<Evaluation>>,
+    credit: Mutex<Credit>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct Credit {
+    /// Credits not taken yet; `None`: unlimited.
+    left: Option<u64>,
+    /// Credits granted so far, the first ones included.
+    granted: u64,
+    /// Bumped by every stop, offer and grant, so that a relay can wait for news.
+    version: u64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control::build(None)
+    }
 }
 
 impl Control {
-    /// Asks the runner to stop at its next step (and its evaluator between points).
+    fn build(left: Option<u64>) -> Self {
+        Control {
+            stop: AtomicBool::new(false),
+            injection: Mutex::new(None),
+            credit: Mutex::new(Credit { left, granted: left.unwrap_or(0), version: 0 }),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// A control whose runner may start `credit` evaluations before it needs a [`Control::grant`].
+    pub fn with_credit(credit: u64) -> Self {
+        Control::build(Some(credit))
+    }
+
+    fn credit(&self) -> std::sync::MutexGuard<'_, Credit> {
+        self.credit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes whoever waits on this control after a change.
+    fn changed(&self, mut credit: std::sync::MutexGuard<'_, Credit>) {
+        credit.version += 1;
+        drop(credit);
+        self.changed.notify_all();
+    }
+
+    /// Wakes whoever waits for news ([`Control::wait_for_news`]) without changing anything: a relay
+    /// whose runner ended looks at it at once.
+    pub fn wake(&self) {
+        self.changed(self.credit());
+    }
+
+    /// Asks the runner to stop at its next step; its evaluator starts no new point.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        self.changed(self.credit());
     }
 
     /// Whether a stop was asked for.
@@ -135,11 +209,75 @@ impl Control {
     /// Offers a new incumbent; only the latest offer is kept until the runner takes it.
     pub fn offer(&self, best: Evaluation) {
         *self.injection.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
+        self.changed(self.credit());
     }
 
     /// Takes the latest offered incumbent, if any.
     pub fn take_offer(&self) -> Option<Evaluation> {
         self.injection.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Lets the runner start `n` more evaluations (nothing changes for unlimited credit).
+    pub fn grant(&self, n: u64) {
+        let mut credit = self.credit();
+        if let Some(left) = &mut credit.left {
+            *left += n;
+            credit.granted += n;
+            self.changed(credit);
+        }
+    }
+
+    /// Whether the runner's evaluations are counted against a budget.
+    pub fn is_limited(&self) -> bool {
+        self.credit().left.is_some()
+    }
+
+    /// The credits granted so far, the first ones included (0 for unlimited credit).
+    pub fn granted(&self) -> u64 {
+        self.credit().granted
+    }
+
+    /// Takes one credit if the runner may start an evaluation now.
+    pub fn try_admit(&self) -> Admission {
+        if self.is_stopped() {
+            return Admission::Cancelled;
+        }
+        let mut credit = self.credit();
+        match &mut credit.left {
+            None => Admission::Go,
+            Some(0) => Admission::Wait,
+            Some(left) => {
+                *left -= 1;
+                Admission::Go
+            }
+        }
+    }
+
+    /// Waits until a stop or a grant, or at most `timeout`.
+    fn wait_for_credit(&self, timeout: Duration) {
+        let credit = self.credit();
+        let starved = |c: &mut Credit| c.left == Some(0) && !self.is_stopped();
+        let _ = self.changed.wait_timeout_while(credit, timeout, starved);
+    }
+
+    /// Waits until anything changed since `seen` (a stop, an offer or a grant), or at most `timeout`,
+    /// and returns the version to wait from next time. Relays to runners in other processes use it.
+    pub fn wait_for_news(&self, seen: u64, timeout: Duration) -> u64 {
+        let credit = self.credit();
+        let (credit, _) = self
+            .changed
+            .wait_timeout_while(credit, timeout, |c| c.version == seen)
+            .unwrap_or_else(|e| e.into_inner());
+        credit.version
+    }
+
+    /// Applies a directive from the manager (the runner's side of a process backend).
+    pub fn apply(&self, directive: Directive) {
+        match directive {
+            Directive::Stop => self.stop(),
+            Directive::Inject(best) => self.offer(best),
+            Directive::Grant(n) => self.grant(n),
+        }
     }
 }
 
@@ -165,6 +303,10 @@ pub struct RunnerRecipe {
     pub seed: u64,
     /// Whether evaluations return extras.
     pub detailed: bool,
+    /// Whether the runner's evaluations are counted against a budget: it then starts with no credit
+    /// and evaluates only what the manager grants it ([`Directive::Grant`]).
+    #[serde(default)]
+    pub limited: bool,
 }
 
 /// A runner's level-2 evaluator, or how to build it where the runner runs: a backend that rebuilds
@@ -335,12 +477,44 @@ impl Runner {
                 flush(&mut p);
             }
         };
+        let flush_now = || flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let gate = RunnerGate { control: &self.control, flush: &flush_now };
         let LevelTwo::Built(evaluator) = &mut self.evaluator else {
             unreachable!("steps builds the evaluator before the first batch")
         };
-        let outcomes =
-            evaluator.evaluate(&*self.objective, batch, self.detailed, &self.control.stop, &report);
-        flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let outcomes = evaluator.evaluate(&*self.objective, batch, self.detailed, &gate, &report);
+        flush_now();
         outcomes
+    }
+}
+
+/// The longest a runner waiting for credit sleeps before it looks at its control again (grants and
+/// stops wake it at once; this only bounds the wait should a wake-up be missed).
+const CREDIT_WAIT: Duration = Duration::from_millis(100);
+
+/// A runner's [`Gate`]: its stop flag and its credit. Before it waits for credit it sends the results
+/// it holds, since the manager grants credit as it logs them.
+struct RunnerGate<'a> {
+    control: &'a Control,
+    flush: &'a (dyn Fn() + Sync),
+}
+
+impl Gate for RunnerGate<'_> {
+    fn admit(&self) -> bool {
+        loop {
+            match self.try_admit() {
+                Admission::Go => return true,
+                Admission::Cancelled => return false,
+                Admission::Wait => self.control.wait_for_credit(CREDIT_WAIT),
+            }
+        }
+    }
+
+    fn try_admit(&self) -> Admission {
+        let admission = self.control.try_admit();
+        if admission == Admission::Wait {
+            (self.flush)();
+        }
+        admission
     }
 }

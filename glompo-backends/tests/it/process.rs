@@ -33,6 +33,7 @@ fn runner() -> (Runner, crossbeam_channel::Receiver<Message>) {
         bounds,
         seed: 1,
         detailed: false,
+        limited: false,
     };
     let (tx, rx) = crossbeam_channel::unbounded();
     let objective = Arc::new(from_fn(|x: &[f64]| x[0] * x[0]));

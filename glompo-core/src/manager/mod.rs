@@ -12,7 +12,7 @@ mod run;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use log::{RUN_FILES, RUN_FOLDERS, write_atomic};
 
 use crate::backend::{Backend, ThreadBackend};
-use crate::checker::{self, CheckerExpr};
+use crate::checker::{self, CheckerExpr, EndCause};
 use crate::error::{CoreError, Result};
 use crate::generator::{Generator, RandomGenerator};
 use crate::hunter::HunterExpr;
@@ -35,6 +35,66 @@ pub const TICK: Duration = Duration::from_millis(100);
 
 /// How many optimizers in a row may crash before their first evaluation before the run gives up.
 pub const MAX_IMMEDIATE_CRASHES: u32 = 5;
+
+/// The default of [`ManagerBuilder::max_initial_failures`]: a run whose first 20 evaluations all
+/// failed stops.
+pub const DEFAULT_MAX_INITIAL_FAILURES: u64 = 20;
+
+/// How long the end of an interrupted run waits for the evaluations in flight before it abandons the
+/// runners that have not ended (a second interrupt abandons them at once).
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
+/// A request from outside to end a run, raised by a signal handler or by any thread.
+///
+/// The first interrupt ends the run like a checker would, except that the evaluations in flight get
+/// at most [`INTERRUPT_GRACE`] to finish; a second one abandons them at once. Either way the summary is
+/// written and every runner is told to stop.
+///
+/// ```
+/// use glompo_core::manager::Interrupt;
+/// let interrupt = Interrupt::new();
+/// assert_eq!(interrupt.count(), 0);
+/// interrupt.raise(15);
+/// interrupt.raise(2);
+/// assert_eq!((interrupt.count(), interrupt.cause()), (2, "SIGTERM".to_owned()));
+/// ```
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    count: AtomicU32,
+    signal: AtomicI32,
+}
+
+impl Interrupt {
+    /// No interrupt yet.
+    pub const fn new() -> Self {
+        Interrupt { count: AtomicU32::new(0), signal: AtomicI32::new(0) }
+    }
+
+    /// Records an interrupt by the signal numbered `signal` (0: a request that is not a signal). Only
+    /// atomic operations: safe to call from a signal handler.
+    pub fn raise(&self, signal: i32) {
+        let _ = self.signal.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many interrupts were raised.
+    pub fn count(&self) -> u32 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// What raised the first one: a signal's name (`SIGTERM`), `signal N` for another number, or
+    /// `request` when no signal did.
+    pub fn cause(&self) -> String {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => "request".to_owned(),
+            1 => "SIGHUP".to_owned(),
+            2 => "SIGINT".to_owned(),
+            3 => "SIGQUIT".to_owned(),
+            15 => "SIGTERM".to_owned(),
+            n => format!("signal {n}"),
+        }
+    }
+}
 
 /// Configures and builds a [`Manager`].
 ///
@@ -73,10 +133,11 @@ pub struct ManagerBuilder {
     detailed_log: bool,
     share_best: bool,
     config: Option<serde_json::Value>,
-    interrupt: Option<Arc<AtomicBool>>,
+    interrupt: Option<Arc<Interrupt>>,
     end_timeout: Option<Duration>,
     force_terminations_after: Option<Duration>,
     status: Option<(Duration, StatusSink)>,
+    max_initial_failures: u64,
 }
 
 /// Receives the periodic [`Progress`] reports of a run.
@@ -210,9 +271,18 @@ impl ManagerBuilder {
         self
     }
 
-    /// A flag that, once set (by a signal handler, say), ends the run cleanly at the next tick.
-    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
-        self.interrupt = Some(flag);
+    /// An [`Interrupt`] that, once raised (by a signal handler, say), ends the run cleanly at the next
+    /// tick; the evaluations in flight get [`INTERRUPT_GRACE`], or none after a second interrupt.
+    pub fn interrupt(mut self, interrupt: Arc<Interrupt>) -> Self {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
+    /// Stops the run as a failure when its first `n` evaluations all failed (a program that cannot
+    /// find its input, bounds where the function overflows); 0 never stops. The default is
+    /// [`DEFAULT_MAX_INITIAL_FAILURES`].
+    pub fn max_initial_failures(mut self, n: u64) -> Self {
+        self.max_initial_failures = n;
         self
     }
 
@@ -285,6 +355,7 @@ impl ManagerBuilder {
             end_timeout: self.end_timeout,
             force_terminations_after: self.force_terminations_after,
             status: self.status,
+            max_initial_failures: self.max_initial_failures,
         })
     }
 }
@@ -306,10 +377,11 @@ pub struct Manager {
     detailed_log: bool,
     share_best: bool,
     config: Option<serde_json::Value>,
-    interrupt: Arc<AtomicBool>,
+    interrupt: Arc<Interrupt>,
     end_timeout: Option<Duration>,
     force_terminations_after: Option<Duration>,
     status: Option<(Duration, StatusSink)>,
+    max_initial_failures: u64,
 }
 
 impl fmt::Debug for Manager {
@@ -345,6 +417,7 @@ impl Manager {
             end_timeout: None,
             force_terminations_after: None,
             status: None,
+            max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
         }
     }
 
@@ -416,40 +489,75 @@ pub struct Best {
 
 /// Why a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EndReason {
-    /// The checker expression became true; the string is the expression with each leaf's value.
-    Converged(String),
-    /// No optimizer was alive and the selector would start no more.
-    Exhausted,
-    /// Optimizers kept crashing before their first evaluation; the string is the last error.
-    CrashLoop(String),
-    /// The interrupt flag was set.
-    Interrupted,
-    /// Writing the logs failed; the string is the error.
-    LogFailed(String),
+    /// The checker expression became true.
+    Checker {
+        /// What the true leaves say happened (`budget spent`, `target reached`, ...).
+        causes: Vec<EndCause>,
+        /// The expression with each leaf's value.
+        expression: String,
+    },
+    /// No optimizer was alive and none could start.
+    Exhausted {
+        /// Why none could start.
+        detail: String,
+    },
+    /// Optimizers kept crashing before their first evaluation.
+    CrashLoop {
+        /// The last error.
+        error: String,
+    },
+    /// The first evaluations of the run all failed ([`ManagerBuilder::max_initial_failures`]).
+    InitialFailures {
+        /// How many failed.
+        count: u64,
+        /// The last one's error.
+        error: String,
+    },
+    /// An [`Interrupt`] was raised.
+    Interrupted {
+        /// What raised it (`SIGTERM`, `SIGINT`, `request`).
+        by: String,
+    },
+    /// Writing the logs failed.
+    LogFailed {
+        /// The error.
+        error: String,
+    },
 }
 
 impl EndReason {
     /// Whether the run failed (the CLI exits 1).
     pub fn is_failure(&self) -> bool {
-        matches!(self, EndReason::CrashLoop(_) | EndReason::LogFailed(_))
+        matches!(
+            self,
+            EndReason::CrashLoop { .. } | EndReason::InitialFailures { .. } | EndReason::LogFailed { .. }
+        )
     }
 }
 
 impl fmt::Display for EndReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EndReason::Converged(expr) => write!(f, "converged: {expr}"),
-            EndReason::Exhausted => f.write_str("no optimizers alive and none may start"),
-            EndReason::CrashLoop(err) => {
+            EndReason::Checker { causes, expression } => {
+                let causes: Vec<String> = causes.iter().map(ToString::to_string).collect();
+                let causes =
+                    if causes.is_empty() { "stop criterion met".to_owned() } else { causes.join(" and ") };
+                write!(f, "{causes}: {expression}")
+            }
+            EndReason::Exhausted { detail } => write!(f, "no optimizer left to run: {detail}"),
+            EndReason::CrashLoop { error } => {
                 write!(
                     f,
-                    "{MAX_IMMEDIATE_CRASHES} optimizers in a row crashed before their first evaluation: {err}"
+                    "{MAX_IMMEDIATE_CRASHES} optimizers in a row crashed before their first evaluation: {error}"
                 )
             }
-            EndReason::Interrupted => f.write_str("interrupted"),
-            EndReason::LogFailed(err) => write!(f, "writing the logs failed: {err}"),
+            EndReason::InitialFailures { count, error } => {
+                write!(f, "the first {count} evaluations all failed; the last one: {error}")
+            }
+            EndReason::Interrupted { by } => write!(f, "interrupted by {by}"),
+            EndReason::LogFailed { error } => write!(f, "writing the logs failed: {error}"),
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -104,9 +103,11 @@ impl Manager {
         st.shutdown();
         let wall_time_s = st.start.elapsed().as_secs_f64();
         let end_reason = match (&outcome, st.end.take()) {
-            (Err(e), _) => EndReason::LogFailed(e.to_string()),
+            (Err(e), _) => EndReason::LogFailed { error: e.to_string() },
             (Ok(()), Some(end)) => end,
-            (Ok(()), None) => EndReason::Exhausted,
+            (Ok(()), None) => {
+                EndReason::Exhausted { detail: "the selector starts no more optimizers".into() }
+            }
         };
         let result =
             RunResult { best: st.best.take(), counters: st.counters.clone(), end_reason, wall_time_s };
@@ -169,7 +170,8 @@ impl State<'_> {
                 return Ok(());
             }
             if self.live.is_empty() && !self.spawning {
-                self.end = Some(EndReason::Exhausted);
+                self.end =
+                    Some(EndReason::Exhausted { detail: "the selector starts no more optimizers".into() });
                 return Ok(());
             }
             let wait = next_tick.saturating_duration_since(Instant::now());
@@ -192,8 +194,8 @@ impl State<'_> {
     fn tick(&mut self) -> Result<()> {
         self.log.flush()?;
         self.report_status(false);
-        if self.m.interrupt.load(Ordering::Relaxed) {
-            self.end = Some(EndReason::Interrupted);
+        if self.m.interrupt.count() > 0 && self.end.is_none() {
+            self.end = Some(EndReason::Interrupted { by: self.m.interrupt.cause() });
         }
         if let Some(dir) = self.log.dir().map(Path::to_path_buf) {
             self.stop_files(&dir)?;
@@ -292,7 +294,8 @@ impl State<'_> {
         if self.end.is_none() {
             let state = self.run_state();
             if self.m.checker.check(&state) {
-                self.end = Some(EndReason::Converged(self.m.checker.with_values().to_string()));
+                let expression = self.m.checker.with_values().to_string();
+                self.end = Some(EndReason::Checker { causes: self.m.checker.causes(), expression });
             }
         }
     }
@@ -406,6 +409,7 @@ impl State<'_> {
             bounds: self.m.bounds.clone(),
             seed,
             detailed: self.m.detailed_log,
+            limited: false,
         };
         let objective = Arc::clone(&self.m.objective);
         let evaluator = Arc::clone(&spec.evaluator);
@@ -566,7 +570,7 @@ impl State<'_> {
                     self.last_crash = error.clone();
                     if self.immediate_crashes >= MAX_IMMEDIATE_CRASHES && self.end.is_none() {
                         self.spawning = false;
-                        self.end = Some(EndReason::CrashLoop(error.clone()));
+                        self.end = Some(EndReason::CrashLoop { error: error.clone() });
                     }
                 }
                 match cause {

@@ -4,6 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
+use glompo_core::checker::EndCause;
 use glompo_core::generator::{GenerateContext, Generator};
 use glompo_core::manager::{EndReason, Manager, ManagerBuilder, RunResult};
 use glompo_core::objective::from_fn;
@@ -69,7 +70,13 @@ fn slots_fill_exactly_as_far_as_workers_fit() {
             .unwrap();
         assert_eq!(result.counters.optimizers_started, started, "workers {workers}");
         assert_eq!(result.counters.peak_busy_slots, busy, "workers {workers}");
-        assert_eq!(result.end_reason, EndReason::Converged("max_evals(500) = true".into()));
+        assert_eq!(
+            result.end_reason,
+            EndReason::Checker {
+                causes: vec![EndCause::BudgetSpent],
+                expression: "max_evals(500) = true".into()
+            }
+        );
     }
 }
 
@@ -174,7 +181,11 @@ fn panicking_optimizers_and_failing_objectives_do_not_stop_the_run() {
         .run()
         .unwrap();
     assert!(
-        result.end_reason == EndReason::Converged("max_evals(3000) = true".into()),
+        result.end_reason
+            == EndReason::Checker {
+                causes: vec![EndCause::BudgetSpent],
+                expression: "max_evals(3000) = true".into()
+            },
         "{}",
         result.end_reason
     );
@@ -203,7 +214,7 @@ fn optimizers_that_always_crash_end_the_run_as_a_failure() {
         .run()
         .unwrap();
     assert!(
-        matches!(&result.end_reason, EndReason::CrashLoop(e) if e == "panicked: scripted panic after 0 batches")
+        matches!(&result.end_reason, EndReason::CrashLoop { error: e } if e == "panicked: scripted panic after 0 batches")
     );
     assert!(result.end_reason.is_failure());
     assert!(result.counters.optimizers_crashed >= 5);
@@ -240,7 +251,7 @@ fn an_evaluator_that_cannot_be_built_crashes_its_optimizer_in_its_runner() {
         .run()
         .unwrap();
     assert!(
-        matches!(&result.end_reason, EndReason::CrashLoop(e) if e == "cannot build the evaluator: backend: no room for 3 workers"),
+        matches!(&result.end_reason, EndReason::CrashLoop { error: e } if e == "cannot build the evaluator: backend: no room for 3 workers"),
         "{:?}",
         result.end_reason
     );
@@ -429,7 +440,10 @@ fn a_silent_optimizer_is_stopped_then_abandoned_and_its_slot_reused() {
         .unwrap()
         .run()
         .unwrap();
-    assert_eq!(result.end_reason, EndReason::Converged("max_evals(50) = true".into()));
+    assert_eq!(
+        result.end_reason,
+        EndReason::Checker { causes: vec![EndCause::BudgetSpent], expression: "max_evals(50) = true".into() }
+    );
     let end = &events(dir.path(), 1, "end")[0];
     assert_eq!(end["reason"], "abandoned", "{end}");
     assert_eq!(end["error"], "did not stop within 0.2 s");
