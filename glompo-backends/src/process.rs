@@ -26,7 +26,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use glompo_core::backend::{Backend, RunnerHandle};
@@ -59,6 +59,8 @@ const CONTROL_WAIT: Duration = Duration::from_millis(50);
 pub struct ProcessBackend {
     argv: Vec<String>,
     printstreams: Option<PathBuf>,
+    /// The threads ending runner processes that were let go; [`Backend::shutdown`] waits for them.
+    closers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl ProcessBackend {
@@ -67,7 +69,7 @@ impl ProcessBackend {
         if argv.is_empty() {
             return Err(CoreError::config("backend", "the runner command is empty"));
         }
-        Ok(ProcessBackend { argv, printstreams: None })
+        Ok(ProcessBackend { argv, printstreams: None, closers: Arc::default() })
     }
 
     /// Sends each runner process's stdout and stderr to `dir/<opt_id>.out` and `dir/<opt_id>.err`, the
@@ -81,19 +83,40 @@ impl ProcessBackend {
     }
 }
 
-/// A runner process. Dropping it without [`RunnerHandle::join`] (the manager abandoning a runner that
-/// does not stop) kills the process group: unlike a thread, a process can be forced to end.
+/// How long a runner process that ended its optimizer gets to exit by itself (it ends its own worker
+/// processes gracefully first) before its process group is sent SIGTERM.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a runner process's group gets between SIGTERM and SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// A runner process. When it is let go, a closer thread ends its process group: after
+/// [`RunnerHandle::join`] (its runner ended) the child gets [`EXIT_GRACE`] to exit by itself; dropped
+/// without it (the manager abandoning a runner that does not stop) it is sent SIGTERM at once. Then
+/// SIGTERM to the whole group, SIGKILL [`TERM_GRACE`] later: unlike a thread, a process can be forced
+/// to end, and a launcher among its workers gets a chance to clean up.
 #[derive(Debug)]
 struct ProcessHandle {
     child: Arc<Mutex<Child>>,
     reader: Option<JoinHandle<()>>,
     relay: Option<JoinHandle<()>>,
     done: Arc<AtomicBool>,
+    joined: bool,
+    closers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Backend for ProcessBackend {
     fn name(&self) -> &str {
         "processes"
+    }
+
+    /// Waits for every runner process that was let go to be ended (at most [`EXIT_GRACE`] plus
+    /// [`TERM_GRACE`] each, in parallel).
+    fn shutdown(&mut self) {
+        let closers = std::mem::take(&mut *self.closers.lock().unwrap_or_else(|e| e.into_inner()));
+        for closer in closers {
+            let _ = closer.join();
+        }
     }
 
     fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>, CoreError> {
@@ -146,15 +169,17 @@ impl Backend for ProcessBackend {
             std::thread::Builder::new()
                 .name(format!("glompo-proc-{opt_id}"))
                 .spawn(move || {
-                    let end = forward_messages(File::from(messages), &tx);
-                    let end = end.or_else(|| death(&child).map(RunnerEnd::Crashed));
-                    if let Some(end) = end {
-                        if matches!(end, RunnerEnd::Crashed(_)) {
-                            // A child that breaks the protocol or died is not waited for.
-                            kill_group(&child);
+                    let end = match forward_messages(File::from(messages), &tx) {
+                        Some(end @ RunnerEnd::Crashed(_)) => {
+                            // A child that breaks the protocol is not waited for.
+                            end_group(&child, Duration::ZERO);
+                            end
                         }
-                        let _ = tx.send(Message::Ended { opt_id, end });
-                    }
+                        Some(end) => end,
+                        // The pipe closed without an end message: the child died. Its workers go too.
+                        None => RunnerEnd::Crashed(end_group(&child, EXIT_GRACE)),
+                    };
+                    let _ = tx.send(Message::Ended { opt_id, end });
                     done.store(true, Ordering::SeqCst);
                     wake.wake();
                 })
@@ -167,7 +192,14 @@ impl Backend for ProcessBackend {
                 .spawn(move || relay_control(&control, stdin, &done))
                 .map_err(|e| spawn_error(&e))?
         };
-        Ok(Box::new(ProcessHandle { child, reader: Some(reader), relay: Some(relay), done }))
+        Ok(Box::new(ProcessHandle {
+            child,
+            reader: Some(reader),
+            relay: Some(relay),
+            done,
+            joined: false,
+            closers: Arc::clone(&self.closers),
+        }))
     }
 }
 
@@ -284,10 +316,48 @@ fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
     }
 }
 
-/// How the child ended, for a child that stopped talking without an end message.
-fn death(child: &Mutex<Child>) -> Option<String> {
+/// Ends a runner process and its whole process group, and says how the process ended: it waits up to
+/// `exit_grace` for the process to exit by itself, then sends SIGTERM to the group, and SIGKILL to
+/// what is left of it [`TERM_GRACE`] later. Members of the group that outlive the process are killed
+/// too (a worker it started).
+fn end_group(child: &Mutex<Child>, exit_grace: Duration) -> String {
     let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
-    Some(match child.wait() {
+    let group = i32::try_from(child.id()).ok().map(Pid::from_raw);
+    let step = Duration::from_millis(10);
+    let waited = |child: &mut Child, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        loop {
+            match child.try_wait() {
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(step),
+                Ok(None) => return None,
+                Ok(Some(status)) => return Some(Ok(status)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    };
+    let mut status = waited(&mut child, exit_grace);
+    if let Some(group) = group {
+        // The group survives its leader's exit while a member lives; signalling an empty group fails
+        // harmlessly.
+        if killpg(group, Signal::SIGTERM).is_ok() {
+            let deadline = Instant::now() + TERM_GRACE;
+            while Instant::now() < deadline {
+                if status.is_none() {
+                    status = waited(&mut child, Duration::ZERO);
+                }
+                if status.is_some() && killpg(group, None).is_err() {
+                    break;
+                }
+                std::thread::sleep(step);
+            }
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+    let status = match status {
+        Some(status) => status,
+        None => child.wait(),
+    };
+    match status {
         Ok(status) => match (status.code(), status.signal()) {
             (Some(code), _) => {
                 format!("the runner process exited with code {code} without ending its optimizer")
@@ -299,14 +369,6 @@ fn death(child: &Mutex<Child>) -> Option<String> {
             _ => format!("the runner process ended ({status})"),
         },
         Err(e) => format!("the runner process cannot be waited for: {e}"),
-    })
-}
-
-/// Kills the child's whole process group.
-fn kill_group(child: &Mutex<Child>) {
-    let child = child.lock().unwrap_or_else(|e| e.into_inner());
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 
@@ -323,17 +385,26 @@ impl RunnerHandle for ProcessHandle {
         if let Some(relay) = self.relay.take() {
             let _ = relay.join();
         }
+        self.joined = true;
     }
 }
 
 impl Drop for ProcessHandle {
     fn drop(&mut self) {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        // The child's group goes with it, workers it started included.
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        // A child that ended its runner is given time to exit by itself; an abandoned one is not.
+        let exit_grace = if self.joined { EXIT_GRACE } else { Duration::ZERO };
+        let child = Arc::clone(&self.child);
+        let closer = std::thread::Builder::new()
+            .name("glompo-closer".into())
+            .spawn(move || drop(end_group(&child, exit_grace)));
+        let mut closers = self.closers.lock().unwrap_or_else(|e| e.into_inner());
+        // Finished closers are let go, so that their number stays that of the runners still ending.
+        closers.retain(|c| !c.is_finished());
+        match closer {
+            Ok(closer) => closers.push(closer),
+            // Without a thread, the group is ended here.
+            Err(_) => drop(end_group(&self.child, Duration::ZERO)),
         }
-        let _ = child.wait();
     }
 }
 

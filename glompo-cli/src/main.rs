@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use glompo_backends::reaper;
-use glompo_core::CoreError;
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, Manager, RunResult};
 
@@ -22,8 +21,11 @@ use crate::config::{ConfigError, Overrides, Plan};
 const FAILED: u8 = 1;
 /// Exit code of bad usage, config or input.
 const USAGE: u8 = 2;
-/// Exit code of a run interrupted by SIGINT or SIGTERM (after a clean stop).
+/// Exit code of a run interrupted by SIGINT, SIGTERM or SIGHUP (after a clean stop).
 const INTERRUPTED: u8 = 130;
+
+/// The longest `--status-every` (a year).
+const MAX_STATUS_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,17 +48,23 @@ fn main() -> ExitCode {
                 Ok(keeper) => keeper,
                 Err(e) => return fail(FAILED, &e),
             };
-            if !(status_every.is_finite() && status_every >= 0.0) {
-                return fail(
-                    USAGE,
-                    &format!("--status-every: {status_every} is not a number of seconds ≥ 0"),
-                );
-            }
+            let status_every = match Duration::try_from_secs_f64(status_every) {
+                Ok(every) if every <= MAX_STATUS_EVERY => every,
+                _ => {
+                    return fail(
+                        USAGE,
+                        &format!(
+                            "--status-every: {status_every} is not a number of seconds from 0 to {}",
+                            MAX_STATUS_EVERY.as_secs()
+                        ),
+                    );
+                }
+            };
             let plan = match config::load(&config, Overrides { dir, overwrite, seed }) {
                 Ok(plan) => plan,
                 Err(ConfigError(message)) => return fail(USAGE, &message),
             };
-            let status_every = (!quiet && status_every > 0.0).then(|| Duration::from_secs_f64(status_every));
+            let status_every = (!quiet && !status_every.is_zero()).then_some(status_every);
             run(plan, quiet, status_every, keeper)
         }
     }
@@ -112,7 +120,7 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
     }
     let manager = match builder.build() {
         Ok(m) => m,
-        Err(e) => return fail(USAGE, &e.to_string()),
+        Err(e) => return fail(if e.is_usage() { USAGE } else { FAILED }, &e.to_string()),
     };
     if !quiet {
         eprintln!(
@@ -140,7 +148,7 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
                 _ => ExitCode::SUCCESS,
             }
         }
-        Err(e @ (CoreError::RunDirExists { .. } | CoreError::Config { .. })) => fail(USAGE, &e.to_string()),
+        Err(e) if e.is_usage() => fail(USAGE, &e.to_string()),
         Err(e) => fail(FAILED, &e.to_string()),
     }
 }
@@ -253,27 +261,37 @@ fn reap(dry_run: bool) -> ExitCode {
 
 fn stop(dir: &std::path::Path, opt_id: u64) -> ExitCode {
     let log = dir.join("optimizers.jsonl");
-    let started = std::fs::read_to_string(&log).map(|text| {
-        text.lines().any(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .is_ok_and(|e| e["event"] == "start" && e["opt_id"].as_u64() == Some(opt_id))
-        })
-    });
-    match started {
-        Err(e) => fail(USAGE, &format!("{}: not a run directory: {e}", log.display())),
-        Ok(false) => {
-            fail(USAGE, &format!("{}: no optimizer {opt_id} was started in this run", dir.display()))
+    let text = match std::fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(e) => return fail(USAGE, &format!("{}: not a run directory: {e}", log.display())),
+    };
+    let pid = match glompo_core::manager::live_run(dir) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => return fail(USAGE, &format!("{}: no run is going on in this directory", dir.display())),
+        Err(e) => return fail(FAILED, &e.to_string()),
+    };
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["opt_id"].as_u64() == Some(opt_id))
+        .collect();
+    if !events.iter().any(|e| e["event"] == "start") {
+        return fail(USAGE, &format!("{}: no optimizer {opt_id} was started in this run", dir.display()));
+    }
+    if let Some(end) = events.iter().find(|e| e["event"] == "end") {
+        let reason = end["reason"].as_str().unwrap_or("ended");
+        return fail(USAGE, &format!("{}: optimizer {opt_id} has already ended ({reason})", dir.display()));
+    }
+    let file = dir.join(format!("STOP_{opt_id}"));
+    match std::fs::write(&file, b"") {
+        Ok(()) => {
+            eprintln!(
+                "glompo: asked the run (glompo process {pid}) to stop optimizer {opt_id} ({})",
+                file.display()
+            );
+            ExitCode::SUCCESS
         }
-        Ok(true) => {
-            let file = dir.join(format!("STOP_{opt_id}"));
-            match std::fs::write(&file, b"") {
-                Ok(()) => {
-                    eprintln!("glompo: asked the run to stop optimizer {opt_id} ({})", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(FAILED, &format!("{}: {e}", file.display())),
-            }
-        }
+        Err(e) => fail(FAILED, &format!("{}: {e}", file.display())),
     }
 }
 

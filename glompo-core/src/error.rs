@@ -31,6 +31,22 @@ pub enum CoreError {
         /// The run directory.
         path: PathBuf,
     },
+    /// The run directory cannot be used: it names a file that is not a directory, say.
+    #[error("{}: {message}", path.display())]
+    RunDir {
+        /// The run directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Another live run holds the run directory.
+    #[error("{}: a live run (glompo process {pid}) is using this run directory", path.display())]
+    RunDirBusy {
+        /// The run directory.
+        path: PathBuf,
+        /// The process that holds it, as it wrote in the lock file (0 if unknown).
+        pid: u32,
+    },
     /// A hunter or checker expression could not be parsed.
     #[error("{0}")]
     Expression(#[from] crate::expr::ParseError),
@@ -51,6 +67,19 @@ impl CoreError {
     /// Builds a [`CoreError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         CoreError::Io { path: path.into(), source }
+    }
+
+    /// Whether the error is the user's to fix before a run can start (a bad setting or run directory):
+    /// the CLI exits 2 for these.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            CoreError::Config { .. }
+                | CoreError::RunDirExists { .. }
+                | CoreError::RunDir { .. }
+                | CoreError::RunDirBusy { .. }
+                | CoreError::Expression(_)
+        )
     }
 }
 

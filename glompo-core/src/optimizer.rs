@@ -70,6 +70,13 @@ pub trait Optimizer: Send {
         None
     }
 
+    /// The number of points of each batch when it is fixed (a population optimizer's population), so
+    /// that the manager can log it and does not start an optimizer whose first batch exceeds the
+    /// remaining budget. The default: `None` (not fixed).
+    fn popsize(&self) -> Option<usize> {
+        None
+    }
+
     /// Offers a good solution found elsewhere (incumbent sharing). The default ignores it.
     fn inject(&mut self, x: &[f64], fx: f64) {
         let _ = (x, fx);

@@ -124,6 +124,16 @@ impl OptimizerRecord {
         self.lifecycle = lifecycle;
     }
 
+    /// Marks it ended and frees its history windows: an ended optimizer is never hunted, so only its
+    /// counts, best and last point are kept, and a run's memory does not grow with every restart.
+    pub(crate) fn retire(&mut self) {
+        self.lifecycle = Lifecycle::Ended;
+        self.window = 0;
+        self.recent_fx = VecDeque::new();
+        self.recent_min = VecDeque::new();
+        self.recent_steps = VecDeque::new();
+    }
+
     /// Whether it is running and not told to stop.
     pub fn is_running(&self) -> bool {
         self.lifecycle == Lifecycle::Running
@@ -211,5 +221,18 @@ mod tests {
         assert_eq!(r.recent_values(3).unwrap().collect::<Vec<_>>(), [3.0, 2.0, 1.0]);
         let none = OptimizerRecord::new(2, "t", 1, 0);
         assert!(none.recent_values(1).is_none());
+    }
+
+    #[test]
+    fn a_retired_record_keeps_its_summary_and_frees_its_history() {
+        let mut r = OptimizerRecord::new(1, "t", 1, 1000);
+        for i in 0..1000 {
+            r.record(&[i as f64, 1.0], 1000.0 - i as f64);
+        }
+        r.retire();
+        assert_eq!(*r.lifecycle(), Lifecycle::Ended);
+        assert_eq!((r.evaluations(), r.best().unwrap().fx, r.last().unwrap().x[0]), (1000, 1.0, 999.0));
+        assert_eq!(r.recent_fx.capacity() + r.recent_min.capacity() + r.recent_steps.capacity(), 0);
+        assert!(r.recent_values(1).is_none());
     }
 }

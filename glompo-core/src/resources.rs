@@ -1,67 +1,62 @@
-//! What a run used, for the summary: CPU time and peak memory of the manager's process, read from
-//! `/proc` on Linux (null elsewhere).
+//! What a run used, for the summary: CPU time and peak memory of the manager's process and of its
+//! ended children, from `getrusage`.
 
 use serde_json::{Value, json};
-
-/// `AT_CLKTCK` in the auxiliary vector: the clock ticks per second of `/proc/PID/stat` times.
-const AT_CLKTCK: u64 = 17;
 
 /// The resources used so far by the calling process (every thread) and by its children that ended and
 /// were waited for. Fields that cannot be read are null.
 pub(crate) fn usage() -> Value {
-    let ticks = clock_ticks().unwrap_or(100.0);
-    let times = std::fs::read_to_string("/proc/self/stat").ok().and_then(|stat| {
-        // The command name may hold spaces and parentheses: the fields that follow start after the last ')'.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // Fields 14-17 of stat (utime, stime, cutime, cstime); `rest` starts at field 3.
-        let tick = |n: usize| fields.get(n - 3)?.parse::<u64>().ok().map(|t| t as f64 / ticks);
-        Some([tick(14)?, tick(15)?, tick(16)?, tick(17)?])
-    });
-    let peak_kb = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse::<u64>().ok()
-    });
-    let [user, system, child_user, child_system] = times.map_or([None; 4], |t| t.map(Some));
+    let own = rusage(libc::RUSAGE_SELF);
+    let children = rusage(libc::RUSAGE_CHILDREN);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     json!({
-        "cpu_user_s": user,
-        "cpu_system_s": system,
-        "children_cpu_user_s": child_user,
-        "children_cpu_system_s": child_system,
-        "peak_rss_mb": peak_kb.map(|kb| kb as f64 / 1024.0),
+        "cpu_user_s": own.map(|u| seconds(u.ru_utime)),
+        "cpu_system_s": own.map(|u| seconds(u.ru_stime)),
+        "children_cpu_user_s": children.map(|u| seconds(u.ru_utime)),
+        "children_cpu_system_s": children.map(|u| seconds(u.ru_stime)),
+        // Linux reports the peak resident set in KiB.
+        "peak_rss_mb": own.map(|u| u.ru_maxrss as f64 / 1024.0),
     })
 }
 
-/// The clock ticks per second, from the auxiliary vector (pairs of native-endian words).
-fn clock_ticks() -> Option<f64> {
-    let auxv = std::fs::read("/proc/self/auxv").ok()?;
-    let word = std::mem::size_of::<usize>();
-    auxv.chunks_exact(2 * word).find_map(|pair| {
-        let read = |b: &[u8]| b.try_into().ok().map(usize::from_ne_bytes);
-        (read(&pair[..word])? as u64 == AT_CLKTCK).then(|| read(&pair[word..])).flatten().map(|t| t as f64)
-    })
+fn rusage(who: libc::c_int) -> Option<libc::rusage> {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct of integers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `getrusage` writes only into the struct it is given, which lives for the call.
+    (unsafe { libc::getrusage(who, &mut usage) } == 0).then_some(usage)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn cpu(usage: &Value, prefix: &str) -> f64 {
+        usage[format!("{prefix}cpu_user_s")].as_f64().unwrap()
+            + usage[format!("{prefix}cpu_system_s")].as_f64().unwrap()
+    }
+
+    /// Work, not time: the figures grow with what was done, however loaded the machine is.
     #[test]
-    fn cpu_time_and_peak_memory_are_read_on_linux() {
-        if !cfg!(target_os = "linux") {
-            return;
-        }
-        assert!(clock_ticks().is_some_and(|t| t >= 1.0));
-        // Burn about 0.2 s of CPU; the process's CPU time must show at least part of it.
-        let start = std::time::Instant::now();
+    fn cpu_time_and_peak_memory_grow_with_the_work_done() {
+        let before = usage();
+        // Touch 64 MiB: the peak resident set must hold it.
+        let block = vec![1_u8; 64 << 20];
+        assert_eq!(
+            std::hint::black_box(&block).iter().step_by(4096).map(|&b| b as usize).sum::<usize>(),
+            16384
+        );
         let mut x = 0.0_f64;
-        while start.elapsed().as_millis() < 200 {
-            x = std::hint::black_box(x + 1.0).sqrt();
+        for i in 0..2_000_000 {
+            x = std::hint::black_box(x + i as f64).sqrt();
         }
-        let usage = usage();
-        let cpu = usage["cpu_user_s"].as_f64().unwrap() + usage["cpu_system_s"].as_f64().unwrap();
-        assert!(cpu >= 0.1, "{usage}");
-        assert!(usage["children_cpu_user_s"].as_f64().is_some());
-        assert!(usage["peak_rss_mb"].as_f64().unwrap() > 1.0, "{usage}");
+        let child = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(child.success());
+        let after = usage();
+        assert!(cpu(&after, "") > cpu(&before, ""), "{before} -> {after}");
+        assert!(cpu(&after, "children_") > cpu(&before, "children_"), "{before} -> {after}");
+        assert!(after["peak_rss_mb"].as_f64().unwrap() >= 64.0, "{after}");
     }
 }

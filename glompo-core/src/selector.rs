@@ -91,6 +91,13 @@ pub trait Selector: Send + fmt::Debug {
 
     /// The next optimizer to start, given `ctx.free_slots`.
     fn select(&mut self, ctx: &SelectContext) -> Selection;
+
+    /// An optimizer this selector started has ended: `factory` is the one its [`Selection::Start`]
+    /// named, and `converged` says whether it converged by its own criteria (not killed, crashed or
+    /// stopped). The default ignores it.
+    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
+        let _ = (factory, converged);
+    }
 }
 
 /// Round robin over the configured optimizers. When the next one does not fit in the free slots it
@@ -258,23 +265,46 @@ impl Selector for SpawnControl {
         }
         self.inner.select(ctx)
     }
+
+    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
+        self.inner.ended(factory, converged);
+    }
 }
 
-/// IPOP as managed optimization: each time a configured optimizer is started again, its population
-/// is doubled (1×, 2×, 4×, ... its own default or configured size). Optimizers without a population
-/// (see [`OptimizerFactory::with_population_factor`])
-/// start unchanged.
+/// The most times [`IncreasingPopulation`] doubles a population, as in pycma's IPOP (`restarts=9`):
+/// at most 512 times the configured size.
+pub const MAX_DOUBLINGS: u32 = 9;
+
+/// IPOP as managed optimization: each time an optimizer of a configuration converges by its own
+/// criteria, the next start of that configuration gets twice the population (1×, 2×, 4×, ... its own
+/// default or configured size), up to [`MAX_DOUBLINGS`] doublings. Kills, crashes and stops do not
+/// double it: a hunter killing a duplicate says nothing about the population being too small.
+/// Optimizers without a population (see [`OptimizerFactory::with_population_factor`]) start
+/// unchanged.
 #[derive(Debug)]
 pub struct IncreasingPopulation {
     inner: Box<dyn Selector>,
-    /// Starts so far, per factory name and settings.
-    starts: Vec<(String, u32)>,
+    /// Doublings so far, per configuration (factory name and settings).
+    doublings: Vec<(String, u32)>,
+    /// The factories of the optimizers started and not ended yet, with their configuration's key.
+    issued: Vec<(Arc<dyn OptimizerFactory>, String)>,
 }
 
 impl IncreasingPopulation {
     /// Wraps `inner`.
     pub fn new(inner: Box<dyn Selector>) -> Self {
-        IncreasingPopulation { inner, starts: Vec::new() }
+        IncreasingPopulation { inner, doublings: Vec::new(), issued: Vec::new() }
+    }
+
+    fn doublings(&mut self, key: &str) -> &mut u32 {
+        let i = match self.doublings.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.doublings.push((key.to_owned(), 0));
+                self.doublings.len() - 1
+            }
+        };
+        &mut self.doublings[i].1
     }
 }
 
@@ -293,20 +323,25 @@ impl Selector for IncreasingPopulation {
             other => return other,
         };
         let key = format!("{}:{}", spec.factory.name(), spec.factory.settings());
-        let count = match self.starts.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, c)) => {
-                *c += 1;
-                *c
-            }
-            None => {
-                self.starts.push((key, 0));
-                0
-            }
-        };
-        if let Some(scaled) = spec.factory.with_population_factor(1usize << count.min(20)) {
+        let doublings = *self.doublings(&key);
+        if doublings > 0
+            && let Some(scaled) = spec.factory.with_population_factor(1usize << doublings)
+        {
             spec.factory = scaled;
         }
+        self.issued.push((Arc::clone(&spec.factory), key));
         Selection::Start(spec)
+    }
+
+    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
+        if let Some(i) = self.issued.iter().position(|(f, _)| Arc::ptr_eq(f, factory)) {
+            let (_, key) = self.issued.swap_remove(i);
+            if converged {
+                let doublings = self.doublings(&key);
+                *doublings = (*doublings + 1).min(MAX_DOUBLINGS);
+            }
+        }
+        self.inner.ended(factory, converged);
     }
 }
 
@@ -435,18 +470,28 @@ mod tests {
     }
 
     #[test]
-    fn increasing_population_doubles_each_restart() {
+    fn increasing_population_doubles_after_convergences_only_and_stops_at_the_cap() {
         let base = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3)));
         let mut s = IncreasingPopulation::new(Box::new(CycleSelector::new(vec![base]).unwrap()));
-        let batches: Vec<u64> = (0..4)
-            .map(|_| {
-                match s.select(&SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 }) {
-                    Selection::Start(spec) => spec.factory.settings()["batch"].as_u64().unwrap(),
-                    other => panic!("expected a start, got {other:?}"),
-                }
-            })
-            .collect();
-        assert_eq!(batches, [3, 6, 12, 24]);
+        let ctx = SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 };
+        let start = |s: &mut IncreasingPopulation| match s.select(&ctx) {
+            Selection::Start(spec) => spec.factory,
+            other => panic!("expected a start, got {other:?}"),
+        };
+        let batch = |f: &Arc<dyn OptimizerFactory>| f.settings()["batch"].as_u64().unwrap();
+        let mut batches = Vec::new();
+        // A kill (not converged) keeps the size; each convergence doubles the next start's.
+        for converged in [false, true, true, false, true] {
+            let factory = start(&mut s);
+            batches.push(batch(&factory));
+            s.ended(&factory, converged);
+        }
+        assert_eq!(batches, [3, 3, 6, 12, 12]);
+        for _ in 0..20 {
+            let factory = start(&mut s);
+            s.ended(&factory, true);
+        }
+        assert_eq!(batch(&start(&mut s)), 3 << MAX_DOUBLINGS);
     }
 
     #[test]

@@ -368,6 +368,10 @@ impl Optimizer for DifferentialEvolution {
         Self::NAME
     }
 
+    fn popsize(&self) -> Option<usize> {
+        Some(self.state.trials.len())
+    }
+
     /// The whole population: the initial one first, then one trial vector per member. Asking again
     /// before telling returns the same batch.
     fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {

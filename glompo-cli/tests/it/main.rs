@@ -1,3 +1,5 @@
 //! Integration tests of the `glompo` binary.
 
+mod faults;
+mod lifecycle;
 mod run;

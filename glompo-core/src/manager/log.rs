@@ -1,7 +1,8 @@
 //! The run directory: `evaluations.jsonl`, `optimizers.jsonl` and `summary.json`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -12,24 +13,199 @@ use crate::optimizer::OptimizerId;
 /// The files a run writes; any of them present means the directory holds a run.
 pub const RUN_FILES: &[&str] = &["summary.json", "evaluations.jsonl", "optimizers.jsonl"];
 
-/// The folders a run writes.
-pub const RUN_FOLDERS: &[&str] = &["checkpoints", "printstreams"];
+/// The folder of the runner processes' printstreams, `NNNN.out` and `NNNN.err` (process backends).
+pub const PRINTSTREAMS: &str = "printstreams";
 
-/// Makes `dir` ready for a new run: creates it, or refuses if it already holds a run's files unless
-/// `overwrite`, in which case only those files and folders are removed (anything else is left alone).
-pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
-    let existing: Vec<PathBuf> =
-        RUN_FILES.iter().chain(RUN_FOLDERS).map(|name| dir.join(name)).filter(|p| p.exists()).collect();
-    if !existing.is_empty() {
-        if !overwrite {
-            return Err(CoreError::RunDirExists { path: dir.to_path_buf() });
+/// The lock file a live run holds (an advisory `flock`) with the manager's pid in it.
+pub const LOCK_FILE: &str = ".glompo.lock";
+
+/// A run directory held by a live run: the lock is released when this is dropped (or the process
+/// ends, however it ends).
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+/// Takes `dir` for a run: creates it if needed and locks it, or fails with [`CoreError::RunDirBusy`]
+/// naming the pid of the live run that holds it.
+pub(crate) fn lock_dir(dir: &Path) -> Result<DirLock> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CoreError::RunDir { path: dir.to_path_buf(), message: "is not a directory".into() });
+    }
+    fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| CoreError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(CoreError::RunDirBusy { path: dir.to_path_buf(), pid: holder(&mut file) });
         }
-        for path in existing {
-            let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-            removed.map_err(|e| CoreError::io(&path, e))?;
+        Err(fs::TryLockError::Error(e)) => return Err(CoreError::io(&path, e)),
+    }
+    let pid = format!("{}\n", std::process::id());
+    file.set_len(0)
+        .and_then(|()| file.write_all_at(pid.as_bytes(), 0))
+        .map_err(|e| CoreError::io(&path, e))?;
+    Ok(DirLock { _file: file })
+}
+
+/// The pid written in a lock file (0 if it cannot be read).
+fn holder(file: &mut File) -> u32 {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The pid of the live run that holds `dir`, if one does: `glompo stop` asks only a live run.
+pub fn live_run(dir: &Path) -> Result<Option<u32>> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = match OpenOptions::new().read(true).open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CoreError::io(&path, e)),
+    };
+    match file.try_lock_shared() {
+        // Taken at once: nobody holds it. Dropping the file releases it.
+        Ok(()) => Ok(None),
+        Err(fs::TryLockError::WouldBlock) => Ok(Some(holder(&mut file))),
+        Err(fs::TryLockError::Error(e)) => Err(CoreError::io(&path, e)),
+    }
+}
+
+/// Whether `name` is a printstream file glompo writes: `NNNN.out` or `NNNN.err`.
+fn is_printstream(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        (ext == "out" || ext == "err") && stem.len() >= 4 && stem.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Whether `name` is a STOP file: `STOP_<opt_id>`.
+pub(crate) fn stop_file_id(name: &str) -> Option<OptimizerId> {
+    name.strip_prefix("STOP_").filter(|n| n.bytes().all(|b| b.is_ascii_digit())).and_then(|n| n.parse().ok())
+}
+
+/// The files in `dir` that glompo writes, by their known names only: the run files, the temporary
+/// summary, printstreams and STOP files. Nothing else in the directory is glompo's.
+fn glompo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut run = Vec::new();
+    for name in RUN_FILES {
+        let path = dir.join(name);
+        if path.is_file() {
+            run.push(path);
         }
     }
-    fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))
+    let streams = dir.join(PRINTSTREAMS);
+    if streams.is_dir() {
+        for entry in fs::read_dir(&streams).map_err(|e| CoreError::io(&streams, e))? {
+            let entry = entry.map_err(|e| CoreError::io(&streams, e))?;
+            if entry.file_name().to_str().is_some_and(is_printstream) && entry.path().is_file() {
+                run.push(entry.path());
+            }
+        }
+    }
+    let mut stale = Vec::new();
+    let tmp = dir.join("summary.json.tmp");
+    if tmp.is_file() {
+        stale.push(tmp);
+    }
+    for entry in fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))? {
+        let entry = entry.map_err(|e| CoreError::io(dir, e))?;
+        if entry.file_name().to_str().and_then(stop_file_id).is_some() && entry.path().is_file() {
+            stale.push(entry.path());
+        }
+    }
+    Ok((run, stale))
+}
+
+/// Makes a locked `dir` ready for a new run: refuses it if it holds a run's files unless `overwrite`,
+/// in which case those files are removed. Only files glompo writes, by their known names, are
+/// removed; a folder is removed only when that leaves it empty, and anything of the user's stays.
+/// Stale STOP files and a temporary summary are always removed: they would act on the new run.
+pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    let (run, stale) = glompo_files(dir)?;
+    if !run.is_empty() && !overwrite {
+        return Err(CoreError::RunDirExists { path: dir.to_path_buf() });
+    }
+    for path in run.iter().chain(&stale) {
+        fs::remove_file(path).map_err(|e| CoreError::io(path, e))?;
+    }
+    let streams = dir.join(PRINTSTREAMS);
+    // A printstreams folder that still holds files of the user's stays; an empty one is glompo's.
+    if streams.is_dir() && fs::read_dir(&streams).is_ok_and(|mut d| d.next().is_none()) {
+        fs::remove_dir(&streams).map_err(|e| CoreError::io(&streams, e))?;
+    }
+    Ok(())
+}
+
+/// A log file written through a buffer. When a write fails (a full disk), the file is cut back to its
+/// last complete line and every later write fails the same way without touching it, so the log stays
+/// readable to its last line.
+struct LogFile {
+    path: PathBuf,
+    writer: Option<BufWriter<File>>,
+    failed: Option<String>,
+}
+
+impl LogFile {
+    fn create(path: PathBuf) -> Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| CoreError::io(&path, e))?;
+        Ok(LogFile { path, writer: Some(BufWriter::with_capacity(1 << 16, file)), failed: None })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.attempt(|w| w.write_all(bytes))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.attempt(|w| w.flush())
+    }
+
+    fn attempt(&mut self, op: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
+        if let Some(failed) = &self.failed {
+            return Err(CoreError::io(&self.path, std::io::Error::other(failed.clone())));
+        }
+        let Some(writer) = self.writer.as_mut() else { return Ok(()) };
+        op(writer).map_err(|e| {
+            self.fail(&e);
+            CoreError::io(&self.path, e)
+        })
+    }
+
+    /// Gives up on the file after `error`: drops what is buffered and cuts a half-written line.
+    fn fail(&mut self, error: &std::io::Error) {
+        self.failed = Some(error.to_string());
+        if let Some(writer) = self.writer.take() {
+            let (file, _unwritten) = writer.into_parts();
+            // Cutting a file needs no space; if even this fails, the half line stays.
+            let _ = cut_to_last_line(&file);
+        }
+    }
+}
+
+/// Truncates `file` just after its last newline (to nothing if it has none).
+fn cut_to_last_line(file: &File) -> std::io::Result<()> {
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0_u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(buf, start)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return file.set_len(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
 }
 
 /// One line of `evaluations.jsonl`.
@@ -96,26 +272,28 @@ struct Files {
     dir: PathBuf,
     /// The line being formatted, reused so that each evaluation costs one copy into the file buffer.
     line: Vec<u8>,
-    evaluations: BufWriter<File>,
-    optimizers: BufWriter<File>,
-}
-
-fn create(path: PathBuf) -> Result<BufWriter<File>> {
-    let file =
-        OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| CoreError::io(&path, e))?;
-    Ok(BufWriter::with_capacity(1 << 16, file))
+    evaluations: LogFile,
+    optimizers: LogFile,
+    /// Held for the run's life.
+    _lock: DirLock,
 }
 
 impl RunLog {
-    pub(crate) fn open(dir: Option<&Path>) -> Result<Self> {
+    /// Locks and prepares `dir` for a new run and creates its logs (nothing for a run without one).
+    pub(crate) fn open(dir: Option<&Path>, overwrite: bool) -> Result<Self> {
         let files = match dir {
             None => None,
-            Some(dir) => Some(Files {
-                dir: dir.to_path_buf(),
-                line: Vec::with_capacity(512),
-                evaluations: create(dir.join("evaluations.jsonl"))?,
-                optimizers: create(dir.join("optimizers.jsonl"))?,
-            }),
+            Some(dir) => {
+                let lock = lock_dir(dir)?;
+                prepare_dir(dir, overwrite)?;
+                Some(Files {
+                    dir: dir.to_path_buf(),
+                    line: Vec::with_capacity(512),
+                    evaluations: LogFile::create(dir.join("evaluations.jsonl"))?,
+                    optimizers: LogFile::create(dir.join("optimizers.jsonl"))?,
+                    _lock: lock,
+                })
+            }
         };
         Ok(RunLog { files })
     }
@@ -128,28 +306,44 @@ impl RunLog {
         let Some(f) = &mut self.files else { return Ok(()) };
         f.line.clear();
         format_evaluation(&mut f.line, line)
-            .and_then(|()| f.evaluations.write_all(&f.line))
-            .map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))
+            .map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))?;
+        f.evaluations.write_all(&f.line)
     }
 
     pub(crate) fn optimizer_event(&mut self, event: &serde_json::Value) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
-        write_line(&mut f.optimizers, event)
-            .and_then(|()| f.optimizers.flush())
-            .map_err(|e| CoreError::io(f.dir.join("optimizers.jsonl"), e))
+        f.line.clear();
+        write_line(&mut f.line, event).map_err(|e| CoreError::io(f.dir.join("optimizers.jsonl"), e))?;
+        f.optimizers.write_all(&f.line)?;
+        f.optimizers.flush()
     }
 
     /// Pushes buffered lines to the files, so that the logs of a live run are at most one flush behind.
     pub(crate) fn flush(&mut self) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
-        f.evaluations.flush().map_err(|e| CoreError::io(f.dir.join("evaluations.jsonl"), e))?;
-        f.optimizers.flush().map_err(|e| CoreError::io(f.dir.join("optimizers.jsonl"), e))
+        let evaluations = f.evaluations.flush();
+        let optimizers = f.optimizers.flush();
+        evaluations.and(optimizers)
     }
 
     /// Writes `summary.json` atomically: a temporary file, fsync, then rename.
     pub(crate) fn summary(&mut self, summary: &impl Serialize) -> Result<()> {
         let Some(f) = &self.files else { return Ok(()) };
         write_atomic(&f.dir.join("summary.json"), summary)
+    }
+
+    /// Ends the run's use of its directory: STOP files that arrived too late to act on are removed
+    /// (they would act on the next run there), and the lock is released.
+    pub(crate) fn close(&mut self) {
+        if let Some(f) = self.files.take()
+            && let Ok(entries) = fs::read_dir(&f.dir)
+        {
+            for entry in entries.flatten() {
+                if entry.file_name().to_str().and_then(stop_file_id).is_some() {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 }
 
@@ -158,7 +352,8 @@ fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()>
     w.write_all(b"\n")
 }
 
-/// Writes `value` as pretty JSON to `path` atomically (temporary file, fsync, rename).
+/// Writes `value` as pretty JSON to `path` atomically (temporary file, fsync, rename). If that fails,
+/// the temporary file is removed and `path` is as it was.
 pub fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
@@ -168,7 +363,10 @@ pub fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
         file.sync_all()?;
         fs::rename(&tmp, path)
     };
-    write().map_err(|e| CoreError::io(path, e))
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CoreError::io(path, e)
+    })
 }
 
 #[cfg(test)]

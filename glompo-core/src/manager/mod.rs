@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use log::{RUN_FILES, RUN_FOLDERS, write_atomic};
+pub use log::{LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
 
 use crate::backend::{Backend, ThreadBackend};
 use crate::checker::{self, CheckerExpr, EndCause};

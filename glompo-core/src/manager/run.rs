@@ -8,15 +8,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::json;
 
-use super::log::{EvalLine, RunLog, prepare_dir};
-use super::{Best, Counters, EndReason, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK};
+use super::log::{EvalLine, RunLog, stop_file_id};
+use super::{
+    Best, Counters, EndReason, INTERRUPT_GRACE, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK,
+};
 use crate::backend::RunnerHandle;
 use crate::checker::RunState;
 use crate::error::{CoreError, Result};
 use crate::evaluator::evaluate_one;
 use crate::generator::{GenerateContext, Generator};
 use crate::hunter::HuntContext;
-use crate::optimizer::{OptimizerId, StartContext};
+use crate::optimizer::{OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::derive_seed;
@@ -33,6 +35,16 @@ struct Live {
     /// When it last sent anything, and when it was told to stop.
     last_feedback: Instant,
     stopped_at: Option<Instant>,
+    /// With a budget: the evaluations it was allowed to start, and those of them logged.
+    granted: u64,
+    logged: u64,
+}
+
+impl Live {
+    /// Evaluations it may still start or has not reported yet.
+    fn held(&self) -> u64 {
+        self.granted.saturating_sub(self.logged)
+    }
 }
 
 struct State<'m> {
@@ -51,6 +63,12 @@ struct State<'m> {
     immediate_crashes: u32,
     last_crash: String,
     end: Option<EndReason>,
+    /// The run's evaluation budget (from the checker expression), if it has one.
+    budget: Option<u64>,
+    /// Why no more optimizers start, once spawning stopped.
+    spawn_note: Option<String>,
+    /// The factories of the optimizers that have not ended, for the selector's `ended`.
+    factories: BTreeMap<OptimizerId, Arc<dyn OptimizerFactory>>,
 }
 
 /// The optimizer id under which the generator's own evaluations are logged.
@@ -61,6 +79,12 @@ const MAX_GENERATOR_ROUNDS: usize = 10_000;
 
 /// Result messages that may wait in the channel per worker slot.
 const CHANNEL_SLOTS_PER_JOB: usize = 16;
+
+/// With a budget, the most evaluations a runner may start beyond those logged, per worker slot it holds:
+/// how far a runner may run ahead of the log. It bounds what a killed optimizer can still report, and
+/// it is large enough that a cheap objective's runner rarely waits for the manager. A small budget gives
+/// each slot its share of what is left instead.
+const CREDIT_PER_SLOT: u64 = 256;
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
@@ -74,10 +98,7 @@ impl Manager {
     /// Errors come only from setting up the run directory (nothing is written then) or from a selector
     /// whose optimizers can never fit; a failing optimizer or objective never fails the run.
     pub fn run(mut self) -> Result<RunResult> {
-        if let Some(dir) = &self.dir {
-            prepare_dir(dir, self.overwrite)?;
-        }
-        let log = RunLog::open(self.dir.as_deref())?;
+        let log = RunLog::open(self.dir.as_deref(), self.overwrite)?;
         let started_unix = unix_now();
         let settings = self.settings();
         // Bounded, so that runners wait when the manager falls behind instead of running past the budget.
@@ -98,18 +119,28 @@ impl Manager {
             immediate_crashes: 0,
             last_crash: String::new(),
             end: None,
+            budget: None,
+            spawn_note: None,
+            factories: BTreeMap::new(),
         };
+        st.budget = st.m.checker.budget();
         let outcome = st.event_loop();
         st.shutdown();
         let wall_time_s = st.start.elapsed().as_secs_f64();
-        let end_reason = match (&outcome, st.end.take()) {
+        let mut end_reason = match (&outcome, st.end.take()) {
+            (Err(e @ CoreError::Config { .. }), _) => EndReason::Exhausted { detail: e.to_string() },
             (Err(e), _) => EndReason::LogFailed { error: e.to_string() },
             (Ok(()), Some(end)) => end,
-            (Ok(()), None) => {
-                EndReason::Exhausted { detail: "the selector starts no more optimizers".into() }
-            }
+            (Ok(()), None) => EndReason::Exhausted { detail: st.spawn_note.take().unwrap_or_default() },
         };
-        let result =
+        // A log that cannot be written (a full disk) ends the run as a failure, but the result found so
+        // far is still returned, and the summary still tried.
+        if let Err(e) = st.log.flush()
+            && !matches!(end_reason, EndReason::LogFailed { .. })
+        {
+            end_reason = EndReason::LogFailed { error: e.to_string() };
+        }
+        let mut result =
             RunResult { best: st.best.take(), counters: st.counters.clone(), end_reason, wall_time_s };
         let summary = json!({
             "version": env!("CARGO_PKG_VERSION"),
@@ -130,8 +161,14 @@ impl Manager {
             "settings": settings,
             "config": st.m.config,
         });
-        st.log.flush()?;
-        st.log.summary(&summary)?;
+        if let Err(e) = st.log.summary(&summary) {
+            let error = match result.end_reason {
+                EndReason::LogFailed { error } => format!("{error}; the summary was not written either: {e}"),
+                _ => format!("the summary was not written: {e}"),
+            };
+            result.end_reason = EndReason::LogFailed { error };
+        }
+        st.log.close();
         match outcome {
             Err(CoreError::Config { field, message }) => Err(CoreError::Config { field, message }),
             _ => Ok(result),
@@ -170,8 +207,8 @@ impl State<'_> {
                 return Ok(());
             }
             if self.live.is_empty() && !self.spawning {
-                self.end =
-                    Some(EndReason::Exhausted { detail: "the selector starts no more optimizers".into() });
+                let detail = self.spawn_note.take().unwrap_or_default();
+                self.end = Some(EndReason::Exhausted { detail });
                 return Ok(());
             }
             let wait = next_tick.saturating_duration_since(Instant::now());
@@ -241,6 +278,8 @@ impl State<'_> {
     fn abandon(&mut self, opt_id: OptimizerId, waited: Duration) -> Result<()> {
         // The thread is detached: it cannot be killed, and it ends when the process does.
         let Some(live) = self.live.remove(&opt_id) else { return Ok(()) };
+        // Its unused credit is not held any more: it was told to stop, so it starts nothing new, and
+        // what it still reports of the evaluations it had started is logged and counted.
         let secs = waited.as_secs_f64();
         let mut cause = json!({"reason": "abandoned", "error": format!("did not stop within {secs} s")});
         if let (Some(c), Some(before)) = (cause.as_object_mut(), live.stop_cause) {
@@ -270,22 +309,35 @@ impl State<'_> {
         }
     }
 
-    /// Acts on `STOP_<id>` files: a running optimizer with that id is stopped and the file removed; a
-    /// file naming no running optimizer is left in place.
+    /// Acts on `STOP_<id>` files and removes every one of them: a running optimizer with that id is
+    /// stopped; a file naming an optimizer that ended or never started cannot act, and is logged as
+    /// ignored with the reason (a STOP file left behind would kill an optimizer of a later run).
     fn stop_files(&mut self, dir: &Path) -> Result<()> {
         let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(id) =
-                name.to_str().and_then(|n| n.strip_prefix("STOP_")).and_then(|n| n.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            if self.records.get((id as usize).wrapping_sub(1)).is_some_and(OptimizerRecord::is_running) {
-                std::fs::remove_file(entry.path()).map_err(|e| CoreError::io(entry.path(), e))?;
+        let mut found: Vec<(OptimizerId, std::path::PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(stop_file_id).map(|id| (id, e.path())))
+            .collect();
+        found.sort();
+        for (id, path) in found {
+            std::fs::remove_file(&path).map_err(|e| CoreError::io(&path, e))?;
+            let record = self.records.get((id as usize).wrapping_sub(1));
+            if record.is_some_and(OptimizerRecord::is_running) {
                 self.counters.optimizers_killed += 1;
                 self.stop(id, json!({"reason": "killed", "by": "STOP file", "t_kill": self.now()}));
+                continue;
             }
+            let why = match record {
+                None => "no optimizer with this id has started",
+                Some(_) => "the optimizer has already ended or is stopping",
+            };
+            self.log.optimizer_event(&json!({
+                "event": "stop_ignored",
+                "opt_id": id,
+                "t": self.now(),
+                "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "why": why,
+            }))?;
         }
         Ok(())
     }
@@ -304,6 +356,13 @@ impl State<'_> {
         while self.spawning && self.end.is_none() {
             let free = self.m.max_jobs - self.busy_slots();
             if free == 0 {
+                break;
+            }
+            // With a budget, an optimizer starts only if some of it is left for it.
+            if self.budget.is_some() && self.available() == 0 {
+                if self.live.is_empty() {
+                    self.stop_spawning("the evaluation budget is spent");
+                }
                 break;
             }
             let ctx = SelectContext {
@@ -325,11 +384,50 @@ impl State<'_> {
                     }
                     break;
                 }
-                Selection::Stop => self.spawning = false,
+                Selection::Stop => self.stop_spawning("the selector starts no more optimizers"),
             }
         }
         self.counters.peak_busy_slots = self.counters.peak_busy_slots.max(self.busy_slots());
         Ok(())
+    }
+
+    fn stop_spawning(&mut self, why: &str) {
+        self.spawning = false;
+        self.spawn_note.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// With a budget: the evaluations no runner holds yet (neither logged nor granted); unlimited
+    /// without one.
+    fn available(&self) -> u64 {
+        let Some(budget) = self.budget else { return u64::MAX };
+        let held: u64 = self.live.values().map(Live::held).sum();
+        budget.saturating_sub(self.counters.evaluations.saturating_add(held))
+    }
+
+    /// With a budget: tops every running optimizer's credit up to its window, in id order, out of what
+    /// is available.
+    fn refill(&mut self) {
+        let Some(budget) = self.budget else { return };
+        let mut available = self.available();
+        // A slot's share of what is left, so that a small budget is spread over every slot instead of
+        // going to the first optimizer; near the end of a budget a runner holds a few credits only.
+        let left = budget.saturating_sub(self.counters.evaluations);
+        let share = (left / self.m.max_jobs as u64).clamp(1, CREDIT_PER_SLOT);
+        for live in self.live.values_mut() {
+            if available == 0 {
+                break;
+            }
+            if live.stop_cause.is_some() {
+                continue;
+            }
+            let window = share * live.workers as u64;
+            let grant = window.saturating_sub(live.held()).min(available);
+            if grant > 0 {
+                live.control.grant(grant);
+                live.granted += grant;
+                available -= grant;
+            }
+        }
     }
 
     /// Calls the generator with what it may see of the run.
@@ -349,6 +447,8 @@ impl State<'_> {
     fn generator_evaluations(&mut self) -> Result<()> {
         for _ in 0..MAX_GENERATOR_ROUNDS {
             let mut points = self.with_generator(|g, ctx| g.wants(ctx));
+            // The generator's evaluations count against the budget like any others.
+            points.truncate(usize::try_from(self.available()).unwrap_or(usize::MAX));
             if points.is_empty() {
                 break;
             }
@@ -376,29 +476,47 @@ impl State<'_> {
         self.m.bounds.clip(&mut x0);
         let seed = derive_seed(self.m.seed, opt_id);
         let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
+        let built = spec.factory.build(&ctx);
+        let popsize = built.as_ref().ok().and_then(|o| o.popsize());
+        // A population whose first generation the budget cannot pay for would only be cut short.
+        if let (Some(budget), Some(popsize)) = (self.budget, popsize) {
+            let left = budget.saturating_sub(self.counters.evaluations);
+            if popsize as u64 > left {
+                self.stop_spawning(&format!(
+                    "the remaining budget ({left} evaluations) cannot pay for the first generation of the \
+                     next optimizer ({} with a population of {popsize})",
+                    spec.factory.name()
+                ));
+                return Ok(());
+            }
+        }
         self.counters.optimizers_started += 1;
         let window = self.m.hunter.as_ref().map_or(0, |h| h.window()) as usize;
         self.records.push(OptimizerRecord::new(opt_id, spec.factory.name(), spec.workers, window));
+        self.factories.insert(opt_id, Arc::clone(&spec.factory));
         self.log.optimizer_event(&json!({
             "event": "start",
             "opt_id": opt_id,
             "t": self.now(),
             "type": spec.factory.name(),
             "settings": spec.factory.settings(),
+            "popsize": popsize,
             "workers": spec.workers,
             "evaluator": spec.evaluator.name(),
             "seed": seed,
             "x0": x0,
         }))?;
         // The evaluator is built where the runner runs (a process backend builds its own in the child).
-        let optimizer = match spec.factory.build(&ctx) {
+        let optimizer = match built {
             Ok(optimizer) => optimizer,
             Err(e) => {
                 let end = RunnerEnd::Crashed(format!("cannot build the optimizer: {e}"));
                 return self.ended(opt_id, end, None);
             }
         };
-        let control = Arc::new(Control::default());
+        // With a budget the runner starts with no credit; `refill` grants its first below.
+        let limited = self.budget.is_some();
+        let control = Arc::new(if limited { Control::with_credit(0) } else { Control::default() });
         let recipe = RunnerRecipe {
             opt_id,
             optimizer: spec.factory.name().to_owned(),
@@ -409,7 +527,7 @@ impl State<'_> {
             bounds: self.m.bounds.clone(),
             seed,
             detailed: self.m.detailed_log,
-            limited: false,
+            limited,
         };
         let objective = Arc::clone(&self.m.objective);
         let evaluator = Arc::clone(&spec.evaluator);
@@ -430,8 +548,11 @@ impl State<'_> {
                     stop_cause: None,
                     last_feedback: Instant::now(),
                     stopped_at: None,
+                    granted: 0,
+                    logged: 0,
                 };
                 self.live.insert(opt_id, live);
+                self.refill();
                 Ok(())
             }
             Err(e) => self.ended(opt_id, RunnerEnd::Crashed(e.to_string()), None),
@@ -441,8 +562,10 @@ impl State<'_> {
     fn handle(&mut self, msg: Message) -> Result<()> {
         match msg {
             Message::Results { opt_id, results } => {
+                let n = results.len() as u64;
                 if let Some(live) = self.live.get_mut(&opt_id) {
                     live.last_feedback = Instant::now();
+                    live.logged += n;
                 }
                 // One arrival time for the group: its evaluations reached the manager together.
                 let t = self.now();
@@ -452,6 +575,7 @@ impl State<'_> {
                 if self.end.is_none() && self.counters.evaluations - self.last_hunt >= self.m.hunt_frequency {
                     self.hunt();
                 }
+                self.refill();
                 Ok(())
             }
             // A runner abandoned earlier has had its end logged already.
@@ -462,7 +586,10 @@ impl State<'_> {
                     l.handle.join();
                     l.stop_cause
                 });
-                self.ended(opt_id, end, cause.flatten())
+                self.ended(opt_id, end, cause.flatten())?;
+                // Its unused credit is free again.
+                self.refill();
+                Ok(())
             }
         }
     }
@@ -480,8 +607,17 @@ impl State<'_> {
             error: r.error.as_deref(),
         };
         self.log.evaluation(&line)?;
-        if r.error.is_some() {
+        if let Some(error) = &r.error {
             self.counters.failed_evaluations += 1;
+            let limit = self.m.max_initial_failures;
+            if limit > 0
+                && call_id == limit
+                && self.counters.failed_evaluations == call_id
+                && self.end.is_none()
+            {
+                self.stop_spawning("the first evaluations all failed");
+                self.end = Some(EndReason::InitialFailures { count: limit, error: error.clone() });
+            }
         }
         // Evaluations of the generator (id 0) have no optimizer record, but they count for the best.
         if let Some(record) = self.records.get_mut((opt_id as usize).wrapping_sub(1)) {
@@ -551,7 +687,8 @@ impl State<'_> {
         let t = self.now();
         let record = &mut self.records[opt_id as usize - 1];
         let no_evals = record.evaluations() == 0;
-        record.set_lifecycle(Lifecycle::Ended);
+        // An ended optimizer keeps its counts, best and last point; its history windows go.
+        record.retire();
         let mut event = json!({
             "event": "end",
             "opt_id": opt_id,
@@ -584,6 +721,10 @@ impl State<'_> {
             }
             (RunnerEnd::Stopped, None) => json!({"reason": "stopped", "by": "runner"}),
         };
+        if let Some(factory) = self.factories.remove(&opt_id) {
+            let converged = detail["reason"] == "converged";
+            self.m.selector.ended(&factory, converged);
+        }
         if let (Some(e), Some(d)) = (event.as_object_mut(), detail.as_object()) {
             e.extend(d.clone());
         }
@@ -592,7 +733,8 @@ impl State<'_> {
 
     /// Stops every runner and waits for them to end, logging the evaluations still arriving. After
     /// `end_timeout` or `force_terminations_after` (the shorter) the remaining ones are abandoned and
-    /// reported; without either, the wait lasts as long as the evaluations in flight.
+    /// reported; without either, the wait lasts as long as the evaluations in flight, except after an
+    /// interrupt: then it lasts at most [`INTERRUPT_GRACE`], and a second interrupt ends it at once.
     fn shutdown(&mut self) {
         let now = self.now();
         let ids: Vec<OptimizerId> = self.live.keys().copied().collect();
@@ -603,8 +745,19 @@ impl State<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let deadline = limit.map(|t| Instant::now() + t);
+        let started = Instant::now();
+        let mut deadline = limit.map(|t| started + t);
         while !self.live.is_empty() {
+            let interrupts = self.m.interrupt.count();
+            if interrupts >= 2 {
+                break;
+            }
+            if interrupts == 1 {
+                let grace = Instant::now() + INTERRUPT_GRACE;
+                if deadline.is_none_or(|d| grace < d) {
+                    deadline = Some(grace);
+                }
+            }
             let wait = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()).min(TICK));
             match self.rx.recv_timeout(wait) {
                 // A log failure here is reported by the final flush.
@@ -613,10 +766,11 @@ impl State<'_> {
                 Err(_) => {}
             }
         }
+        let waited = started.elapsed();
         let abandoned: Vec<OptimizerId> = self.live.keys().copied().collect();
         for id in abandoned {
             // A log failure here is reported by the final flush.
-            drop(self.abandon(id, limit.unwrap_or(Duration::ZERO)));
+            drop(self.abandon(id, waited));
         }
         self.m.backend.shutdown();
     }

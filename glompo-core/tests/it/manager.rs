@@ -307,29 +307,61 @@ fn an_existing_run_directory_is_refused_unless_overwrite() {
 }
 
 #[test]
-fn stop_files_stop_running_optimizers_and_others_stay() {
+fn stop_files_stop_running_optimizers_and_every_one_is_consumed() {
     let dir = tempfile::tempdir().unwrap();
+    // Left over from an earlier run: it must not kill optimizer 1 of this one.
     fs::write(dir.path().join("STOP_1"), "").unwrap();
-    fs::write(dir.path().join("STOP_99"), "").unwrap();
     let slow = Arc::new(from_fn(|x: &[f64]| {
         std::thread::sleep(std::time::Duration::from_millis(1));
         x[0] * x[0]
     }));
-    let result = builder(slow, vec![spec(ScriptedFactory::descending().step(0.001))])
+    let path = dir.path().to_path_buf();
+    // Once optimizer 2 runs: STOP it, STOP optimizer 1 (ended by then) and an id that never started.
+    let writer = std::thread::spawn(move || {
+        let log = path.join("optimizers.jsonl");
+        for _ in 0..500 {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(r#""event":"start","opt_id":2"#) || text.contains(r#""opt_id":2,"#) {
+                for id in [2, 1, 99] {
+                    fs::write(path.join(format!("STOP_{id}")), "").unwrap();
+                }
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let quick = spec(ScriptedFactory::descending().step(0.001).converge_after(20));
+    let result = builder(slow, vec![quick, spec(ScriptedFactory::descending().step(0.001))])
         .max_jobs(1)
-        .checker(checker::max_seconds(0.5))
+        .checker(checker::max_seconds(1.5))
         .dir(dir.path())
         .build()
         .unwrap()
         .run()
         .unwrap();
-    let end = &events(dir.path(), 1, "end")[0];
-    assert_eq!(end["reason"], "killed");
+    assert!(writer.join().unwrap(), "optimizer 2 never started");
+    assert_eq!(events(dir.path(), 1, "end")[0]["reason"], "converged");
+    let end = &events(dir.path(), 2, "end")[0];
+    assert_eq!(end["reason"], "killed", "{end}");
     assert_eq!(end["by"], "STOP file");
-    assert!(!dir.path().join("STOP_1").exists());
-    assert!(dir.path().join("STOP_99").exists());
+    let ignored: Vec<(u64, String)> = lines(&dir.path().join("optimizers.jsonl"))
+        .into_iter()
+        .filter(|e| e["event"] == "stop_ignored")
+        .map(|e| (e["opt_id"].as_u64().unwrap(), e["why"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            (1, "the optimizer has already ended or is stopping".to_owned()),
+            (99, "no optimizer with this id has started".to_owned())
+        ]
+    );
+    for id in [1, 2, 99] {
+        assert!(!dir.path().join(format!("STOP_{id}")).exists(), "STOP_{id} is left");
+    }
     assert_eq!(result.counters.optimizers_killed, 1);
-    assert!(result.counters.optimizers_started >= 2);
+    assert!(result.counters.optimizers_started >= 3);
 }
 
 #[test]

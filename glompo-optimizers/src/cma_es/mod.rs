@@ -392,6 +392,10 @@ impl Optimizer for CmaEs {
         Self::NAME
     }
 
+    fn popsize(&self) -> Option<usize> {
+        Some(self.params.lambda)
+    }
+
     /// A new population of λ points inside the bounds; asking again before telling returns the same one.
     fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {
         if self.pending.is_none() {
