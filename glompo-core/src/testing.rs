@@ -38,6 +38,11 @@ impl Optimizer for ScriptedOptimizer {
         &self.name
     }
 
+    /// Its batch size: every batch has the same number of points.
+    fn popsize(&self) -> Option<usize> {
+        Some(self.script.batch)
+    }
+
     fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {
         if self.script.panic_after.is_some_and(|n| self.batches >= n) {
             panic!("scripted panic after {} batches", self.batches);

@@ -9,6 +9,9 @@
 //! - `bench efficiency`: parallel efficiency of the backends with a 10 ms objective;
 //! - `bench orphans`: processes left alive 2 s after a `kill -9` of the manager, over the backend
 //!   combinations;
+//! - `bench budget`: how far `max_evals` is overshot and what killed optimizers still report, on every
+//!   backend × evaluator combination;
+//! - `bench memory`: peak RSS after 10^7 evaluations with thousands of restarts against 10^5;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -35,6 +38,10 @@ fn main() -> ExitCode {
         // The trials run the glompo binary itself.
         ["bench", "orphans", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "orphans", rest)),
+        // The cases run the glompo binary itself.
+        ["bench", "budget", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
+            .and_then(|()| example("glompo-cli", "budget", rest)),
+        ["bench", "memory", rest @ ..] => example("glompo-cli", "memory", rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -47,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
-     [--no-log] [--processes] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested]>";
+     [--no-log] [--processes] [--side-by-side] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG]>";
 
 /// The workspace root.
 fn root() -> PathBuf {

@@ -324,7 +324,11 @@ impl State<'_> {
             let record = self.records.get((id as usize).wrapping_sub(1));
             if record.is_some_and(OptimizerRecord::is_running) {
                 self.counters.optimizers_killed += 1;
-                self.stop(id, json!({"reason": "killed", "by": "STOP file", "t_kill": self.now()}));
+                let at = self.counters.evaluations;
+                self.stop(
+                    id,
+                    json!({"reason": "killed", "by": "STOP file", "t_kill": self.now(), "at_call_id": at}),
+                );
                 continue;
             }
             let why = match record {
@@ -667,7 +671,14 @@ impl State<'_> {
         }
         for (id, expr) in victims {
             self.counters.optimizers_killed += 1;
-            let cause = json!({"reason": "killed", "by": "hunt", "hunter": hunter_id, "expression": expr, "t_kill": self.now()});
+            let cause = json!({
+                "reason": "killed",
+                "by": "hunt",
+                "hunter": hunter_id,
+                "expression": expr,
+                "t_kill": self.now(),
+                "at_call_id": self.counters.evaluations,
+            });
             self.stop(id, cause);
         }
     }

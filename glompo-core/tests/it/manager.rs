@@ -518,3 +518,103 @@ fn hunts_go_on_while_the_best_point_is_the_generators() {
     let hunter = first_end["hunter"].as_u64().unwrap();
     assert_eq!(events(dir.path(), hunter, "start")[0]["type"], "improver");
 }
+
+#[test]
+fn the_budget_is_never_overshot_and_killed_optimizers_stop_at_once() {
+    for (workers, batch, budget) in [(1, 1, 500), (1, 50, 2000), (3, 7, 1000), (2, 64, 777)] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(ScriptedFactory::descending().step(0.0001).batch(batch)).workers(workers);
+        let result = builder(sphere(), vec![spec])
+            .max_jobs(2 * workers as usize)
+            .checker(checker::max_evals(budget))
+            .hunter(hunter::min_evals(20))
+            .hunt_frequency(10)
+            .dir(dir.path())
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        let case = format!("{workers} workers, batch {batch}, budget {budget}");
+        assert_eq!(result.counters.evaluations, budget, "{case}");
+        let evals = lines(&dir.path().join("evaluations.jsonl"));
+        assert_eq!(evals.len() as u64, budget, "{case}");
+        // Each killed optimizer reports after its kill only what it had started before it: at most
+        // the credit it held, a slot's 256 per worker.
+        let kills: Vec<Value> = lines(&dir.path().join("optimizers.jsonl"))
+            .into_iter()
+            .filter(|e| e["reason"] == "killed")
+            .collect();
+        assert!(!kills.is_empty(), "{case}: nothing was killed");
+        for kill in kills {
+            let at = kill["at_call_id"].as_u64().unwrap();
+            let after = evals
+                .iter()
+                .filter(|e| e["opt_id"] == kill["opt_id"] && e["call_id"].as_u64() > Some(at))
+                .count();
+            assert!(after <= 256 * workers, "{case}: {after} evaluations after {kill}");
+        }
+    }
+}
+
+#[test]
+fn a_population_the_remaining_budget_cannot_pay_for_is_not_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = builder(sphere(), vec![spec(ScriptedFactory::descending().batch(100).converge_after(1))])
+        .max_jobs(1)
+        .checker(checker::max_evals(250))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!((result.counters.evaluations, result.counters.optimizers_started), (200, 2));
+    let detail = match &result.end_reason {
+        EndReason::Exhausted { detail } => detail.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        detail,
+        "the remaining budget (50 evaluations) cannot pay for the first generation of the next optimizer \
+         (scripted with a population of 100)"
+    );
+    let starts: Vec<Value> =
+        lines(&dir.path().join("optimizers.jsonl")).into_iter().filter(|e| e["event"] == "start").collect();
+    assert!(starts.iter().all(|e| e["popsize"] == 100), "{starts:?}");
+}
+
+#[test]
+fn a_run_whose_first_evaluations_all_fail_stops_as_a_failure() {
+    let failing = || Arc::new(FailingAbove(f64::NEG_INFINITY)) as Arc<dyn Objective>;
+    let run = |limit: u64, objective: Arc<dyn Objective>| {
+        builder(objective, vec![spec(ScriptedFactory::descending())])
+            .max_jobs(2)
+            .checker(checker::max_evals(100))
+            .max_initial_failures(limit)
+            .build()
+            .unwrap()
+            .run()
+            .unwrap()
+    };
+    let result = run(20, failing());
+    assert!(result.end_reason.is_failure());
+    assert_eq!(
+        result.end_reason,
+        EndReason::InitialFailures { count: 20, error: "no good above -inf".into() },
+        "{}",
+        result.end_reason
+    );
+    assert!(result.counters.evaluations >= 20 && result.counters.evaluations < 100, "{:?}", result.counters);
+    // 0 never stops; one success among the first evaluations is enough to go on.
+    assert_eq!(run(0, failing()).counters.evaluations, 100);
+    let result = run(20, Arc::new(FailingAbove(1.0)));
+    assert!(!result.end_reason.is_failure(), "{}", result.end_reason);
+}
+
+/// Fails wherever the first coordinate is above the threshold (everywhere for `-inf`).
+struct FailingAbove(f64);
+
+impl Objective for FailingAbove {
+    fn evaluate(&self, x: &[f64]) -> Result<f64, EvalError> {
+        if x[0] > self.0 { Err(EvalError::new(format!("no good above {}", self.0))) } else { Ok(x[0] * x[0]) }
+    }
+}
