@@ -6,6 +6,7 @@
 //! whatever the length of the optimizer's history.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -28,20 +29,29 @@ pub enum Lifecycle {
 #[derive(Debug, Clone)]
 pub struct OptimizerRecord {
     id: OptimizerId,
-    type_name: String,
+    /// Shared by the records of one configuration.
+    type_name: Arc<str>,
     workers: usize,
     lifecycle: Lifecycle,
     evaluations: u64,
     best: Option<Evaluation>,
+    /// What only a running optimizer needs; `None` once it ended, so that an ended record costs its
+    /// summary only (counts and best point).
+    running: Option<Box<Running>>,
+}
+
+/// The part of a record that hunters read while the optimizer runs.
+#[derive(Debug, Clone, Default)]
+struct Running {
     last: Option<Evaluation>,
     trailing_invalid: u64,
     window: usize,
     /// The last `window` values, oldest first.
-    recent_fx: VecDeque<f64>,
+    fx: VecDeque<f64>,
     /// The best finite value after each of the last `window + 1` evaluations (`+inf` before any).
-    recent_min: VecDeque<f64>,
+    min: VecDeque<f64>,
     /// The distances between consecutive points, for the last `window` steps.
-    recent_steps: VecDeque<f64>,
+    steps: VecDeque<f64>,
 }
 
 fn push_bounded(q: &mut VecDeque<f64>, v: f64, cap: usize) {
@@ -56,7 +66,7 @@ fn push_bounded(q: &mut VecDeque<f64>, v: f64, cap: usize) {
 
 impl OptimizerRecord {
     /// A record for a newly started optimizer that keeps `window` evaluations of recent history.
-    pub fn new(id: OptimizerId, type_name: impl Into<String>, workers: usize, window: usize) -> Self {
+    pub fn new(id: OptimizerId, type_name: impl Into<Arc<str>>, workers: usize, window: usize) -> Self {
         OptimizerRecord {
             id,
             type_name: type_name.into(),
@@ -64,39 +74,43 @@ impl OptimizerRecord {
             lifecycle: Lifecycle::Running,
             evaluations: 0,
             best: None,
-            last: None,
-            trailing_invalid: 0,
-            window,
-            recent_fx: VecDeque::with_capacity(window.min(1 << 16)),
-            recent_min: VecDeque::with_capacity((window + 1).min(1 << 16)),
-            recent_steps: VecDeque::with_capacity(window.min(1 << 16)),
+            running: Some(Box::new(Running {
+                last: None,
+                trailing_invalid: 0,
+                window,
+                fx: VecDeque::with_capacity(window.min(1 << 16)),
+                min: VecDeque::with_capacity((window + 1).min(1 << 16)),
+                steps: VecDeque::with_capacity(window.min(1 << 16)),
+            })),
         }
     }
 
     /// Adds one evaluation; `fx` is non-finite for a failed one.
     pub fn record(&mut self, x: &[f64], fx: f64) {
         self.evaluations += 1;
-        if fx.is_finite() {
-            self.trailing_invalid = 0;
-            if self.best.as_ref().is_none_or(|b| fx < b.fx) {
-                self.best = Some(Evaluation { x: x.to_vec(), fx });
-            }
-        } else {
-            self.trailing_invalid += 1;
+        if fx.is_finite() && self.best.as_ref().is_none_or(|b| fx < b.fx) {
+            self.best = Some(Evaluation { x: x.to_vec(), fx });
         }
         let best = self.best.as_ref().map_or(f64::INFINITY, |b| b.fx);
-        push_bounded(&mut self.recent_fx, fx, self.window);
-        push_bounded(&mut self.recent_min, best, self.window + 1);
-        match &mut self.last {
+        // An ended record takes late evaluations (of an abandoned runner) into its counts only.
+        let Some(r) = self.running.as_deref_mut() else { return };
+        if fx.is_finite() {
+            r.trailing_invalid = 0;
+        } else {
+            r.trailing_invalid += 1;
+        }
+        push_bounded(&mut r.fx, fx, r.window);
+        push_bounded(&mut r.min, best, r.window + 1);
+        match &mut r.last {
             Some(last) if last.x.len() == x.len() => {
-                if self.window > 0 {
+                if r.window > 0 {
                     let step = last.x.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-                    push_bounded(&mut self.recent_steps, step, self.window);
+                    push_bounded(&mut r.steps, step, r.window);
                 }
                 last.x.copy_from_slice(x);
                 last.fx = fx;
             }
-            _ => self.last = Some(Evaluation { x: x.to_vec(), fx }),
+            _ => r.last = Some(Evaluation { x: x.to_vec(), fx }),
         }
     }
 
@@ -124,14 +138,12 @@ impl OptimizerRecord {
         self.lifecycle = lifecycle;
     }
 
-    /// Marks it ended and frees its history windows: an ended optimizer is never hunted, so only its
-    /// counts, best and last point are kept, and a run's memory does not grow with every restart.
+    /// Marks it ended and keeps only its summary: counts and best point. An ended optimizer is never
+    /// hunted, so its history windows go, and its last point is forgotten (its best stands for it), so
+    /// that a run's memory hardly grows with every restart.
     pub(crate) fn retire(&mut self) {
         self.lifecycle = Lifecycle::Ended;
-        self.window = 0;
-        self.recent_fx = VecDeque::new();
-        self.recent_min = VecDeque::new();
-        self.recent_steps = VecDeque::new();
+        self.running = None;
     }
 
     /// Whether it is running and not told to stop.
@@ -149,35 +161,43 @@ impl OptimizerRecord {
         self.best.as_ref()
     }
 
-    /// Its last evaluation (possibly non-finite).
+    /// Its last evaluation (possibly non-finite). An ended optimizer is remembered by its best point
+    /// only: its last evaluation is then its best (a hunter comparing with it compares with the
+    /// minimum it found).
     pub fn last(&self) -> Option<&Evaluation> {
-        self.last.as_ref()
+        match &self.running {
+            Some(r) => r.last.as_ref(),
+            None => self.best.as_ref(),
+        }
     }
 
     /// How many of its most recent evaluations in a row were non-finite.
     pub fn trailing_invalid(&self) -> u64 {
-        self.trailing_invalid
+        self.running.as_ref().map_or(0, |r| r.trailing_invalid)
     }
 
     /// The best finite value among all but its last `calls` evaluations (`+inf` if there was none);
     /// `None` when it has no more than `calls` evaluations or `calls` exceeds the kept window.
     pub fn best_before(&self, calls: u64) -> Option<f64> {
-        if self.evaluations <= calls || calls as usize >= self.recent_min.len() {
+        let min = &self.running.as_ref()?.min;
+        if self.evaluations <= calls || calls as usize >= min.len() {
             return None;
         }
-        Some(self.recent_min[self.recent_min.len() - 1 - calls as usize])
+        Some(min[min.len() - 1 - calls as usize])
     }
 
     /// Its last `calls` values, oldest first; `None` when fewer are known or kept.
     pub fn recent_values(&self, calls: u64) -> Option<impl Iterator<Item = f64> + '_> {
-        let n = self.recent_fx.len();
-        (calls as usize <= n).then(|| self.recent_fx.range(n - calls as usize..).copied())
+        let fx = &self.running.as_ref()?.fx;
+        let n = fx.len();
+        (calls as usize <= n).then(|| fx.range(n - calls as usize..).copied())
     }
 
     /// The distances between its last `steps + 1` points; `None` when fewer are known or kept.
     pub fn recent_steps(&self, steps: u64) -> Option<impl Iterator<Item = f64> + '_> {
-        let n = self.recent_steps.len();
-        (steps as usize <= n).then(|| self.recent_steps.range(n - steps as usize..).copied())
+        let all = &self.running.as_ref()?.steps;
+        let n = all.len();
+        (steps as usize <= n).then(|| all.range(n - steps as usize..).copied())
     }
 }
 
@@ -213,9 +233,8 @@ mod tests {
         for i in 0..1000 {
             r.record(&[i as f64], 1000.0 - i as f64);
         }
-        assert_eq!(r.recent_fx.len(), 3);
-        assert_eq!(r.recent_min.len(), 4);
-        assert_eq!(r.recent_steps.len(), 3);
+        let h = r.running.as_ref().unwrap();
+        assert_eq!((h.fx.len(), h.min.len(), h.steps.len()), (3, 4, 3));
         assert_eq!(r.best_before(3), Some(4.0));
         assert_eq!(r.best_before(4), None);
         assert_eq!(r.recent_values(3).unwrap().collect::<Vec<_>>(), [3.0, 2.0, 1.0]);
@@ -227,12 +246,18 @@ mod tests {
     fn a_retired_record_keeps_its_summary_and_frees_its_history() {
         let mut r = OptimizerRecord::new(1, "t", 1, 1000);
         for i in 0..1000 {
-            r.record(&[i as f64, 1.0], 1000.0 - i as f64);
+            r.record(&[i as f64, 1.0], (i as f64 - 500.0).abs());
         }
         r.retire();
         assert_eq!(*r.lifecycle(), Lifecycle::Ended);
-        assert_eq!((r.evaluations(), r.best().unwrap().fx, r.last().unwrap().x[0]), (1000, 1.0, 999.0));
-        assert_eq!(r.recent_fx.capacity() + r.recent_min.capacity() + r.recent_steps.capacity(), 0);
+        assert_eq!((r.evaluations(), r.best().unwrap().fx), (1000, 0.0));
+        // Its last point is forgotten: its best stands for it.
+        assert_eq!(r.last().unwrap().x, [500.0, 1.0]);
+        let mut failed = OptimizerRecord::new(2, "t", 1, 10);
+        failed.record(&[1.0], f64::NAN);
+        failed.retire();
+        assert!(failed.last().is_none() && failed.best().is_none());
+        assert!(r.running.is_none());
         assert!(r.recent_values(1).is_none());
     }
 }

@@ -357,9 +357,10 @@ fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()>
 pub fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
+        let mut file = BufWriter::new(File::create(&tmp)?);
         serde_json::to_writer_pretty(&mut file, value)?;
         file.write_all(b"\n")?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     };

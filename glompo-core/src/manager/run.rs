@@ -69,6 +69,8 @@ struct State<'m> {
     spawn_note: Option<String>,
     /// The factories of the optimizers that have not ended, for the selector's `ended`.
     factories: BTreeMap<OptimizerId, Arc<dyn OptimizerFactory>>,
+    /// The optimizer type names, shared by their records.
+    names: Vec<Arc<str>>,
 }
 
 /// The optimizer id under which the generator's own evaluations are logged.
@@ -85,6 +87,47 @@ const CHANNEL_SLOTS_PER_JOB: usize = 16;
 /// it is large enough that a cheap objective's runner rarely waits for the manager. A small budget gives
 /// each slot its share of what is left instead.
 const CREDIT_PER_SLOT: u64 = 256;
+
+/// `summary.json`, written straight from the run's state: nothing of it is copied first, so that a run
+/// of a million optimizers does not need a second copy of their records at its end.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    version: &'static str,
+    result: &'a Option<Best>,
+    counters: &'a Counters,
+    end_reason: &'a str,
+    end: &'a EndReason,
+    wall_time_s: f64,
+    periods: serde_json::Value,
+    resources: serde_json::Value,
+    optimizers: Optimizers<'a>,
+    settings: &'a serde_json::Value,
+    config: &'a Option<serde_json::Value>,
+}
+
+/// Each optimizer's totals, as the summary lists them.
+struct Optimizers<'a>(&'a [OptimizerRecord]);
+
+impl serde::Serialize for Optimizers<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Totals<'r> {
+            opt_id: OptimizerId,
+            #[serde(rename = "type")]
+            type_name: &'r str,
+            workers: usize,
+            evaluations: u64,
+            best_fx: Option<f64>,
+        }
+        s.collect_seq(self.0.iter().map(|r| Totals {
+            opt_id: r.id(),
+            type_name: r.type_name(),
+            workers: r.workers(),
+            evaluations: r.evaluations(),
+            best_fx: r.best().map(|b| b.fx),
+        }))
+    }
+}
 
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
@@ -122,6 +165,7 @@ impl Manager {
             budget: None,
             spawn_note: None,
             factories: BTreeMap::new(),
+            names: Vec::new(),
         };
         st.budget = st.m.checker.budget();
         let outcome = st.event_loop();
@@ -142,25 +186,20 @@ impl Manager {
         }
         let mut result =
             RunResult { best: st.best.take(), counters: st.counters.clone(), end_reason, wall_time_s };
-        let summary = json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "result": result.best,
-            "counters": result.counters,
-            "end_reason": result.end_reason.to_string(),
-            "end": result.end_reason,
-            "wall_time_s": wall_time_s,
-            "periods": [{"start_unix": started_unix, "end_unix": unix_now()}],
-            "resources": crate::resources::usage(),
-            "optimizers": st.records.iter().map(|r| json!({
-                "opt_id": r.id(),
-                "type": r.type_name(),
-                "workers": r.workers(),
-                "evaluations": r.evaluations(),
-                "best_fx": r.best().map(|b| b.fx),
-            })).collect::<Vec<_>>(),
-            "settings": settings,
-            "config": st.m.config,
-        });
+        let end_reason = result.end_reason.to_string();
+        let summary = Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            result: &result.best,
+            counters: &result.counters,
+            end_reason: &end_reason,
+            end: &result.end_reason,
+            wall_time_s,
+            periods: json!([{"start_unix": started_unix, "end_unix": unix_now()}]),
+            resources: crate::resources::usage(),
+            optimizers: Optimizers(&st.records),
+            settings: &settings,
+            config: &st.m.config,
+        };
         if let Err(e) = st.log.summary(&summary) {
             let error = match result.end_reason {
                 EndReason::LogFailed { error } => format!("{error}; the summary was not written either: {e}"),
@@ -496,7 +535,14 @@ impl State<'_> {
         }
         self.counters.optimizers_started += 1;
         let window = self.m.hunter.as_ref().map_or(0, |h| h.window()) as usize;
-        self.records.push(OptimizerRecord::new(opt_id, spec.factory.name(), spec.workers, window));
+        let name = match self.names.iter().find(|n| &***n == spec.factory.name()) {
+            Some(name) => Arc::clone(name),
+            None => {
+                self.names.push(Arc::from(spec.factory.name()));
+                Arc::clone(&self.names[self.names.len() - 1])
+            }
+        };
+        self.records.push(OptimizerRecord::new(opt_id, name, spec.workers, window));
         self.factories.insert(opt_id, Arc::clone(&spec.factory));
         self.log.optimizer_event(&json!({
             "event": "start",

@@ -618,3 +618,35 @@ impl Objective for FailingAbove {
         if x[0] > self.0 { Err(EvalError::new(format!("no good above {}", self.0))) } else { Ok(x[0] * x[0]) }
     }
 }
+
+#[test]
+fn a_run_on_one_slot_is_reproducible_from_its_seed() {
+    let run = |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let specs =
+            vec![spec(ScriptedFactory::descending().batch(3)), spec(ScriptedFactory::named("b").batch(5))];
+        builder(sphere(), specs)
+            .max_jobs(1)
+            .seed(seed)
+            .checker(checker::max_evals(600))
+            .hunter(hunter::min_evals(20) & hunter::best_unmoving(10, 0.0))
+            .hunt_frequency(7)
+            .dir(dir.path())
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        // Everything but the arrival times.
+        lines(&dir.path().join("evaluations.jsonl"))
+            .into_iter()
+            .map(|mut e| {
+                e.as_object_mut().unwrap().remove("t");
+                e
+            })
+            .collect::<Vec<Value>>()
+    };
+    let first = run(4);
+    assert_eq!(first.len(), 600);
+    assert_eq!(first, run(4));
+    assert_ne!(first, run(5));
+}
