@@ -1,3 +1,4 @@
 //! Integration tests of the `glompo` binary.
 
+mod cgroup;
 mod run;
