@@ -1,22 +1,43 @@
 //! An objective evaluated by external worker processes: the user's own simulation program in any
 //! language, or glompo itself re-executed to evaluate a built-in function in isolation.
 //!
-//! The protocol is one JSON object per line. The worker reads a request `{"x": [...]}` on its stdin and
-//! answers one line on its stdout: `{"fx": 1.5}`, `{"fx": 1.5, "extras": {...}}` or
-//! `{"error": "why"}`. A worker serves requests until its stdin closes; its stderr is passed through.
+//! # The protocol
+//!
+//! One JSON object per line. The worker reads a request `{"x": [...]}` on its stdin and answers one
+//! line on its stdout: `{"fx": 1.5}`, `{"fx": 1.5, "extras": {...}}` or `{"error": "why"}`. A worker
+//! serves requests until its stdin closes.
+//!
+//! Values are exact: a finite `fx` is read back to the same bits as the number written (write the
+//! shortest round-trip form, as Python's `repr` and `json.dumps` do). JSON has no NaN or infinities, so
+//! a non-finite `fx` is written as a string, `"nan"`, `"inf"` or `"-inf"` (read in any case, and
+//! `"infinity"` too; glompo's own worker writes these). Two more forms are read: `null`, a non-finite
+//! value of unknown sign, taken as NaN; and the bare tokens `NaN`, `Infinity` and `-Infinity` that
+//! Python's `json.dumps` writes by default, which are not JSON but are read as those names wherever
+//! they stand outside a string (so `json.dumps({"fx": float("inf")})` just works).
+//!
+//! The worker's stderr is passed through to this process's stderr as it comes (so it still reaches the
+//! terminal, or a runner process's printstreams file), and its last lines (at most 10 lines of the last
+//! 2 KiB) end the error of an evaluation whose worker died: `the worker closed its output: the worker
+//! exited with code 1; its stderr ended with: "Traceback (most recent call last):\n…"`.
+//!
+//! # The pool
 //!
 //! [`CommandObjective`] keeps a pool of idle workers and starts a new one whenever every worker is
 //! busy, so the pool grows to the number of evaluations in flight (the level-2 evaluator decides that).
-//! A worker that dies (a crash, a signal, `exit`) or exceeds the timeout is killed with its whole process
-//! group and replaced on the next request; the evaluation becomes an [`EvalError`] naming the cause and
-//! the run goes on. Workers run in their own process group and get SIGKILL when the thread that started
-//! them ends (`PR_SET_PDEATHSIG`), so they do not outlive a manager that dies.
+//! A worker that dies (a crash, a signal, `exit`, even while a process it started still holds its
+//! output), answers garbage or exceeds the timeout is ended and replaced on the next request; the
+//! evaluation becomes an [`EvalError`] naming the cause, and the run goes on. An answer that came before
+//! the worker exited still counts. Workers run in their own process group and get SIGKILL when the
+//! thread that started them ends (`PR_SET_PDEATHSIG`), so they do not outlive a manager that dies.
+//!
+//! Workers end gracefully, whenever they end: their stdin is closed, after 0.5 s (or as soon as the
+//! worker exited) their process group gets `SIGTERM`, and `SIGKILL` 2 s later or as soon as the group
+//! is empty. A launcher (`srun`, a wrapper script that traps TERM) thus gets the chance to clean up. A
+//! worker ended after a timeout or a failure is handed to a background thread, so the evaluation
+//! returns at once; dropping the objective ends all its workers at once and returns when they are gone.
 
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,15 +45,18 @@ use std::time::{Duration, Instant};
 use glompo_core::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
 use glompo_core::{CoreError, EvalError, EvalOutput, Objective};
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 
 use crate::error::{BackendError, Result};
-use crate::reaper::{RunMarker, mark_command};
 
-/// How to start a worker.
+mod child;
+mod ender;
+mod protocol;
+
+use child::Worker;
+use ender::Ender;
+
+/// How a worker is started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandSpec {
     /// The program and its arguments.
@@ -48,11 +72,15 @@ pub struct CommandSpec {
 /// An [`Objective`] whose evaluations are made by a pool of worker processes.
 ///
 /// ```no_run
+/// use std::time::Duration;
+///
 /// use glompo_backends::command::{CommandObjective, CommandSpec};
 /// use glompo_core::Objective;
 ///
 /// let spec = CommandSpec { argv: vec!["python3".into(), "model.py".into()], timeout: None, env: vec![], cwd: None };
 /// let model = CommandObjective::new(spec).unwrap();
+/// // A program that ends at once (a typo in its name, a missing input file) is an error here.
+/// model.check_started(Duration::from_millis(500)).unwrap();
 /// let fx = model.evaluate(&[1.0, 2.0]);
 /// ```
 #[derive(Debug)]
@@ -63,27 +91,12 @@ pub struct CommandObjective {
     /// because `PR_SET_PDEATHSIG` fires when the *thread* that forked ends, not the process: started
     /// from an evaluation thread, a worker would die with it.
     spawn: Mutex<Sender<Sender<Result<Worker>>>>,
+    /// Ends workers gracefully without making an evaluation wait.
+    ender: Ender,
 }
-
-#[derive(Debug)]
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    /// Read directly, with `poll` for timeouts: no reader thread sits between a worker and the
-    /// thread waiting for its answer.
-    stdout: ChildStdout,
-    /// What has been read of the answer being waited for.
-    buf: Vec<u8>,
-    /// No answer yet: its first request also waits for the program to start.
-    fresh: bool,
-}
-
-/// Extra time a new worker gets on its first request to start up (an interpreter importing its
-/// modules on a loaded machine), on top of the evaluation timeout.
-const STARTUP_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a request failed, and whether the worker can serve again.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 enum Failure {
     /// The worker answered with an error; it is still usable.
     Answered(String),
@@ -91,30 +104,67 @@ enum Failure {
     Broken(String),
 }
 
+/// How often an exit is looked for on kernels without pidfds, where `poll` cannot wait for one.
+const EXIT_LOOK: Duration = Duration::from_millis(50);
+
 impl CommandObjective {
     /// Checks the spec by starting one worker (kept for the first evaluation). A program that does not
-    /// exist or cannot run is an error here, before any run starts.
+    /// exist or cannot run is an error here, before any run starts; one that starts but ends at once is
+    /// found by [`CommandObjective::check_started`].
     pub fn new(spec: CommandSpec) -> Result<Self> {
         if spec.argv.is_empty() {
             return Err(BackendError::Command { program: "command".into(), message: "is empty".into() });
         }
+        let cannot_start = |e: std::io::Error| BackendError::Command {
+            program: spec.argv[0].clone(),
+            message: format!("cannot start: {e}"),
+        };
         let (spawn, requests) = channel::<Sender<Result<Worker>>>();
         let thread_spec = spec.clone();
         std::thread::Builder::new()
             .name("glompo-spawner".into())
             .spawn(move || {
                 for reply in requests {
+                    // The asker is gone (its evaluation unwound): the worker goes down with the reply.
                     let _ = reply.send(Worker::start(&thread_spec));
                 }
             })
-            .map_err(|e| BackendError::Command {
-                program: spec.argv[0].clone(),
-                message: format!("cannot start: {e}"),
-            })?;
-        let objective = CommandObjective { spec, idle: Mutex::new(Vec::new()), spawn: Mutex::new(spawn) };
+            .map_err(cannot_start)?;
+        let ender = Ender::start().map_err(cannot_start)?;
+        let objective =
+            CommandObjective { spec, idle: Mutex::new(Vec::new()), spawn: Mutex::new(spawn), ender };
         let first = objective.spawn_worker()?;
         objective.idle.lock().unwrap_or_else(|e| e.into_inner()).push(first);
         Ok(objective)
+    }
+
+    /// Waits up to `within` (half a second is plenty) for the first worker, still idle, to end, and
+    /// returns an error naming the program, how it ended and the end of its stderr if it did:
+    /// `python3: ended at once: it exited with code 2; its stderr ended with: "python3: can't open file
+    /// …"`. A command that exits at once (`false`, a script with a typo in its name) is then reported
+    /// before a run starts, like one that cannot start at all.
+    ///
+    /// Call it right after [`CommandObjective::new`], before any evaluation; with no idle worker it has
+    /// nothing to check. It is not part of `new`, which runner processes call, so that they do not wait.
+    pub fn check_started(&self, within: Duration) -> Result<()> {
+        let first = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.is_empty() {
+                return Ok(());
+            }
+            idle.remove(0)
+        };
+        match first.wait_exit(within) {
+            None => {
+                self.idle.lock().unwrap_or_else(|e| e.into_inner()).insert(0, first);
+                Ok(())
+            }
+            Some(ended) => {
+                let message = format!("ended at once: it {ended}{}", first.stderr_tail());
+                self.ender.end(first);
+                Err(BackendError::Command { program: self.spec.argv[0].clone(), message })
+            }
+        }
     }
 
     fn spawn_worker(&self) -> Result<Worker> {
@@ -133,19 +183,35 @@ impl CommandObjective {
     }
 
     /// The outcome of a request that ended: a worker that answered (a value or an error) goes back to the
-    /// idle pool; a broken one is killed with its process group.
+    /// idle pool if it still runs; a broken one is ended.
     fn conclude(&self, worker: Worker, answer: std::result::Result<EvalOutput, Failure>) -> EvalOutcome {
         let (usable, outcome) = match answer {
             Ok(out) => (true, Ok(out)),
             Err(Failure::Answered(message)) => (true, Err(EvalError::new(message))),
             Err(Failure::Broken(message)) => (false, Err(EvalError::new(message))),
         };
-        if usable {
+        if !usable {
+            self.ender.end(worker);
+        } else if let Some(worker) = self.still_running(worker) {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
-        } else {
-            worker.kill();
         }
         outcome
+    }
+
+    /// The worker, if it still runs. One that ended while idle is ended for good (its group too), and,
+    /// unless it exited with code 0, said on stderr (its own stderr went there already).
+    fn still_running(&self, worker: Worker) -> Option<Worker> {
+        let Some(ended) = worker.exit_status() else { return Some(worker) };
+        if !ended.success() {
+            let line = format!(
+                "glompo: warning: an idle worker of {} {ended}; a new one takes over\n",
+                self.spec.argv[0]
+            );
+            // Nowhere else to say it if stderr is gone.
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+        self.ender.end(worker);
+        None
     }
 
     /// Starts the request for `x` on a worker from the pool; the outcome right away if that fails.
@@ -158,20 +224,38 @@ impl CommandObjective {
     }
 
     /// Waits once, until the nearest deadline, for the requests in `busy`, and takes out those that
-    /// ended: answered, failed, or past their deadline with nothing to read. A deadline that has passed
-    /// still gets a look at what is there, so that an answer that came in time is never taken for a
-    /// timeout.
+    /// ended: answered, failed, past their deadline with nothing to read, or whose worker exited. A
+    /// deadline that has passed, or an exit, still gets a look at what is there, so that an answer that
+    /// came in time is never taken for a timeout or a crash.
     fn wait_round(&self, busy: &mut Vec<InFlight>) -> Vec<(usize, EvalOutcome)> {
-        let wait = match busy.iter().filter_map(|f| f.deadline).min() {
+        let mut wake = busy.iter().filter_map(|f| f.deadline).min();
+        // Without pidfds `poll` cannot wait for an exit: look now and then.
+        if busy.iter().any(|f| f.worker.exit_fd().is_none()) {
+            let look = Instant::now() + EXIT_LOOK;
+            wake = Some(wake.map_or(look, |w| w.min(look)));
+        }
+        let wait = match wake {
             None => PollTimeout::NONE,
-            Some(deadline) => poll_timeout(deadline).unwrap_or(PollTimeout::ZERO),
+            Some(at) => poll_timeout(at).unwrap_or(PollTimeout::ZERO),
         };
         let polled = {
-            let mut fds: Vec<PollFd<'_>> =
-                busy.iter().map(|f| PollFd::new(f.worker.stdout.as_fd(), PollFlags::POLLIN)).collect();
-            poll_ready(&mut fds, wait).map(|()| fds.iter().map(|fd| fd.any().unwrap_or(true)).collect())
+            let mut fds = Vec::with_capacity(2 * busy.len());
+            for f in busy.iter() {
+                fds.push(PollFd::new(f.worker.stdout(), PollFlags::POLLIN));
+                fds.extend(f.worker.exit_fd().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            }
+            poll_ready(&mut fds, wait).map(|()| {
+                let mut revents = fds.iter().map(|fd| fd.any().unwrap_or(true));
+                busy.iter()
+                    .map(|f| {
+                        let readable = revents.next().unwrap_or(true);
+                        let exited = f.worker.exit_fd().is_some() && revents.next().unwrap_or(true);
+                        (readable, exited)
+                    })
+                    .collect::<Vec<_>>()
+            })
         };
-        let ready: Vec<bool> = match polled {
+        let ready = match polled {
             Ok(ready) => ready,
             // Nothing can be waited for: every request in flight fails.
             Err(failure) => {
@@ -184,10 +268,18 @@ impl CommandObjective {
         let now = Instant::now();
         let mut ended = Vec::new();
         for i in (0..busy.len()).rev() {
-            let answer = if ready[i] {
-                match busy[i].worker.read_answer() {
-                    Ok(None) => continue,
+            let (readable, exit_seen) = ready[i];
+            let worker = &mut busy[i].worker;
+            let exited = exit_seen || (worker.exit_fd().is_none() && worker.exit_status().is_some());
+            let answer = if readable || exited {
+                // What is in the pipe first: an answer the worker wrote before it exited counts.
+                match worker.read_answer() {
                     Ok(Some(out)) => Ok(out),
+                    Ok(None) if exited => {
+                        // A process it started still holds its output, or it stopped mid-line.
+                        Err(Failure::Broken(worker.death("the worker ended without a complete answer")))
+                    }
+                    Ok(None) => continue,
                     Err(failure) => Err(failure),
                 }
             } else if busy[i].deadline.is_some_and(|d| d <= now) {
@@ -202,10 +294,16 @@ impl CommandObjective {
     }
 
     fn take_worker(&self) -> std::result::Result<Worker, EvalError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(worker) => Ok(worker),
-            None => self.spawn_worker().map_err(|e| EvalError::new(e.to_string())),
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                Some(worker) => {
+                    if let Some(worker) = self.still_running(worker) {
+                        return Ok(worker);
+                    }
+                }
+                None => return self.spawn_worker().map_err(|e| EvalError::new(e.to_string())),
+            }
         }
     }
 }
@@ -220,9 +318,9 @@ impl Objective for CommandObjective {
             Ok(flight) => flight,
             Err(outcome) => return outcome,
         };
-        let mut busy = Busy(vec![flight]);
+        let mut busy = Busy { objective: self, flights: vec![flight] };
         loop {
-            if let Some((_, outcome)) = self.wait_round(&mut busy.0).pop() {
+            if let Some((_, outcome)) = self.wait_round(&mut busy.flights).pop() {
                 return outcome;
             }
         }
@@ -230,163 +328,10 @@ impl Objective for CommandObjective {
 }
 
 impl Drop for CommandObjective {
+    /// Ends every worker, all at once (see the module documentation), and returns when they are gone.
     fn drop(&mut self) {
-        for worker in self.idle.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            worker.close();
-        }
-    }
-}
-
-impl Worker {
-    fn start(spec: &CommandSpec) -> Result<Self> {
-        let program = &spec.argv[0];
-        let mut cmd = Command::new(program);
-        cmd.args(&spec.argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)));
-        if let Some(dir) = &spec.cwd {
-            cmd.current_dir(dir);
-        }
-        // The run's marker, a process group of its own, and SIGKILL when the spawner thread ends.
-        if let Ok(marker) = RunMarker::of_this_run() {
-            mark_command(&mut cmd, &marker);
-        }
-        let mut child = cmd.spawn().map_err(|e| BackendError::Command {
-            program: program.clone(),
-            message: format!("cannot start: {e}"),
-        })?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(BackendError::Command {
-                program: program.clone(),
-                message: "no pipes to the worker".into(),
-            });
-        };
-        if let Err(e) = fcntl(&stdin, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(BackendError::Command {
-                program: program.clone(),
-                message: format!("cannot make the worker's input non-blocking: {e}"),
-            });
-        }
-        Ok(Worker { child, stdin, stdout, buf: Vec::new(), fresh: true })
-    }
-
-    /// Sends the request for `x` and returns the time by which the answer must have come: the
-    /// timeout, plus [`STARTUP_GRACE`] for the first request of a new worker.
-    fn send(
-        &mut self,
-        x: &[f64],
-        timeout: Option<Duration>,
-    ) -> std::result::Result<Option<Instant>, Failure> {
-        let mut line = serde_json::to_vec(&serde_json::json!({ "x": x }))
-            .map_err(|e| Failure::Broken(format!("cannot encode the request: {e}")))?;
-        line.push(b'\n');
-        let grace = if self.fresh { STARTUP_GRACE } else { Duration::ZERO };
-        self.fresh = false;
-        let deadline = timeout.map(|t| Instant::now() + t + grace);
-        // The input is non-blocking: a worker that stops reading cannot hold a long request (more than
-        // a pipe's 64 KiB) past its deadline.
-        let mut sent = 0;
-        while sent < line.len() {
-            match self.stdin.write(&line[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let wait = match deadline {
-                        None => PollTimeout::NONE,
-                        Some(deadline) => poll_timeout(deadline).ok_or_else(|| timed_out(timeout))?,
-                    };
-                    let mut fds = [PollFd::new(self.stdin.as_fd(), PollFlags::POLLOUT)];
-                    poll_ready(&mut fds, wait)?;
-                }
-                Err(e) => return Err(Failure::Broken(self.death(&format!("cannot send the request: {e}")))),
-            }
-        }
-        Ok(deadline)
-    }
-
-    /// A complete line read, if there is one.
-    fn take_line(&mut self) -> Option<String> {
-        let end = self.buf.iter().position(|&b| b == b'\n')?;
-        let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-        self.buf.drain(..=end);
-        Some(line)
-    }
-
-    /// Reads what the worker has written (call it when its output is readable: it does not block
-    /// then) and returns the answer once a whole line has come.
-    fn read_answer(&mut self) -> std::result::Result<Option<EvalOutput>, Failure> {
-        let mut chunk = [0_u8; 4096];
-        match self.stdout.read(&mut chunk) {
-            Ok(0) => Err(Failure::Broken(self.death("the worker closed its output"))),
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                let Some(line) = self.take_line() else { return Ok(None) };
-                if !self.buf.is_empty() {
-                    let extra = String::from_utf8_lossy(&self.buf).into_owned();
-                    return Err(Failure::Broken(format!(
-                        "the worker wrote more than one line for one request: {extra:?} after {line:?}"
-                    )));
-                }
-                parse_answer(&line).map(Some)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(None),
-            Err(e) => Err(Failure::Broken(self.death(&format!("cannot read the answer: {e}")))),
-        }
-    }
-
-    /// Describes how the worker ended, waiting briefly for it to be reaped.
-    fn death(&mut self, what: &str) -> String {
-        for _ in 0..100 {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    return match (status.code(), status.signal()) {
-                        (Some(code), _) => format!("{what}: the worker exited with code {code}"),
-                        (None, Some(sig)) => {
-                            let name =
-                                Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string());
-                            format!("{what}: the worker was killed by {name}")
-                        }
-                        _ => format!("{what}: the worker ended ({status})"),
-                    };
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break,
-            }
-        }
-        format!("{what}: the worker stopped answering")
-    }
-
-    /// Kills the worker's whole process group and reaps it.
-    fn kill(mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // The worker leads its own group, so this reaches whatever it started too.
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Closes the worker's input so that it ends, then makes sure it and its group are gone.
-    fn close(mut self) {
-        drop(self.stdin);
-        for _ in 0..20 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.ender.finish(idle);
     }
 }
 
@@ -461,13 +406,16 @@ struct ProcessEvaluator {
 }
 
 /// The requests in flight of one batch. Left over only if the batch unwinds (a panic in `report`):
-/// then their workers are killed, not left running unattended.
-struct Busy(Vec<InFlight>);
+/// then their workers are ended, not left running unattended.
+struct Busy<'o> {
+    objective: &'o CommandObjective,
+    flights: Vec<InFlight>,
+}
 
-impl Drop for Busy {
+impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        for flight in self.0.drain(..) {
-            flight.worker.kill();
+        for flight in self.flights.drain(..) {
+            self.objective.ender.end(flight.worker);
         }
     }
 }
@@ -496,14 +444,14 @@ impl Evaluator for ProcessEvaluator {
             report(index, &outcome);
             outcomes[index] = Some(outcome);
         };
-        let mut busy = Busy(Vec::with_capacity(self.workers));
+        let mut busy = Busy { objective: &self.objective, flights: Vec::with_capacity(self.workers) };
         let mut next = 0;
         let mut cancelled = false;
         loop {
-            while busy.0.len() < self.workers && next < points.len() && !cancelled {
+            while busy.flights.len() < self.workers && next < points.len() && !cancelled {
                 // With answers in flight the gate must not wait: the budget comes back only as they are
                 // reported.
-                let admission = if busy.0.is_empty() {
+                let admission = if busy.flights.is_empty() {
                     if gate.admit() { Admission::Go } else { Admission::Cancelled }
                 } else {
                     gate.try_admit()
@@ -517,40 +465,20 @@ impl Evaluator for ProcessEvaluator {
                     }
                 }
                 match self.objective.dispatch(&points[next], next) {
-                    Ok(flight) => busy.0.push(flight),
+                    Ok(flight) => busy.flights.push(flight),
                     Err(outcome) => finish(next, outcome),
                 }
                 next += 1;
             }
             // Empty here means every point was dispatched or the batch was cancelled: an empty batch
             // never waits for budget, it takes it with `admit`.
-            if busy.0.is_empty() {
+            if busy.flights.is_empty() {
                 break;
             }
-            for (index, outcome) in self.objective.wait_round(&mut busy.0) {
+            for (index, outcome) in self.objective.wait_round(&mut busy.flights) {
                 finish(index, outcome);
             }
         }
         outcomes.into_iter().collect()
     }
-}
-
-fn parse_answer(text: &str) -> std::result::Result<EvalOutput, Failure> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Failure::Broken(format!("the worker answered {text:?}, which is not JSON: {e}")))?;
-    if let Some(error) = value.get("error") {
-        let message = error.as_str().map_or_else(|| error.to_string(), str::to_owned);
-        return Err(Failure::Answered(message));
-    }
-    let fx = match value.get("fx") {
-        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-        // JSON has no infinities or NaN; null stands for a non-finite value.
-        Some(serde_json::Value::Null) => f64::NAN,
-        _ => {
-            return Err(Failure::Broken(format!(
-                "the worker answered {text:?}, with no number `fx` and no `error`"
-            )));
-        }
-    };
-    Ok(EvalOutput { fx, extras: value.get("extras").cloned() })
 }

@@ -5,13 +5,15 @@
 //!
 //! - [`CommandObjective`]: an objective evaluated by a pool of worker processes speaking JSON lines — the
 //!   user's own program in any language, or glompo re-executed for a built-in function in isolation.
-//!   A crash, a hang past the timeout or an exit of a worker becomes an evaluation error.
+//!   A crash, a hang past the timeout or an exit of a worker becomes an evaluation error (a crash's
+//!   ending with the tail of the worker's stderr); workers end gracefully (stdin closed, SIGTERM, SIGKILL).
 //!   [`worker::serve`] is the worker's side for an objective written in Rust.
 //!
 //! - [`reaper`]: the orphan reaper. A [`RunMarker`] names a run (its manager's pid and start time); the
 //!   pure [`reaper::scan`] selects the processes of runs whose manager is gone, and on Linux
 //!   [`reaper::reap`] kills them (`glompo reap`) and [`reaper::kill_descendants`] is a live manager's
-//!   shutdown sweep. The design note is `src/reaper/README.md`.
+//!   shutdown sweep; [`reaper::RunCgroup`] contains a run in a cgroup where the machine allows it. The
+//!   design note is `src/reaper/README.md`.
 //!
 //! - [`ProcessBackend`] (level 1): each optimizer's runner in a child process of its own, messages as
 //!   JSON lines on a pipe of their own (descriptor 3 in the child, never its stdout), the child's
@@ -24,6 +26,7 @@
 
 pub mod command;
 pub mod error;
+mod pidfd;
 pub mod process;
 pub mod reaper;
 pub mod thread;

@@ -1,8 +1,10 @@
 //! The worker side of [`crate::command`]: a program that answers evaluation requests on its stdin.
 //!
 //! [`serve`] is the loop `glompo __worker` runs for a built-in function. One request per line,
-//! `{"x": [...]}`; one answer per line: `{"fx": 1.5}`, `{"fx": 1.5, "extras": {...}}`, `{"fx": null}` for
-//! a non-finite value, or `{"error": "why"}`.
+//! `{"x": [...]}`; one answer per line: `{"fx": 1.5}`, `{"fx": 1.5, "extras": {...}}`, or
+//! `{"error": "why"}`. Values are exact: a finite one is written in its shortest round-trip form, and a
+//! non-finite one by name, `{"fx": "inf"}`, `"-inf"` or `"nan"` ([`glompo_core::exact`]); requests may
+//! name non-finite coordinates the same way. See [`crate::command`] for everything the manager reads.
 //!
 //! A Rust program evaluates its own [`Objective`] in worker processes the same way: it calls
 //! [`serve_if_worker`] first thing in `main`, and gives its optimizers the
@@ -41,7 +43,9 @@
 //!     let workers = CommandObjective::new(CommandSpec::this_program(Vec::<String>::new())).unwrap();
 //!     assert_eq!(workers.evaluate(&[3.0, 4.0]).unwrap(), 25.0);
 //!     let crash = workers.evaluate(&[2e6, 0.0]).unwrap_err();
-//!     assert!(crash.message().ends_with("the worker was killed by SIGABRT"), "{crash}");
+//!     // The error ends with the last lines the worker wrote on its stderr.
+//!     assert!(crash.message().contains("the worker was killed by SIGABRT; its stderr ended with: "), "{crash}");
+//!     assert!(crash.message().ends_with(r#"\nevaluating [2000000.0, 0.0]""#), "{crash}");
 //!     assert_eq!(workers.evaluate(&[1.0, 2.0]).unwrap(), 5.0); // a fresh worker took over
 //!
 //!     // ...or as the level-2 evaluator of a run's optimizers (any optimizer factory will do).
@@ -144,14 +148,18 @@ fn serve_on(objective: &dyn Objective, answers: std::fs::File) -> std::io::Resul
 
 /// The answer line to one request line.
 fn answer(objective: &dyn Objective, request: &str) -> Value {
+    let coordinate =
+        |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(glompo_core::exact::parse_nonfinite));
     let x = serde_json::from_str::<Value>(request)
         .ok()
-        .and_then(|v| v.get("x")?.as_array()?.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>());
+        .and_then(|v| v.get("x")?.as_array()?.iter().map(coordinate).collect::<Option<Vec<f64>>>());
     match x {
         None => json!({"error": format!("bad request {request:?}: expected {{\"x\": [numbers]}}")}),
         Some(x) => match glompo_core::evaluator::evaluate_one(objective, &x, true) {
-            Ok(out) if out.fx.is_finite() => json!({"fx": out.fx, "extras": out.extras}),
-            Ok(_) => json!({"fx": null}),
+            Ok(out) => match glompo_core::exact::nonfinite_name(out.fx) {
+                None => json!({"fx": out.fx, "extras": out.extras}),
+                Some(name) => json!({"fx": name, "extras": out.extras}),
+            },
             Err(e) => json!({"error": e.message()}),
         },
     }
@@ -166,10 +174,28 @@ mod tests {
     fn answers_values_errors_and_bad_requests() {
         let f = from_fn(|x: &[f64]| {
             assert!(x[0] >= 0.0, "negative input");
-            if x[0] > 10.0 { f64::INFINITY } else { x[0] * 2.0 }
+            if x[0] > 20.0 {
+                f64::NEG_INFINITY
+            } else if x[0] > 10.0 {
+                f64::INFINITY
+            } else {
+                x[0] * 2.0
+            }
         });
         assert_eq!(answer(&f, r#"{"x": [1.5]}"#), json!({"fx": 3.0, "extras": null}));
-        assert_eq!(answer(&f, r#"{"x": [11]}"#), json!({"fx": null}));
+        // Non-finite values are named, as glompo_core::exact writes them.
+        assert_eq!(answer(&f, r#"{"x": [11]}"#), json!({"fx": "inf", "extras": null}));
+        assert_eq!(answer(&f, r#"{"x": [21]}"#), json!({"fx": "-inf", "extras": null}));
+        assert_eq!(answer(&f, r#"{"x": ["inf"]}"#), json!({"fx": "-inf", "extras": null}));
+        let nan = from_fn(|x: &[f64]| x[0] - x[0]);
+        assert_eq!(answer(&nan, r#"{"x": ["inf"]}"#), json!({"fx": "nan", "extras": null}));
+        // Finite values are written so that they read back to the same bits.
+        let third = from_fn(|_: &[f64]| 1.0 / 3.0);
+        let line = answer(&third, r#"{"x": [0]}"#).to_string();
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap()["fx"].as_f64().unwrap().to_bits(),
+            (1.0_f64 / 3.0).to_bits()
+        );
         assert_eq!(answer(&f, r#"{"x": [-1]}"#), json!({"error": "panicked: negative input"}));
         assert_eq!(
             answer(&f, r#"{"y": 1}"#),

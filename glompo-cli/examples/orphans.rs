@@ -1,5 +1,5 @@
-//! `cargo xtask bench orphans [TRIALS] [SEED] [--nested]`: processes left alive 2 s after a `kill -9`
-//! of the manager.
+//! `cargo xtask bench orphans [TRIALS] [SEED] [--nested | --setsid]`: processes left alive 2 s after a
+//! `kill -9` of the manager.
 //!
 //! Issue 5 asks for none over 100 trials spread over the backend combinations. The trials take the 12
 //! combinations in turn (level 1 `threads`, `processes` or `processes-forced`; level 2 `serial`,
@@ -29,6 +29,11 @@
 //! process of its own lasting 3 s: what an objective program starts itself is not a direct child of
 //! glompo, so `PR_SET_PDEATHSIG` does not reach it; the run's keeper (`glompo __keeper`) kills it.
 //!
+//! With `--setsid`, only the Python combinations run, with a model that starts, when it starts, a
+//! process that leaves the run: `setsid env -i …` (a session and group of its own, no marker) lasting
+//! 30 s. Once its parent exits and the manager is killed nothing but the run's cgroup ties it to the
+//! run, so it survives where `glompo run` cannot make a cgroup (see the reaper's README, "Cgroups").
+//!
 //! The glompo binary must be built next to this example (`cargo xtask bench orphans` does that).
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
@@ -56,6 +61,17 @@ const YOUNG: Duration = Duration::from_millis(100);
 /// Clock ticks per second of `/proc/PID/stat` start times (`getconf CLK_TCK`; 100 on Linux).
 const TICKS: f64 = 100.0;
 
+/// Which external objective a trial runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Model {
+    /// [`MODEL`].
+    Plain,
+    /// [`NESTED_MODEL`] (`--nested`).
+    Nested,
+    /// [`SETSID_MODEL`] (`--setsid`).
+    Setsid,
+}
+
 /// The external objective: the sphere, with a 2 ms sleep standing in for a model. Its arguments (the
 /// trial's tag) are ignored.
 const MODEL: &str = r#"
@@ -74,6 +90,17 @@ import json, subprocess, sys
 for line in sys.stdin:
     x = json.loads(line)["x"]
     subprocess.run([sys.executable, "-c", "import time; time.sleep(3)", sys.argv[-1]], check=True)
+    print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
+"#;
+
+/// With `--setsid`: [`MODEL`], after starting a process that leaves the run's session, group and
+/// environment and lasts 30 s; its command line carries the trial's tag.
+const SETSID_MODEL: &str = r#"
+import json, subprocess, sys, time
+subprocess.Popen(["setsid", "env", "-i", sys.executable, "-c", "import time; time.sleep(30)", sys.argv[-1]])
+for line in sys.stdin:
+    x = json.loads(line)["x"]
+    time.sleep(0.002)
     print(json.dumps({"fx": sum(v * v for v in x)}), flush=True)
 "#;
 
@@ -260,15 +287,19 @@ struct Trial {
     cleared: Option<Duration>,
 }
 
-fn trial(glompo: &Path, i: usize, combo: Combo, extra: Duration, nested: bool) -> Trial {
+fn trial(glompo: &Path, i: usize, combo: Combo, extra: Duration, model: Model) -> Trial {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let dir = tmp.path();
     // A tag no other run (and no test of the workspace) uses, on the command lines of this trial's
     // runner and worker processes.
     let tag = format!("0.00577215{i:04}1");
     let objective = if combo.command {
-        fs::write(dir.join("model.py"), if nested { NESTED_MODEL } else { MODEL })
-            .expect("the model is written");
+        let text = match model {
+            Model::Plain => MODEL,
+            Model::Nested => NESTED_MODEL,
+            Model::Setsid => SETSID_MODEL,
+        };
+        fs::write(dir.join("model.py"), text).expect("the model is written");
         json!({"command": ["python3", "model.py", tag], "dim": 3})
     } else {
         let delay: f64 = tag.parse().expect("the tag is a number");
@@ -424,12 +455,20 @@ fn glompo_binary() -> PathBuf {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let nested = args.iter().any(|a| a == "--nested");
-    args.retain(|a| a != "--nested");
+    let model = if args.iter().any(|a| a == "--nested") {
+        Model::Nested
+    } else if args.iter().any(|a| a == "--setsid") {
+        Model::Setsid
+    } else {
+        Model::Plain
+    };
+    args.retain(|a| a != "--nested" && a != "--setsid");
     let number = |i: usize, default: u64| match args.get(i) {
         None => default,
         Some(a) => a.parse().unwrap_or_else(|_| {
-            eprintln!("usage: orphans [TRIALS] [SEED] [--nested] (whole numbers; {a:?} is not one)");
+            eprintln!(
+                "usage: orphans [TRIALS] [SEED] [--nested | --setsid] (whole numbers; {a:?} is not one)"
+            );
             std::process::exit(2)
         }),
     };
@@ -437,14 +476,14 @@ fn main() {
     let mut rng = SplitMix(number(1, 5));
     let glompo = glompo_binary();
     assert!(glompo.exists(), "{} is missing: cargo build --release -p glompo-cli", glompo.display());
-    // The nested model matters only for the external objective.
-    let combos: Vec<Combo> = combos().into_iter().filter(|c| c.command || !nested).collect();
+    // The nested and setsid models matter only for the external objective.
+    let combos: Vec<Combo> = combos().into_iter().filter(|c| c.command || model == Model::Plain).collect();
     let mut totals: Vec<Totals> = combos.iter().map(|_| Totals::default()).collect();
     let mut survivors_seen = BTreeSet::new();
     for i in 0..trials {
         let k = i % combos.len();
         let extra = Duration::from_millis(rng.next() % (MAX_EXTRA_MS + 1));
-        let t = trial(&glompo, i, combos[k], extra, nested);
+        let t = trial(&glompo, i, combos[k], extra, model);
         eprintln!(
             "trial {i:>3} {}: {} processes{}, +{} ms, {} survivors",
             combos[k].name(),

@@ -6,7 +6,9 @@
 //! thing, in a process group of its own and without the run's marker, with a pipe on its stdin; the
 //! keeper waits for the pipe to close. After a normal end the manager writes `done` first and the keeper
 //! just exits; if the pipe closes without it, the manager died, and the keeper waits until it is no
-//! longer running, then kills every process of the run ([`scan::orphans_of_ended_run`]).
+//! longer running, then kills every process of the run: the members of the run's cgroup, if
+//! [`Keeper::contain`] made one, and what [`scan::orphans_of_ended_run`] selects. Every process gets
+//! `SIGTERM` first and `SIGKILL` once the reaper's grace (0.5 s) has passed.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use super::cgroup::{RunCgroup, Runs, reap_cgroups};
 use super::linux::{ReapReport, execute, running};
 use super::marker::{RUN_ENV, RunMarker};
 use super::scan;
@@ -36,6 +39,8 @@ const SECOND_SWEEP: Duration = Duration::from_millis(200);
 pub struct Keeper {
     child: Child,
     stdin: Option<ChildStdin>,
+    run: RunMarker,
+    cgroup: Option<RunCgroup>,
 }
 
 impl Keeper {
@@ -60,7 +65,20 @@ impl Keeper {
             .spawn()
             .map_err(|source| ReaperError::Exec { path: program.into(), source })?;
         let stdin = child.stdin.take();
-        Ok(Keeper { child, stdin })
+        Ok(Keeper { child, stdin, run: *run, cgroup: None })
+    }
+
+    /// Contains the calling process (the manager) in a new cgroup named after the run, if the machine
+    /// lets it (see [`RunCgroup::create`]): every process it starts from then on is a member, even one
+    /// that leaves the run's process groups and drops its marker (`setsid env -i …`). If the manager
+    /// dies without saying `done`, the keeper, which stays outside, kills every member; at a normal end
+    /// ([`Keeper::finish`] or dropping the keeper) the manager kills what is left in it and removes it.
+    ///
+    /// Call it right after [`Keeper::start`], before any other child or thread exists. Where no cgroup
+    /// can be made the error says why, and the run goes on without one.
+    pub fn contain(&mut self) -> Result<&RunCgroup> {
+        let cgroup = RunCgroup::create(&self.run)?;
+        Ok(self.cgroup.insert(cgroup))
     }
 
     /// The keeper's pid.
@@ -74,6 +92,19 @@ impl Keeper {
     }
 
     fn end(&mut self) {
+        // After the manager's own sweep: what is still in the cgroup escaped it.
+        if let Some(cgroup) = self.cgroup.take() {
+            let dir = cgroup.dir().to_path_buf();
+            match cgroup.remove() {
+                Ok(report) if !report.survivors.is_empty() => eprintln!(
+                    "glompo: warning: {} processes of the run's cgroup {} did not die",
+                    report.survivors.len(),
+                    dir.display()
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("glompo: warning: cannot remove the run's cgroup {}: {e}", dir.display()),
+            }
+        }
         if let Some(mut stdin) = self.stdin.take() {
             let _ = stdin.write_all(b"done\n");
         }
@@ -89,8 +120,8 @@ impl Keeper {
 
 impl Drop for Keeper {
     /// Like [`Keeper::finish`], except while the thread panics: then the manager may not get to its own
-    /// shutdown sweep, so the keeper is not told `done` (it reaps the run once the manager has exited)
-    /// and is not waited for.
+    /// shutdown sweep, so the keeper is not told `done` (it reaps the run, cgroup included, once the
+    /// manager has exited) and is not waited for.
     fn drop(&mut self) {
         if std::thread::panicking() {
             drop(self.stdin.take());
@@ -103,7 +134,9 @@ impl Drop for Keeper {
 /// The keeper's side: waits for the manager's end — `done` on stdin (a normal end: returns an empty
 /// report at once), or stdin closing without it, or the manager no longer running (it died, even if
 /// some process forked from it still holds the pipe) — then waits until the manager no longer runs
-/// and kills every process of `run`, twice, 200 ms apart. Returns what it killed.
+/// and kills every process of `run`: the members of its cgroup (which it then removes), then what
+/// the scan selects, twice, 200 ms apart. Returns what it killed; an error about the cgroup comes
+/// after both sweeps are done.
 pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
     let stdin = std::io::stdin();
     let mut said = Vec::new();
@@ -131,17 +164,16 @@ pub fn serve_keeper(run: &RunMarker) -> Result<ReapReport> {
             std::thread::sleep(Duration::from_millis(LOOK_EVERY_MS.into()));
         }
     }
+    // The cgroup first: it holds nearly every process of the run, and `cgroup.kill` or a frozen cgroup
+    // leaves none a chance to fork.
+    let contained = reap_cgroups(false, Runs::Ended(run));
     let sweep = || execute(false, |table, caller| scan::orphans_of_ended_run(table, caller, run));
     let mut report = sweep()?;
     std::thread::sleep(SECOND_SWEEP);
-    let second = sweep()?;
-    report.selected.extend(second.selected);
-    report.signalled.extend(second.signalled);
-    report.groups.extend(second.groups);
-    report.reaped.extend(second.reaped);
-    report.failed.extend(second.failed);
-    report.survivors = second.survivors;
-    Ok(report)
+    report.absorb(sweep()?);
+    let mut contained = contained?;
+    contained.absorb(report);
+    Ok(contained)
 }
 
 /// The run this keeper guards, if the process was started as a keeper ([`KEEPER_ENV`] holds a marker).

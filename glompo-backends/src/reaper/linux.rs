@@ -23,7 +23,11 @@ use super::{ReaperError, Result};
 const PROC: &str = "/proc";
 /// Scan-and-kill rounds at most: each round catches what the killed processes forked meanwhile.
 const ROUNDS: usize = 4;
-/// How long to wait, after a round of signals, for the signalled processes to die.
+/// How long a process the reaper sent `SIGTERM` has to end (to clean up: a launcher such as `srun`
+/// releasing its job step, a wrapper script removing its files) before it gets `SIGKILL`. It is short,
+/// because a keeper must have ended the whole run within 2 s of its manager's death (DESIGN §4).
+pub const TERM_GRACE: Duration = Duration::from_millis(500);
+/// How long to wait, after `SIGKILL`, for the signalled processes to die.
 const GRACE: Duration = Duration::from_secs(1);
 /// How often to look while waiting.
 const POLL: Duration = Duration::from_millis(5);
@@ -36,10 +40,14 @@ pub struct ReapReport {
     pub dry_run: bool,
     /// Every process that was selected, in any round, as the table showed it, sorted by pid.
     pub selected: Vec<ProcEntry>,
-    /// The pids sent `SIGKILL`, alone or with their process group, sorted.
+    /// The pids sent `SIGTERM` (and `SIGKILL` if they outlived [`TERM_GRACE`]), alone or with their
+    /// process group, or killed as members of a run's cgroup, sorted.
     pub signalled: Vec<Pid>,
     /// The process groups killed whole with `killpg`, because every process in them was selected.
     pub groups: Vec<Pid>,
+    /// The cgroups of dead runs (see `README.md`, "Cgroups") that were emptied and removed, or in a dry
+    /// run found.
+    pub cgroups: Vec<PathBuf>,
     /// The pids that were children of the caller and that it waited for.
     pub reaped: Vec<Pid>,
     /// Signals that failed for a reason other than the process being gone already.
@@ -47,6 +55,27 @@ pub struct ReapReport {
     /// Signalled processes still running when the reaper gave up waiting (for example in
     /// uninterruptible sleep).
     pub survivors: Vec<Pid>,
+}
+
+impl ReapReport {
+    /// Adds what `other` found and did to this report.
+    pub(super) fn absorb(&mut self, other: ReapReport) {
+        self.selected.extend(other.selected);
+        self.selected.sort_by_key(|e| (e.pid, e.start_time));
+        self.selected.dedup_by_key(|e| (e.pid, e.start_time));
+        for (mine, theirs) in [
+            (&mut self.signalled, other.signalled),
+            (&mut self.groups, other.groups),
+            (&mut self.reaped, other.reaped),
+            (&mut self.survivors, other.survivors),
+        ] {
+            mine.extend(theirs);
+            mine.sort_unstable();
+            mine.dedup();
+        }
+        self.cgroups.extend(other.cgroups);
+        self.failed.extend(other.failed);
+    }
 }
 
 /// A signal that could not be sent.
@@ -180,21 +209,29 @@ fn error_pid(e: &ProcError) -> Option<Pid> {
 
 /// Kills the processes of every dead run (see [`scan::orphans`]), or with `dry_run` only lists them.
 ///
-/// Each round reads `/proc`, selects, sends `SIGKILL` (with `killpg` to every process group that is
+/// Each round reads `/proc`, selects, sends `SIGTERM` (with `killpg` to every process group that is
 /// selected whole, and to each other process alone, after checking that its pid still names the process
-/// that was scanned), then waits up to a second for the signalled processes to die, and reaps those that
-/// are its own children with `waitpid(pid, WNOHANG)`. It never calls `waitpid(-1)`, so the children
+/// that was scanned), waits up to [`TERM_GRACE`] for the signalled processes to end, sends `SIGKILL` the
+/// same way to those still running, waits up to a second more, and reaps those that are its own
+/// children with `waitpid(pid, WNOHANG)`. It never calls `waitpid(-1)`, so the children
 /// that other code of the process waits for are left to it. Rounds repeat until nothing new is
 /// selected, so that what the orphans forked meanwhile dies too. Signals that fail because the process
 /// is gone are not failures; other failures (`EPERM`) are reported in [`ReapReport::failed`].
+///
+/// Before the scan, it ends the processes in the cgroups of dead runs and removes those cgroups
+/// (`README.md`, "Cgroups"); [`ReapReport::cgroups`] lists them.
 pub fn reap(dry_run: bool) -> Result<ReapReport> {
-    execute(dry_run, scan::orphans)
+    let mut report = super::cgroup::reap_cgroups(dry_run, super::cgroup::Runs::AllDead)?;
+    report.absorb(execute(dry_run, scan::orphans)?);
+    Ok(report)
 }
 
-/// Like [`reap`], for the processes of one run only (see [`scan::orphans_of_run`]): nothing is selected
-/// while its manager lives.
+/// Like [`reap`], for the processes and the cgroup of one run only (see [`scan::orphans_of_run`]):
+/// nothing is selected while its manager lives.
 pub fn reap_run(run: &RunMarker, dry_run: bool) -> Result<ReapReport> {
-    execute(dry_run, |table, caller| scan::orphans_of_run(table, caller, run))
+    let mut report = super::cgroup::reap_cgroups(dry_run, super::cgroup::Runs::OneDead(run))?;
+    report.absorb(execute(dry_run, |table, caller| scan::orphans_of_run(table, caller, run))?);
+    Ok(report)
 }
 
 /// A live manager's shutdown sweep: kills every descendant of the calling process and every other
@@ -318,13 +355,21 @@ pub(super) fn execute(
         if targets.is_empty() && waiting.is_empty() {
             break;
         }
-        let sent = kill_all(&table, &pids, &targets, me.pgid, &mut report);
-        for e in sent {
+        // SIGTERM first, so that a process that cleans up (a launcher, a wrapper script) can; SIGKILL
+        // to what is still running after the grace.
+        let sent = kill_all(&table, &pids, &targets, me.pgid, Signal::SIGTERM, &mut report);
+        for e in &sent {
             let s = Signalled { start_time: e.start_time, child: e.ppid == caller.pid };
             signalled.insert(e.pid, s);
             waiting.insert(e.pid, s);
         }
-        settle(&mut waiting, &mut report);
+        settle(&mut waiting, TERM_GRACE, &mut report);
+        let stubborn: Vec<&ProcEntry> =
+            sent.iter().filter(|e| waiting.contains_key(&e.pid)).copied().collect();
+        if !stubborn.is_empty() {
+            kill_all(&table, &pids, &stubborn, me.pgid, Signal::SIGKILL, &mut report);
+            settle(&mut waiting, GRACE, &mut report);
+        }
         if targets.is_empty() {
             break;
         }
@@ -334,6 +379,7 @@ pub(super) fn execute(
     report.survivors =
         signalled.iter().filter(|(pid, s)| running(**pid, s.start_time)).map(|(p, _)| *p).collect();
     report.groups.sort_unstable();
+    report.groups.dedup();
     report.reaped.sort_unstable();
     Ok(report)
 }
@@ -346,7 +392,7 @@ struct Signalled {
     child: bool,
 }
 
-/// Sends `SIGKILL` to the targets: to whole process groups where every process of the group in `table`
+/// Sends `signal` to the targets: to whole process groups where every process of the group in `table`
 /// is selected (never the caller's group), and to each other target alone. Returns the targets that
 /// were signalled.
 fn kill_all<'t>(
@@ -354,6 +400,7 @@ fn kill_all<'t>(
     selected: &HashSet<Pid>,
     targets: &[&'t ProcEntry],
     my_pgid: Pid,
+    signal: Signal,
     report: &mut ReapReport,
 ) -> Vec<&'t ProcEntry> {
     let whole: BTreeSet<Pid> = targets
@@ -368,7 +415,7 @@ fn kill_all<'t>(
         if !targets.iter().any(|e| e.pgid == group && unchanged(e)) {
             continue;
         }
-        match killpg(nix::unistd::Pid::from_raw(group), Signal::SIGKILL) {
+        match killpg(nix::unistd::Pid::from_raw(group), signal) {
             Ok(()) => {
                 killed_groups.insert(group);
                 report.groups.push(group);
@@ -383,7 +430,7 @@ fn kill_all<'t>(
             sent.push(*e);
             continue;
         }
-        match kill_scanned(e) {
+        match kill_scanned(e, signal) {
             Ok(true) => sent.push(*e),
             Ok(false) | Err(Errno::ESRCH) => {}
             Err(errno) => report.failed.push(KillFailure { pid: e.pid, group: false, errno }),
@@ -392,15 +439,16 @@ fn kill_all<'t>(
     sent
 }
 
-/// Sends `SIGKILL` to the scanned process `e` and to no other: `Ok(false)` if its pid no longer names it.
+/// Sends `signal` to the scanned process `e` and to no other: `Ok(false)` if its pid no longer names
+/// it.
 ///
 /// A pidfd pins the process its pid names when it is opened; if that process is still the scanned one
 /// afterwards (same start time and group), the signal sent through the pidfd reaches it even if it dies
 /// and its pid is reused in between. Kernels without pidfds (before 5.3) get a plain `kill` right after
 /// the same check, which leaves a window of microseconds in which a whole wrap of the pid space would be
 /// needed.
-fn kill_scanned(e: &ProcEntry) -> std::result::Result<bool, Errno> {
-    let pidfd = match pidfd_open(e.pid) {
+fn kill_scanned(e: &ProcEntry, signal: Signal) -> std::result::Result<bool, Errno> {
+    let pidfd = match crate::pidfd::open(e.pid) {
         Ok(fd) => Some(fd),
         Err(Errno::ENOSYS | Errno::EPERM) => None,
         Err(errno) => return Err(errno),
@@ -409,40 +457,9 @@ fn kill_scanned(e: &ProcEntry) -> std::result::Result<bool, Errno> {
         return Ok(false);
     }
     match pidfd {
-        Some(fd) => pidfd_kill(&fd).map(|()| true),
-        None => kill(nix::unistd::Pid::from_raw(e.pid), Signal::SIGKILL).map(|()| true),
+        Some(fd) => crate::pidfd::send_signal(&fd, signal).map(|()| true),
+        None => kill(nix::unistd::Pid::from_raw(e.pid), signal).map(|()| true),
     }
-}
-
-/// `pidfd_open(pid, 0)`.
-fn pidfd_open(pid: Pid) -> std::result::Result<std::os::fd::OwnedFd, Errno> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory is shared.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
-    // SAFETY: the kernel just returned this descriptor to us, and nothing else owns it.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
-/// `pidfd_send_signal(pidfd, SIGKILL, NULL, 0)`.
-fn pidfd_kill(pidfd: &std::os::fd::OwnedFd) -> std::result::Result<(), Errno> {
-    use std::os::fd::AsRawFd;
-    let no_info: *const nix::libc::siginfo_t = std::ptr::null();
-    // SAFETY: the descriptor is open for the duration of the call, a null siginfo is allowed (the kernel
-    // then fills it in as for kill(2)), and no memory is written.
-    let rc = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            nix::libc::SIGKILL,
-            no_info,
-            0,
-        )
-    };
-    if rc < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
 /// Whether the process is still running, with the scanned start time and group.
@@ -463,9 +480,21 @@ pub(super) fn running(pid: Pid, start_time: Option<u64>) -> bool {
     }
 }
 
-/// Waits up to [`GRACE`] until every process in `waiting` is dead, reaping the caller's children.
-fn settle(waiting: &mut BTreeMap<Pid, Signalled>, report: &mut ReapReport) {
-    let deadline = Instant::now() + GRACE;
+/// Whether a running process other than `leader` is in the process group `pgid` (a worker's leftovers
+/// after the worker itself exited). A table that cannot be listed, or a process that cannot be read
+/// (but did not vanish), counts as yes: the caller then waits out its grace period.
+pub(crate) fn group_has_others(pgid: Pid, leader: Pid) -> bool {
+    let Ok(processes) = procfs::process::all_processes() else { return true };
+    processes.into_iter().any(|p| match p.and_then(|p| p.stat()) {
+        Ok(stat) => stat.pid != leader && stat.pgrp == pgid && !matches!(stat.state, 'Z' | 'X'),
+        Err(e) => !vanished(&e),
+    })
+}
+
+/// Waits up to `grace` until every process in `waiting` is dead, reaping the caller's children; those
+/// still running stay in `waiting`.
+fn settle(waiting: &mut BTreeMap<Pid, Signalled>, grace: Duration, report: &mut ReapReport) {
+    let deadline = Instant::now() + grace;
     loop {
         waiting.retain(|&pid, s| {
             if !s.child {
@@ -500,13 +529,13 @@ mod tests {
         let scanned = table.into_iter().find(|e| e.pid == pid).unwrap();
         // The same pid with another start time is another process: it is left alone.
         let other = ProcEntry { start_time: scanned.start_time.map(|t| t + 1), ..scanned.clone() };
-        assert_eq!(kill_scanned(&other), Ok(false));
+        assert_eq!(kill_scanned(&other, Signal::SIGKILL), Ok(false));
         assert_eq!(child.try_wait().unwrap(), None, "the wrong process was killed");
-        assert_eq!(kill_scanned(&scanned), Ok(true));
+        assert_eq!(kill_scanned(&scanned, Signal::SIGKILL), Ok(true));
         let status = child.wait().unwrap();
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
         // Once it is gone (and reaped), its pid names nothing to kill.
-        assert!(matches!(kill_scanned(&scanned), Err(Errno::ESRCH) | Ok(false)));
+        assert!(matches!(kill_scanned(&scanned, Signal::SIGKILL), Err(Errno::ESRCH) | Ok(false)));
     }
 
     /// Writes a fake `/proc/PID` directory with a `stat` line and an `environ`.

@@ -11,6 +11,10 @@
 //!   [`reap`] and [`reap_run`] kill the orphans of dead runs, [`kill_descendants`] is a live manager's
 //!   shutdown sweep, and [`mark_self`], [`set_child_subreaper`] and [`mark_command`] prepare a manager
 //!   and its children.
+//! - `cgroup` (Linux only) contains a run in a cgroup where the machine allows it ([`RunCgroup`],
+//!   [`Keeper::contain`]), so that what leaves the run's process groups and environment is still
+//!   found by membership; [`reap`], [`reap_run`] and the keeper end the members and remove the cgroup.
+//!   Every kill is `SIGTERM` first and `SIGKILL` after [`TERM_GRACE`].
 //!
 //! `README.md` beside this file is the design note: the marker, liveness, the selection rules, the
 //! subreaper and the traps of `PR_SET_PDEATHSIG`, and what is and is not covered.
@@ -20,6 +24,8 @@ use std::path::PathBuf;
 mod marker;
 pub mod scan;
 
+#[cfg(target_os = "linux")]
+mod cgroup;
 #[cfg(target_os = "linux")]
 mod keeper;
 #[cfg(target_os = "linux")]
@@ -32,11 +38,15 @@ pub use marker::{RUN_ENV, RunMarker};
 pub use scan::{Caller, Pid, ProcEntry};
 
 #[cfg(target_os = "linux")]
+pub use cgroup::{CgroupKind, RunCgroup};
+#[cfg(target_os = "linux")]
 pub use keeper::{KEEPER_ENV, Keeper, keeper_run, serve_keeper};
 #[cfg(target_os = "linux")]
+pub(crate) use linux::group_has_others;
+#[cfg(target_os = "linux")]
 pub use linux::{
-    KillFailure, ReapReport, kill_descendants, kill_descendants_except, mark_command, mark_self, read_table,
-    reap, reap_run, set_child_subreaper,
+    KillFailure, ReapReport, TERM_GRACE, kill_descendants, kill_descendants_except, mark_command, mark_self,
+    read_table, reap, reap_run, set_child_subreaper,
 };
 
 /// What can go wrong while reaping.
@@ -69,6 +79,13 @@ pub enum ReaperError {
         path: PathBuf,
         /// What the system said.
         source: std::io::Error,
+    },
+    /// No cgroup could be made for the run (see [`RunCgroup::create`]).
+    #[cfg(target_os = "linux")]
+    #[error("cannot contain the run in a cgroup: {reasons}")]
+    NoCgroup {
+        /// Why each hierarchy that was tried did not work.
+        reasons: String,
     },
     /// A system call failed.
     #[cfg(unix)]

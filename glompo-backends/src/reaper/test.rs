@@ -100,6 +100,9 @@ fn public_types_are_send_sync_and_clone() {
     {
         send_sync_clone::<super::ReapReport>();
         send_sync_clone::<super::KillFailure>();
+        send_sync_clone::<super::CgroupKind>();
+        send_sync::<super::RunCgroup>();
+        send_sync::<super::Keeper>();
     }
 }
 

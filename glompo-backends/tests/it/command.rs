@@ -1,14 +1,38 @@
 //! External worker processes: the protocol, failures of every kind, replacement and cleanup.
+//!
+//! Processes that a worker starts itself record their pids in `left/`, and a [`Leftovers`] guard kills
+//! those still running when a test ends, even by a panic; the workers themselves end with their
+//! objective, which a panic drops too.
 
-use std::path::Path;
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use glompo_backends::{CommandObjective, CommandSpec};
 use glompo_core::Objective;
 
+use crate::reaper::eventually;
+
 /// A worker in Python that misbehaves on purpose, chosen by x[0], and records its pid in `pids/`.
+/// With `MODE=trap` it writes `termed/PID` and exits on SIGTERM; with `MODE=ignore` it ignores SIGTERM.
+/// In both modes it does not end when its input closes.
 const WORKER: &str = r#"
-import json, os, signal, sys, time
+import json, os, signal, subprocess, sys, time
+here = os.path.dirname(sys.argv[1])
+mode = os.environ.get("MODE")
+def termed(*_):
+    open(os.path.join(here, "termed", str(os.getpid())), "w").close()
+    os._exit(0)
+if mode == "trap":
+    signal.signal(signal.SIGTERM, termed)
+elif mode == "ignore":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def leftover(**streams):
+    # A process of the worker's own, in its process group, that records its pid and sleeps.
+    script = 'echo $$ > "$0/left/$$"; exec sleep 60'
+    subprocess.Popen(["sh", "-c", script, here], **streams)
+    time.sleep(0.2)
 open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
 for line in sys.stdin:
     x = json.loads(line)["x"]
@@ -30,19 +54,96 @@ for line in sys.stdin:
     elif x[0] == 8:
         print(json.dumps({"fx": 8.0}), flush=True)
         time.sleep(60)
+    elif x[0] == 20:
+        for i in range(12):
+            sys.stderr.write(f"  line {i}\n")
+        sys.stderr.write("FileNotFoundError: model.dat\n")
+        sys.stderr.flush()
+        sys.exit(1)
+    elif x[0] == 21:
+        # Exits without answering while a process it started still holds its output.
+        leftover()
+        os._exit(0)
+    elif x[0] == 22:
+        # Answers, then exits while a process it started holds its output.
+        print(json.dumps({"fx": 22.0}), flush=True)
+        leftover()
+        os._exit(5)
+    elif x[0] == 23:
+        # Dies while a process it started holds its stderr.
+        leftover(stdout=subprocess.DEVNULL)
+        sys.stderr.write("dying\n")
+        sys.stderr.flush()
+        os._exit(1)
+    elif x[0] == 24:
+        sys.stderr.write(f"model: evaluating {x[1]}\n")
+        sys.stderr.flush()
+        print(json.dumps({"fx": x[1]}), flush=True)
+    elif x[0] == 25:
+        # What Python's json.dumps writes for the non-finite values: bare NaN, Infinity, -Infinity.
+        values = [float("inf"), float("-inf"), float("nan"), 0.1 + 0.2, "-Infinity", "NaN"]
+        extras = {"note": "NaN, Infinity and -Infinity", "all": values}
+        print(json.dumps({"fx": values[int(x[1])], "extras": extras}), flush=True)
+    elif x[0] == 26:
+        time.sleep(60)
     else:
         print(json.dumps({"fx": sum(v * v for v in x), "extras": {"n": len(x)}}), flush=True)
+while mode:
+    time.sleep(1)
 "#;
 
 /// The spec of the misbehaving worker, written to `dir`.
 fn spec(dir: &Path, timeout: Option<Duration>) -> CommandSpec {
     let script = dir.join("worker.py");
     std::fs::write(&script, WORKER).unwrap();
+    for sub in ["pids", "left", "termed"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
     let pids = dir.join("pids");
-    std::fs::create_dir_all(&pids).unwrap();
     let argv =
         vec!["python3".into(), script.to_string_lossy().into_owned(), pids.to_string_lossy().into_owned()];
     CommandSpec { argv, timeout, env: vec![], cwd: None }
+}
+
+/// The spec of the worker in `mode` (`trap` or `ignore`, see [`WORKER`]).
+fn spec_in(dir: &Path, timeout: Option<Duration>, mode: &str) -> CommandSpec {
+    CommandSpec { env: vec![("MODE".into(), mode.into())], ..spec(dir, timeout) }
+}
+
+/// Kills, when dropped, every process the workers in `dir` started (`left/PID`) that still runs.
+struct Leftovers(PathBuf);
+
+impl Leftovers {
+    fn pids(&self) -> Vec<i32> {
+        std::fs::read_dir(self.0.join("left"))
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let is_sleep =
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep"));
+            if is_sleep && alive(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+/// The pids of the workers that got SIGTERM and recorded it.
+fn termed(dir: &Path) -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_dir(dir.join("termed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids
 }
 
 fn objective(dir: &Path, timeout: Option<Duration>) -> CommandObjective {
@@ -84,6 +185,8 @@ fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
     assert_eq!(f.evaluate(&[0.0, 2.0]).unwrap(), 4.0);
     let started = pids(tmp.path());
     assert_eq!(started.len(), 5, "{started:?}");
+    // The broken workers are ended in the background; one is left, idle.
+    assert!(eventually(|| started.iter().filter(|&&p| alive(p)).count() == 1));
     // Workers carry the run's marker and lead their own process groups.
     for &pid in started.iter().filter(|&&p| alive(p)) {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
@@ -92,7 +195,6 @@ fn answers_errors_crashes_exits_hangs_and_garbage_are_values() {
         let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
         assert_eq!(fields[2], pid.to_string(), "process group");
     }
-    assert_eq!(started.iter().filter(|&&p| alive(p)).count(), 1);
     drop(f);
     assert!(started.iter().all(|&p| !alive(p)), "workers outlived the objective");
 }
@@ -218,4 +320,234 @@ fn an_answer_that_came_in_time_is_not_a_timeout_when_it_is_read_late() {
     let values: Vec<f64> = outcomes.into_iter().map(|o| o.unwrap().fx).collect();
     assert_eq!(values, [1.0, 9.0]);
     assert_eq!(pids(tmp.path()).len(), 2, "a worker was replaced");
+}
+
+#[test]
+fn a_crashed_workers_error_ends_with_the_last_lines_of_its_stderr() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let _leftovers = Leftovers(tmp.path().to_path_buf());
+    let f = objective(tmp.path(), None);
+    let err = f.evaluate(&[20.0]).unwrap_err();
+    let lines: Vec<String> = (3..12).map(|i| format!("  line {i}")).collect();
+    let tail = format!("…{}\nFileNotFoundError: model.dat", lines.join("\n"));
+    let expected = format!("the worker exited with code 1; its stderr ended with: {tail:?}");
+    assert!(err.message().ends_with(&expected), "{err}");
+    // A process the worker started may hold its stderr open: the error does not wait for it.
+    let start = Instant::now();
+    let err = f.evaluate(&[23.0]).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5), "waited {:?} for the stderr", start.elapsed());
+    assert!(
+        err.message().contains("the worker exited with code 1; its stderr ended with: \"dying\""),
+        "{err}"
+    );
+    // ...and it goes with the worker's process group.
+    let left = Leftovers(tmp.path().to_path_buf()).pids();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(eventually(|| !alive(left[0])), "the worker's leftover outlived it");
+    // A worker that wrote nothing on its stderr gets no tail.
+    assert!(f.evaluate(&[3.0]).unwrap_err().message().ends_with("the worker exited with code 3"));
+}
+
+/// The helper of the next test: evaluates three points on workers that print on their stderr.
+#[test]
+#[ignore = "a helper process of a_workers_stderr_is_passed_through_as_it_comes"]
+fn helper_stderr() {
+    let Ok(dir) = std::env::var("GLOMPO_COMMAND_HELPER") else { return };
+    let f = objective(Path::new(&dir), None);
+    for i in 0..3 {
+        assert_eq!(f.evaluate(&[24.0, f64::from(i)]).unwrap(), f64::from(i));
+    }
+    // The reader thread gets a moment to pass the last line on.
+    std::thread::sleep(Duration::from_secs(1));
+    eprintln!("HELPER evaluated");
+    drop(f);
+    eprintln!("HELPER dropped");
+}
+
+#[test]
+fn a_workers_stderr_is_passed_through_as_it_comes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut helper = Command::new(exe)
+        .args(["command::helper_stderr", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("GLOMPO_COMMAND_HELPER", tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(helper.stderr.take().unwrap());
+    // Each line reaches the helper's own stderr as it comes, not when the worker ends.
+    let lines: Vec<String> = stderr.lines().map_while(Result::ok).filter(|l| l.contains("evaluat")).collect();
+    assert!(helper.wait().unwrap().success());
+    let expected =
+        ["model: evaluating 0.0", "model: evaluating 1.0", "model: evaluating 2.0", "HELPER evaluated"];
+    assert_eq!(lines, expected);
+}
+
+/// Evaluates `x` on `f` in a thread, and gives up after `patience`, so that a hang fails the test.
+fn evaluate_within(
+    f: &std::sync::Arc<CommandObjective>,
+    x: Vec<f64>,
+    patience: Duration,
+) -> Result<f64, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = std::sync::Arc::clone(f);
+    std::thread::spawn(move || {
+        let _ = tx.send(f.evaluate(&x).map_err(|e| e.message().to_owned()));
+    });
+    rx.recv_timeout(patience).unwrap_or_else(|_| panic!("the evaluation did not end within {patience:?}"))
+}
+
+#[test]
+fn a_worker_that_exits_while_its_child_holds_its_output_is_seen_as_ended() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let leftovers = Leftovers(tmp.path().to_path_buf());
+    let f = std::sync::Arc::new(objective(tmp.path(), None));
+    let err = evaluate_within(&f, vec![21.0], Duration::from_secs(20)).unwrap_err();
+    assert_eq!(err, "the worker ended without a complete answer: the worker exited with code 0");
+    // Its process group goes with it, the process that held the pipe included.
+    let left = leftovers.pids();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(eventually(|| !alive(left[0])), "the worker's leftover outlived it");
+
+    // An answer that came before the exit counts.
+    assert_eq!(evaluate_within(&f, vec![22.0], Duration::from_secs(20)), Ok(22.0));
+    let answered = *pids(tmp.path()).iter().max().unwrap();
+    assert!(eventually(|| !alive(answered)), "the worker did not exit");
+    // The dead worker is not taken for an idle one; it is ended, its group too, when it is found.
+    assert_eq!(evaluate_within(&f, vec![0.0, 2.0], Duration::from_secs(20)), Ok(4.0));
+    assert!(eventually(|| leftovers.pids().iter().all(|&p| !alive(p))));
+}
+
+#[test]
+fn dropping_the_objective_gives_every_worker_a_sigterm_at_once() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = CommandObjective::new(spec_in(tmp.path(), None, "trap")).unwrap();
+    // Three workers, each busy at the same time once.
+    std::thread::scope(|s| {
+        for i in 0..3 {
+            let f = &f;
+            s.spawn(move || assert_eq!(f.evaluate(&[24.0, f64::from(i)]).unwrap(), f64::from(i)));
+        }
+    });
+    let started = pids(tmp.path());
+    assert!((1..=3).contains(&started.len()), "{started:?}");
+    // They do not end when their input closes, but on SIGTERM they clean up (here: write a file).
+    drop(f);
+    let mut started = started;
+    started.sort_unstable();
+    assert_eq!(termed(tmp.path()), started);
+    assert!(started.iter().all(|&p| !alive(p)), "workers outlived the objective");
+}
+
+#[test]
+fn workers_that_ignore_sigterm_are_killed_after_the_grace_all_at_once() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = CommandObjective::new(spec_in(tmp.path(), None, "ignore")).unwrap();
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            let (f, barrier) = (&f, &barrier);
+            // A slow first answer, so that the three evaluations overlap and need three workers.
+            s.spawn(move || {
+                barrier.wait();
+                assert_eq!(f.evaluate(&[9.0]).unwrap(), 9.0);
+            });
+        }
+    });
+    let started = pids(tmp.path());
+    let start = Instant::now();
+    drop(f);
+    let took = start.elapsed();
+    assert!(started.iter().all(|&p| !alive(p)), "workers outlived the objective");
+    assert!(termed(tmp.path()).is_empty());
+    // Each was given the grace (0.5 s for its input, 2 s after SIGTERM), all at the same time.
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let limit =
+        Duration::from_secs(2) + Duration::from_millis(2500) * u32::try_from(started.len() - 1).unwrap();
+    assert!(started.len() == 1 || took < limit, "{} workers took {took:?}", started.len());
+}
+
+#[test]
+fn a_timed_out_worker_gets_a_sigterm_without_holding_up_the_evaluation() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = CommandObjective::new(spec_in(tmp.path(), Some(Duration::from_millis(300)), "trap")).unwrap();
+    // Warm up, so that the plain timeout applies.
+    assert_eq!(f.evaluate(&[0.0, 1.0]).unwrap(), 1.0);
+    let start = Instant::now();
+    let err = f.evaluate(&[26.0]).unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.message(), "timed out after 0.3 s; the worker was killed");
+    // The evaluation does not wait for the worker's grace period (0.5 s, then up to 2 s more).
+    assert!(took < Duration::from_millis(1300), "{took:?}");
+    let worker = pids(tmp.path())[0];
+    assert!(eventually(|| termed(tmp.path()) == [worker]), "{:?}", termed(tmp.path()));
+    assert!(eventually(|| !alive(worker)));
+}
+
+#[test]
+fn a_command_that_ends_at_once_is_reported_before_the_run() {
+    let _processes = crate::processes();
+    let check = |argv: &[&str]| {
+        let spec = CommandSpec {
+            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            timeout: None,
+            env: vec![],
+            cwd: None,
+        };
+        let f = CommandObjective::new(spec).unwrap();
+        f.check_started(Duration::from_millis(500)).map_err(|e| e.to_string())
+    };
+    assert_eq!(check(&["false"]), Err("false: ended at once: it exited with code 1".to_owned()));
+    assert_eq!(
+        check(&["sh", "-c", "echo 'cannot read model.dat' >&2; exit 3"]),
+        Err("sh: ended at once: it exited with code 3; its stderr ended with: \"cannot read model.dat\""
+            .to_owned())
+    );
+    assert_eq!(
+        check(&["sh", "-c", "kill -9 $$"]),
+        Err("sh: ended at once: it was killed by SIGKILL".to_owned())
+    );
+    let typo = check(&["python3", "/nonexistent/modle.py"]).unwrap_err();
+    assert!(
+        typo.starts_with("python3: ended at once: it exited with code 2; its stderr ended with: "),
+        "{typo}"
+    );
+    assert!(typo.contains("modle.py"), "{typo}");
+
+    // A program that serves passes, and the checked worker serves the first evaluation.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = objective(tmp.path(), None);
+    assert!(f.check_started(Duration::from_millis(500)).is_ok());
+    assert_eq!(f.evaluate(&[0.0, 3.0]).unwrap(), 9.0);
+    assert_eq!(pids(tmp.path()).len(), 1);
+}
+
+#[test]
+fn non_finite_values_of_python_and_exact_finite_ones_are_read() {
+    let _processes = crate::processes();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = objective(tmp.path(), None);
+    let fx = |i: f64| f.evaluate_detailed(&[25.0, i]).unwrap();
+    assert_eq!(fx(0.0).fx, f64::INFINITY);
+    assert_eq!(fx(1.0).fx, f64::NEG_INFINITY);
+    assert!(fx(2.0).fx.is_nan());
+    assert_eq!(fx(3.0).fx.to_bits(), (0.1_f64 + 0.2).to_bits());
+    assert_eq!(fx(4.0).fx, f64::NEG_INFINITY);
+    let out = fx(5.0);
+    assert!(out.fx.is_nan());
+    // Strings that hold those words are left as they are; bare tokens become names.
+    let extras = serde_json::json!({
+        "note": "NaN, Infinity and -Infinity",
+        "all": ["inf", "-inf", "nan", 0.1 + 0.2, "-Infinity", "NaN"],
+    });
+    assert_eq!(out.extras, Some(extras));
+    // Every answer was read: one worker served them all.
+    assert_eq!(pids(tmp.path()).len(), 1);
 }

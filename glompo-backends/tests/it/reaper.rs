@@ -44,7 +44,7 @@ fn running(pid: i32, start: u64) -> bool {
 }
 
 /// Polls `done` every 5 ms for at most [`PATIENCE`].
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;
     while Instant::now() < deadline {
         if done() {
@@ -303,8 +303,10 @@ fn say(line: &str) {
     out.flush().unwrap();
 }
 
-fn is_helper(name: &str) -> bool {
-    std::env::var("GLOMPO_REAPER_HELPER").is_ok_and(|v| v == name)
+/// In the helper process `name` (see [`helper`]), the lock that serialises the tests that start
+/// processes; `None` anywhere else, where the helper test does nothing.
+fn as_helper(name: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    std::env::var("GLOMPO_REAPER_HELPER").is_ok_and(|v| v == name).then(crate::processes)
 }
 
 /// The helper of the next test: a manager that marks itself, starts a marked worker (which dies with it)
@@ -312,10 +314,7 @@ fn is_helper(name: &str) -> bool {
 #[test]
 #[ignore = "a helper process of orphans_of_a_killed_manager_are_reaped"]
 fn helper_manager() {
-    let _processes = crate::processes();
-    if !is_helper("helper_manager") {
-        return;
-    }
+    let Some(_processes) = as_helper("helper_manager") else { return };
     let marker = reaper::mark_self().unwrap();
     say(&format!("marker {marker}"));
     let script = r#"sleep 60 & echo $!
@@ -375,25 +374,28 @@ fn orphans_of_a_killed_manager_are_reaped() {
     assert!(eventually(|| !running(marked, starts[1]) && !running(unmarked, starts[2])));
 }
 
-/// The helper of the next test: a subreaper with an orphaned grandchild and a child, swept clean.
-#[test]
-#[ignore = "a helper process of kill_descendants_sweeps_a_subreaper_clean"]
-fn helper_subreaper() {
-    let _processes = crate::processes();
-    if !is_helper("helper_subreaper") {
-        return;
-    }
-    reaper::set_child_subreaper().unwrap();
-    let me = std::process::id() as i32;
+/// Starts `command` in the background of a shell that exits at once, so that it is orphaned, and
+/// returns its pid.
+fn in_background(command: &str) -> i32 {
     let mut shell = Command::new("sh")
-        .args(["-c", "sleep 60 & echo $!"])
+        .args(["-c", &format!("{command} & echo $!")])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
     let line = BufReader::new(shell.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let grandchild: i32 = line.trim().parse().unwrap();
     shell.wait().unwrap();
+    line.trim().parse().unwrap()
+}
+
+/// The helper of the next test: a subreaper with an orphaned grandchild and a child, swept clean.
+#[test]
+#[ignore = "a helper process of kill_descendants_sweeps_a_subreaper_clean"]
+fn helper_subreaper() {
+    let Some(_processes) = as_helper("helper_subreaper") else { return };
+    reaper::set_child_subreaper().unwrap();
+    let me = std::process::id() as i32;
+    let grandchild = in_background("sleep 60");
     assert!(eventually(|| stat(grandchild).is_some_and(|s| s.3 == me)), "not re-parented to the subreaper");
     let mut sleeper = Command::new("sleep").arg("60").stdin(Stdio::null()).spawn().unwrap();
     let child = sleeper.id() as i32;
@@ -429,4 +431,95 @@ fn kill_descendants_sweeps_a_subreaper_clean() {
     for pid in pids {
         assert!(stat(pid).is_none(), "{pid} is still there");
     }
+}
+
+#[test]
+fn the_reaper_sends_sigterm_first_and_sigkill_to_what_ignores_it() {
+    let _processes = crate::processes();
+    let mut planted = Planted::default();
+    let dead = dead_run(&mut planted);
+    let tmp = tempfile::tempdir().unwrap();
+    // One cleans up on SIGTERM (it writes a file), one ignores it; neither ends by itself.
+    let traps = r#"trap 'touch "$0/termed"; exit 0' TERM; touch "$0/ready-$$"; while :; do sleep 0.05; done"#;
+    let ignores = r#"trap '' TERM; touch "$0/ready-$$"; while :; do sleep 0.05; done"#;
+    let mut pids = Vec::new();
+    for script in [traps, ignores] {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]).arg(tmp.path()).env(RUN_ENV, dead.to_string()).process_group(0);
+        pids.push(planted.spawn(&mut cmd).0);
+    }
+    let starts: Vec<u64> = pids.iter().map(|&p| start_of(p)).collect();
+    assert!(
+        eventually(|| pids.iter().all(|p| tmp.path().join(format!("ready-{p}")).exists())),
+        "no traps set"
+    );
+
+    let report = reaper::reap_run(&dead, false).unwrap();
+    assert!(report.failed.is_empty() && report.survivors.is_empty(), "{report:?}");
+    assert!(tmp.path().join("termed").exists(), "the trapping process got no SIGTERM");
+    assert!(!running(pids[0], starts[0]) && !running(pids[1], starts[1]));
+}
+
+/// The helper of the next test: contains itself in a cgroup named after the dead run it is given,
+/// starts a process that leaves its session and environment, says both, and exits without removing the
+/// cgroup, as a manager killed with `kill -9` would.
+#[test]
+#[ignore = "a helper process of the_cgroup_of_a_dead_run_is_emptied_and_removed"]
+fn helper_cgroup() {
+    let Some(_processes) = as_helper("helper_cgroup") else { return };
+    let run = RunMarker::parse(&std::env::var("GLOMPO_REAPER_RUN").unwrap()).unwrap();
+    let cgroup = match reaper::RunCgroup::create(&run) {
+        Ok(cgroup) => cgroup,
+        Err(e) => return say(&format!("nocgroup {e}")),
+    };
+    let escaped = in_background("setsid env -i sleep 60");
+    // The cgroup is left behind, as by a manager killed with `kill -9`; the test's guard removes it
+    // if the test fails.
+    say(&format!("cgroup {escaped} {}", cgroup.dir().display()));
+}
+
+#[test]
+fn the_cgroup_of_a_dead_run_is_emptied_and_removed() {
+    let _processes = crate::processes();
+    let mut planted = Planted::default();
+    let dead = dead_run(&mut planted);
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args(["reaper::helper_cgroup", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("GLOMPO_REAPER_HELPER", "helper_cgroup")
+        .env("GLOMPO_REAPER_RUN", dead.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let (_, stdout) = planted.spawn(&mut cmd);
+    let rx = lines(stdout.unwrap());
+    let said = loop {
+        let line = rx.recv_timeout(PATIENCE).expect("the helper said nothing");
+        if let Some((_, rest)) = line.split_once("REAPER ") {
+            break rest.to_owned();
+        }
+    };
+    if let Some(reason) = said.strip_prefix("nocgroup ") {
+        eprintln!("skipped: this machine does not let a process make a cgroup ({reason})");
+        return;
+    }
+    let fields: Vec<&str> = said.split_whitespace().collect();
+    let ["cgroup", pid, dir] = fields[..] else { panic!("{said:?}") };
+    let escaped: i32 = pid.parse().unwrap();
+    wait_for_sleep(escaped);
+    let start = planted.adopt(escaped);
+    // Only the cgroup ties it to the run: no marker, no group, no parent of the run.
+    let table = reaper::read_table(std::path::Path::new("/proc")).unwrap();
+    let entry = table.iter().find(|e| e.pid == escaped).unwrap();
+    assert_eq!((entry.marker, entry.pgid), (None, escaped));
+
+    let listed = reaper::reap_run(&dead, true).unwrap();
+    assert_eq!(listed.cgroups, [std::path::PathBuf::from(dir)]);
+    assert!(listed.selected.iter().any(|e| e.pid == escaped), "{listed:?}");
+    assert!(running(escaped, start) && std::path::Path::new(dir).exists());
+    let report = reaper::reap_run(&dead, false).unwrap();
+    assert!(report.signalled.contains(&escaped), "{report:?}");
+    assert_eq!(report.cgroups, [std::path::PathBuf::from(dir)]);
+    assert!(report.failed.is_empty() && report.survivors.is_empty(), "{report:?}");
+    assert!(eventually(|| !running(escaped, start)));
+    assert!(!std::path::Path::new(dir).exists(), "the cgroup is still there");
 }

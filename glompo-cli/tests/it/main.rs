@@ -1,5 +1,6 @@
 //! Integration tests of the `glompo` binary.
 
+mod cgroup;
 mod faults;
 mod lifecycle;
 mod run;
