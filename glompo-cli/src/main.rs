@@ -89,6 +89,7 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         .hunt_frequency(plan.hunt_frequency)
         .share_best_solutions(plan.share_best)
         .detailed_log(plan.detailed_log)
+        .max_initial_failures(plan.max_initial_failures)
         .seed(plan.seed)
         .dir(&plan.dir)
         .overwrite(plan.overwrite)

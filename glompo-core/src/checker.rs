@@ -518,7 +518,9 @@ mod tests {
         let err = parse("max_evals(10) | max_evalz(3)").unwrap_err();
         assert_eq!(err.column, 17);
         assert!(
-            err.message.starts_with("unknown checker `max_evalz`; expected one of max_evals,"),
+            err.message.starts_with(
+                "unknown checker `max_evalz`; did you mean `max_evals`? expected one of max_evals,"
+            ),
             "{}",
             err.message
         );

@@ -155,8 +155,10 @@ pub fn fmt_num(v: f64) -> String {
 }
 
 /// A parse or build error in an expression, pointing at a column (1-based, in characters).
+///
+/// Its `Display` is the column, the message and the expression with a caret under the column; of a
+/// long expression it shows only the part around the column.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("column {column}: {message}\n  {source_text}\n  {caret:>width$}", caret = "^", width = column)]
 pub struct ParseError {
     /// Where the problem is, counted in characters from 1.
     pub column: usize,
@@ -165,6 +167,30 @@ pub struct ParseError {
     /// The whole expression.
     pub source_text: String,
 }
+
+/// How many characters of an expression an error shows on either side of its column.
+const EXCERPT_HALF_WIDTH: usize = 36;
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Control characters (a newline in the expression) would break the caret's alignment.
+        let chars: Vec<char> =
+            self.source_text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let at = self.column.saturating_sub(1).min(chars.len());
+        let start = at.saturating_sub(EXCERPT_HALF_WIDTH);
+        let end = (at + EXCERPT_HALF_WIDTH).min(chars.len());
+        let (before, after) = (if start > 0 { "…" } else { "" }, if end < chars.len() { "…" } else { "" });
+        let excerpt: String = chars[start..end].iter().collect();
+        let width = at - start + before.chars().count() + 1;
+        write!(f, "column {}: {}\n  {before}{excerpt}{after}\n  {:>width$}", self.column, self.message, "^")
+    }
+}
+
+/// How deep parentheses may nest in an expression.
+pub const MAX_NESTING: usize = 32;
+
+/// How many conditions (leaves) one expression may have.
+pub const MAX_LEAVES: usize = 256;
 
 /// An argument value in an expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +242,86 @@ pub fn normalise_name(name: &str) -> String {
     name.trim().to_ascii_lowercase().replace('-', "_")
 }
 
+/// Names longer than this get no suggestion: they are no typo of a short name, and comparing them
+/// would cost time for nothing.
+const LONGEST_TYPO: usize = 64;
+
+/// The candidate that `name` is most likely a typo of, if any: the one at the smallest edit distance
+/// (insertions, deletions, substitutions and swaps of neighbours, after normalising both names with
+/// [`normalise_name`]) within a third of the name's length, or else the only candidate that starts
+/// with a name of three characters or more. The first of equally near candidates wins.
+///
+/// Every "unknown name" message of glompo suggests a name with this function, through
+/// [`expected_one_of`].
+///
+/// ```
+/// use glompo_core::expr::closest;
+/// assert_eq!(closest("max_job", &["max_jobs", "max_evals"]), Some("max_jobs"));
+/// assert_eq!(closest("Nelder_Maed", &["cma-es", "nelder-mead"]), Some("nelder-mead"));
+/// assert_eq!(closest("cma", &["cma-es", "nelder-mead"]), Some("cma-es"));
+/// assert_eq!(closest("bfgs", &["cma-es", "nelder-mead"]), None);
+/// ```
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let name: Vec<char> = normalise_name(name).chars().collect();
+    if name.is_empty() || name.len() > LONGEST_TYPO {
+        return None;
+    }
+    let normalised: Vec<Vec<char>> = candidates.iter().map(|c| normalise_name(c).chars().collect()).collect();
+    let limit = name.len().max(3) / 3;
+    let nearest = normalised
+        .iter()
+        .map(|c| edit_distance(&name, c))
+        .enumerate()
+        .filter(|&(_, d)| d <= limit)
+        .min_by_key(|&(_, d)| d)
+        .map(|(i, _)| candidates[i]);
+    nearest.or_else(|| {
+        let mut prefixed =
+            normalised.iter().enumerate().filter(|(_, c)| name.len() >= 3 && c.starts_with(&name));
+        match (prefixed.next(), prefixed.next()) {
+            (Some((i, _)), None) => Some(candidates[i]),
+            _ => None,
+        }
+    })
+}
+
+/// The optimal string alignment distance between `a` and `b`: the fewest insertions, deletions,
+/// substitutions and swaps of neighbours that turn one into the other.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    // Three rows of the dynamic programme: the one two above, the one above and the current one.
+    let mut two_up: Vec<usize> = vec![0; b.len() + 1];
+    let mut up: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (up[j] + 1).min(row[j - 1] + 1).min(up[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(two_up[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut two_up, &mut up);
+        std::mem::swap(&mut up, &mut row);
+    }
+    up[b.len()]
+}
+
+/// The end of an "unknown name" message: a suggestion when `name` is likely a typo of one of `valid`
+/// ([`closest`]), then the valid names.
+///
+/// ```
+/// use glompo_core::expr::expected_one_of;
+/// assert_eq!(expected_one_of("sphear", &["sphere", "rastrigin"]), "did you mean `sphere`? expected one of sphere, rastrigin");
+/// assert_eq!(expected_one_of("bfgs", &["cma-es"]), "expected one of cma-es");
+/// ```
+pub fn expected_one_of(name: &str, valid: &[&str]) -> String {
+    match closest(name, valid) {
+        Some(near) => format!("did you mean `{near}`? expected one of {}", valid.join(", ")),
+        None => format!("expected one of {}", valid.join(", ")),
+    }
+}
+
 /// Parses `text` and builds each leaf with `build`; errors carry the column and the whole text.
 pub fn parse<T: ?Sized>(
     text: &str,
@@ -242,7 +348,7 @@ fn build_expr<T: ?Sized>(
 
 /// Parses `text` into an [`Ast`].
 pub fn parse_ast(text: &str) -> Result<Ast, ParseError> {
-    let mut p = Parser { chars: text.chars().collect(), pos: 0 };
+    let mut p = Parser { chars: text.chars().collect(), pos: 0, depth: 0, leaves: 0 };
     let result = p.expr().and_then(|ast| {
         p.skip_ws();
         match p.peek() {
@@ -256,6 +362,12 @@ pub fn parse_ast(text: &str) -> Result<Ast, ParseError> {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    /// How many parentheses are open: the parser recurses once per level, so the depth is limited
+    /// ([`MAX_NESTING`]) instead of overflowing the stack.
+    depth: usize,
+    /// The leaves parsed so far: every tree function recurses along `&` and `|` chains, so their
+    /// number is limited ([`MAX_LEAVES`]).
+    leaves: usize,
 }
 
 type PResult<T> = Result<T, (usize, String)>;
@@ -308,13 +420,23 @@ impl Parser {
     fn factor(&mut self) -> PResult<Ast> {
         self.skip_ws();
         if self.eat('(') {
+            self.depth += 1;
+            if self.depth > MAX_NESTING {
+                // The column of the `(` just read.
+                return Err((self.pos, format!("parentheses nest deeper than {MAX_NESTING} levels")));
+            }
             let inner = self.expr()?;
             if !self.eat(')') {
                 return Err(self.err("expected `)`".into()));
             }
+            self.depth -= 1;
             return Ok(inner);
         }
         let column = self.column();
+        self.leaves += 1;
+        if self.leaves > MAX_LEAVES {
+            return Err(self.err(format!("more than {MAX_LEAVES} conditions in one expression")));
+        }
         let name = self.word();
         if name.is_empty() {
             return Err(match self.peek() {
@@ -350,13 +472,13 @@ impl Parser {
         self.skip_ws();
         let column = self.column();
         let value = self.value()?;
-        if let Value::Str(word) = &value {
-            if self.eat('=') {
-                self.skip_ws();
-                let value_column = self.column();
-                let value = self.value()?;
-                return Ok(Arg { name: Some(normalise_name(word)), value, column: value_column });
-            }
+        if let Value::Str(word) = &value
+            && self.eat('=')
+        {
+            self.skip_ws();
+            let value_column = self.column();
+            let value = self.value()?;
+            return Ok(Arg { name: Some(normalise_name(word)), value, column: value_column });
         }
         Ok(Arg { name: None, value, column })
     }
@@ -454,7 +576,9 @@ impl Signature {
                 Some(name) => {
                     named_seen = true;
                     self.params.iter().position(|p| p == name).ok_or_else(|| {
-                        (arg.column, format!("unknown parameter `{name}`; expected {}", self.usage()))
+                        let hint = closest(name, self.params)
+                            .map_or_else(String::new, |near| format!("did you mean `{near}`? "));
+                        (arg.column, format!("unknown parameter `{name}`; {hint}expected {}", self.usage()))
                     })?
                 }
             };
@@ -541,167 +665,8 @@ impl Bound<'_> {
 /// The error for a leaf name that is not one of `known`.
 pub fn unknown_name(kind: &str, call: &Call, known: &[Signature]) -> (usize, String) {
     let names: Vec<&str> = known.iter().map(|s| s.name).collect();
-    (call.column, format!("unknown {kind} `{}`; expected one of {}", call.name, names.join(", ")))
+    (call.column, format!("unknown {kind} `{}`; {}", call.name, expected_one_of(&call.name, &names)))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A leaf that returns a fixed value and counts its calls.
-    struct Fixed(&'static str, bool);
-
-    impl fmt::Display for Fixed {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    fn leaf(name: &'static str, v: bool) -> Expr<Fixed> {
-        Expr::leaf(Box::new(Fixed(name, v)))
-    }
-
-    fn run(e: &mut Expr<Fixed>) -> (bool, Vec<&'static str>) {
-        let mut called = Vec::new();
-        let v = e.eval(&mut |leaf: &mut Fixed| {
-            called.push(leaf.0);
-            leaf.1
-        });
-        (v, called)
-    }
-
-    #[test]
-    fn truth_table_and_short_circuit() {
-        // F | F&T | T&(T|F) is true.
-        let mut e = leaf("a", false)
-            .or(leaf("b", false).and(leaf("c", true)))
-            .or(leaf("d", true).and(leaf("e", true).or(leaf("f", false))));
-        let (v, called) = run(&mut e);
-        assert!(v);
-        assert_eq!(called, ["a", "b", "d", "e"]);
-        assert_eq!(
-            e.with_values().to_string(),
-            "[[a = false | [b = false & c = skipped]] | [d = true & [e = true | f = skipped]]]"
-        );
-        // T | x never calls x; F & x never calls x.
-        let (v, called) = run(&mut leaf("t", true).or(leaf("x", false)));
-        assert!(v);
-        assert_eq!(called, ["t"]);
-        let (v, called) = run(&mut leaf("f", false).and(leaf("x", true)));
-        assert!(!v);
-        assert_eq!(called, ["f"]);
-    }
-
-    #[test]
-    fn reevaluation_forgets_old_values() {
-        let mut e = leaf("a", true).or(leaf("b", true));
-        if let Expr::Or(a, _) = &mut e {
-            if let Expr::Leaf(item, _) = a.as_mut() {
-                item.1 = false;
-            }
-        }
-        run(&mut e);
-        assert_eq!(e.leaf_values(), [Some(false), Some(true)]);
-        if let Expr::Or(a, _) = &mut e {
-            if let Expr::Leaf(item, _) = a.as_mut() {
-                item.1 = true;
-            }
-        }
-        run(&mut e);
-        assert_eq!(e.leaf_values(), [Some(true), None]);
-        e.reset();
-        assert_eq!(e.leaf_values(), [None, None]);
-    }
-
-    fn build_fixed(call: &Call) -> Result<Box<Fixed>, (usize, String)> {
-        let name: &'static str = Box::leak(call.name.clone().into_boxed_str());
-        Ok(Box::new(Fixed(name, true)))
-    }
-
-    #[test]
-    fn precedence_and_parentheses() {
-        let e: Expr<Fixed> = parse("a | b & c", &mut build_fixed).unwrap();
-        assert!(matches!(&e, Expr::Or(_, r) if matches!(**r, Expr::And(..))));
-        assert_eq!(e.to_string(), "a | b & c");
-        let e: Expr<Fixed> = parse("(a | b) & c", &mut build_fixed).unwrap();
-        assert!(matches!(&e, Expr::And(l, _) if matches!(**l, Expr::Or(..))));
-        assert_eq!(e.to_string(), "(a | b) & c");
-        // The printed form parses back to the same tree.
-        let again: Expr<Fixed> = parse(&e.to_string(), &mut build_fixed).unwrap();
-        assert_eq!(again.to_string(), e.to_string());
-    }
-
-    #[test]
-    fn arguments_and_names() {
-        let ast = parse_ast("Best-Unmoving(2000, tol = 1e-2) & type_hunter(\"nelder-mead\")").unwrap();
-        let Ast::And(a, b) = ast else { panic!("expected &") };
-        let Ast::Call(a) = *a else { panic!("expected a call") };
-        assert_eq!(a.name, "best_unmoving");
-        assert_eq!(a.args[0].value, Value::Num(2000.0));
-        assert_eq!(a.args[1].name.as_deref(), Some("tol"));
-        assert_eq!(a.args[1].value, Value::Num(0.01));
-        let Ast::Call(b) = *b else { panic!("expected a call") };
-        assert_eq!(b.args[0].value, Value::Str("nelder-mead".into()));
-        let Ast::Call(c) = parse_ast("type_hunter(nelder-mead)").unwrap() else { panic!() };
-        assert_eq!(c.args[0].value, Value::Str("nelder-mead".into()));
-    }
-
-    #[test]
-    fn errors_point_at_the_column() {
-        let err = parse_ast("a & (b | c").unwrap_err();
-        assert_eq!((err.column, err.message.as_str()), (11, "expected `)`"));
-        let err = parse_ast("a & | b").unwrap_err();
-        assert_eq!((err.column, err.message.as_str()), (5, "expected a name, found `|`"));
-        let err = parse_ast("a(1, 2x)").unwrap_err();
-        assert_eq!((err.column, err.message.as_str()), (6, "`2x` is not a number"));
-        let err = parse_ast("a b").unwrap_err();
-        assert_eq!(err.column, 3);
-        assert_eq!(err.to_string(), "column 3: unexpected `b`; expected `&`, `|` or the end\n  a b\n    ^");
-        let err = parse_ast("").unwrap_err();
-        assert_eq!(err.message, "expected a name, found the end");
-    }
-
-    #[test]
-    fn binding_checks_parameters() {
-        const SIG: Signature = Signature { name: "best_unmoving", params: &["calls", "tol"], required: 1 };
-        let call = |text: &str| match parse_ast(text).unwrap() {
-            Ast::Call(c) => c,
-            _ => panic!("expected a call"),
-        };
-        let c = call("best_unmoving(10, tol=0.5)");
-        let b = SIG.bind(&c).unwrap();
-        assert_eq!(b.count("calls", 0).unwrap(), 10);
-        assert_eq!(b.num("tol", 0.0, NON_NEGATIVE).unwrap(), 0.5);
-        let c = call("best_unmoving(tol=0.5)");
-        assert_eq!(
-            SIG.bind(&c).unwrap_err().1,
-            "missing parameter `calls`; expected best_unmoving(calls, tol)"
-        );
-        let c = call("best_unmoving(1, 2, 3)");
-        assert_eq!(
-            SIG.bind(&c).unwrap_err(),
-            (21, "too many arguments; expected best_unmoving(calls, tol)".into())
-        );
-        let c = call("best_unmoving(1, tolerance=2)");
-        assert!(SIG.bind(&c).unwrap_err().1.starts_with("unknown parameter `tolerance`"));
-        let c = call("best_unmoving(-1)");
-        assert_eq!(
-            SIG.bind(&c).unwrap().count("calls", 0).unwrap_err().1,
-            "`calls` of best_unmoving must be a whole number ≥ 0"
-        );
-        let c = call("best_unmoving(1, tol=-2)");
-        assert_eq!(
-            SIG.bind(&c).unwrap().num("tol", 0.0, NON_NEGATIVE).unwrap_err().1,
-            "`tol` of best_unmoving must be ≥ 0"
-        );
-    }
-
-    #[test]
-    fn numbers_print_back_exactly() {
-        for v in [1e-6, 0.01, 100000.0, 2.5, 0.0, -3.0, 1e20] {
-            assert_eq!(fmt_num(v).parse::<f64>().unwrap(), v);
-        }
-        assert_eq!(fmt_num(1e-6), "1e-6");
-        assert_eq!(fmt_num(100000.0), "100000");
-    }
-}
+mod tests;

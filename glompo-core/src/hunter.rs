@@ -67,6 +67,12 @@ pub trait Hunter: Send + fmt::Display {
     fn window(&self) -> u64 {
         0
     }
+
+    /// The optimizer type this hunter names, if it names one (`type_hunter(nelder-mead)`), so that a
+    /// config can refuse a type that its run never starts. The default: none.
+    fn optimizer_type(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A combination of hunters.
@@ -95,6 +101,16 @@ impl HunterExpr {
     /// The longest history window any leaf reads.
     pub fn window(&self) -> u64 {
         self.leaves().iter().map(|leaf| leaf.window()).max().unwrap_or(0)
+    }
+
+    /// The optimizer types the leaves name ([`Hunter::optimizer_type`]), left to right.
+    ///
+    /// ```
+    /// let h = glompo_core::hunter::parse("min_evals(5) & type_hunter(nelder-mead)", 0).unwrap();
+    /// assert_eq!(h.optimizer_types(), ["nelder_mead"]);
+    /// ```
+    pub fn optimizer_types(&self) -> Vec<&str> {
+        self.leaves().into_iter().filter_map(|leaf| leaf.optimizer_type()).collect()
     }
 }
 
@@ -343,6 +359,10 @@ impl Hunter for TypeHunter {
     fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
         expr::normalise_name(ctx.victim.type_name()) == self.type_name
     }
+
+    fn optimizer_type(&self) -> Option<&str> {
+        Some(&self.type_name)
+    }
 }
 
 impl fmt::Display for TypeHunter {
@@ -528,6 +548,9 @@ mod tests {
         assert!(verdict(&mut parse("type_hunter(nelder_mead)", 1).unwrap(), &hunter, &nm));
         assert!(!verdict(&mut type_hunter("cma-es"), &hunter, &nm));
         assert_eq!(type_hunter("Nelder_Mead").to_string(), "type_hunter(\"nelder-mead\")");
+        let h = parse("type_hunter(bfgs) | min_evals(3) & type_hunter(\"Nelder-Mead\")", 0).unwrap();
+        assert_eq!(h.optimizer_types(), ["bfgs", "nelder_mead"]);
+        assert!(min_evals(3).optimizer_types().is_empty());
     }
 
     /// How often `h` kills `victim` over `n` hunts.
@@ -590,7 +613,7 @@ mod tests {
         assert_eq!(err.column, 16);
         assert_eq!(
             err.message,
-            "unknown hunter `best_unmovin`; expected one of min_evals, best_unmoving, evaluations_unmoving, \
+            "unknown hunter `best_unmovin`; did you mean `best_unmoving`? expected one of min_evals, best_unmoving, evaluations_unmoving, \
              last_points_invalid, parameter_distance, step_size, time_annealing, type_hunter, value_annealing"
         );
         let err = parse("parameter_distance(0)", 1).unwrap_err();

@@ -24,7 +24,7 @@ pub mod error;
 pub mod evaluator;
 pub mod exact;
 pub mod expr;
-mod fields;
+pub mod fields;
 pub mod functions;
 pub mod generator;
 pub mod hunter;

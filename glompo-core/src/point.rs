@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::expr::fmt_num;
 
 /// Box bounds: one finite `[lo, hi]` interval with `lo < hi` per dimension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,16 +24,37 @@ impl Bounds {
         }
         for (i, (&l, &h)) in lo.iter().zip(&hi).enumerate() {
             if !l.is_finite() || !h.is_finite() {
-                return Err(CoreError::config(format!("bounds[{i}]"), format!("[{l}, {h}] is not finite")));
+                return Err(CoreError::config(
+                    format!("bounds[{i}]"),
+                    format!("[{}, {}] is not finite", fmt_num(l), fmt_num(h)),
+                ));
             }
             if l >= h {
                 return Err(CoreError::config(
                     format!("bounds[{i}]"),
-                    format!("lower bound {l} is not below upper bound {h}"),
+                    format!("lower bound {} is not below upper bound {}", fmt_num(l), fmt_num(h)),
+                ));
+            }
+            // A width beyond the largest number would put every random point on a corner.
+            if !(h - l).is_finite() {
+                return Err(CoreError::config(
+                    format!("bounds[{i}]"),
+                    format!(
+                        "[{}, {}] is too wide: its width exceeds the largest number, 1.8e308",
+                        fmt_num(l),
+                        fmt_num(h)
+                    ),
                 ));
             }
         }
-        Ok(Bounds { lo, hi })
+        let bounds = Bounds { lo, hi };
+        if !bounds.diagonal().is_finite() {
+            return Err(CoreError::config(
+                "bounds",
+                "the box is too large: its diagonal exceeds the largest number, 1.8e308",
+            ));
+        }
+        Ok(bounds)
     }
 
     /// The same interval `[lo, hi]` in each of `dim` dimensions.
@@ -72,14 +94,19 @@ impl Bounds {
         }
     }
 
-    /// The length of the box's diagonal, `‖hi − lo‖`.
+    /// The length of the box's diagonal, `‖hi − lo‖`, computed with the widths scaled by the largest
+    /// one so that the squares of wide dimensions do not overflow.
     pub fn diagonal(&self) -> f64 {
-        self.pairs().map(|(l, h)| (h - l) * (h - l)).sum::<f64>().sqrt()
+        let widest = self.pairs().map(|(l, h)| h - l).fold(0.0, f64::max);
+        if widest == 0.0 || !widest.is_finite() {
+            return widest;
+        }
+        widest * self.pairs().map(|(l, h)| ((h - l) / widest).powi(2)).sum::<f64>().sqrt()
     }
 
-    /// The centre of the box.
+    /// The centre of the box (halves added, so that bounds near the largest number do not overflow).
     pub fn centre(&self) -> Vec<f64> {
-        self.pairs().map(|(l, h)| 0.5 * (l + h)).collect()
+        self.pairs().map(|(l, h)| 0.5 * l + 0.5 * h).collect()
     }
 }
 
@@ -120,6 +147,23 @@ mod tests {
         let err = Bounds::new([(f64::NEG_INFINITY, 1.0)]).unwrap_err().to_string();
         assert!(err.starts_with("bounds[0]:"), "{err}");
         assert!(Bounds::new([]).is_err());
+    }
+
+    #[test]
+    fn bounds_whose_width_overflows_are_refused() {
+        let err = Bounds::new([(0.0, 1.0), (-1e308, 1e308)]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "bounds[1]: [-1e308, 1e308] is too wide: its width exceeds the largest number, 1.8e308"
+        );
+        // Wide but representable boxes keep a finite diagonal and centre.
+        let b = Bounds::new([(-8e307, 8e307), (1e308, 1.7e308), (0.0, 1e300)]).unwrap();
+        assert!(b.diagonal().is_finite() && b.diagonal() >= 1.6e308, "{}", b.diagonal());
+        assert!(b.centre().iter().all(|c| c.is_finite()), "{:?}", b.centre());
+        assert!(b.contains(&b.centre()));
+        // Many dimensions of a width just below the largest number: the diagonal overflows.
+        let err = Bounds::uniform(4, -0.8e308, 0.8e308).unwrap_err().to_string();
+        assert_eq!(err, "bounds: the box is too large: its diagonal exceeds the largest number, 1.8e308");
     }
 
     #[test]

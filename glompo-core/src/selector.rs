@@ -356,23 +356,16 @@ pub fn from_config(
     specs: Vec<OptimizerSpec>,
     seed: u64,
 ) -> crate::Result<Box<dyn Selector>> {
-    let (name, options) = crate::fields::component("selector", value)?;
+    let (name, options, at) = crate::fields::component("selector", value)?;
     let mut f = crate::fields::Fields::new("selector", options);
     let inner: Box<dyn Selector> = match name.as_str() {
         "cycle" => Box::new(CycleSelector::new(specs)?),
         "chain" => {
-            let thresholds = f
-                .u64s("thresholds")?
-                .ok_or_else(|| crate::CoreError::config("selector.thresholds", "missing"))?;
+            let thresholds = f.u64s("thresholds")?.ok_or_else(|| f.missing("thresholds", "missing"))?;
             Box::new(ChainSelector::new(specs, thresholds)?)
         }
         "random" => Box::new(RandomSelector::new(specs, seed)?),
-        other => {
-            return Err(crate::CoreError::config(
-                "selector",
-                format!("unknown selector `{other}`; expected one of {}", SELECTORS.join(", ")),
-            ));
-        }
+        other => return Err(crate::fields::unknown_component(at, "selector", other, SELECTORS)),
     };
     let stop_after_evals = f.u64("stop_after_evals", u64::MAX)?;
     let stop_after_optimizers = f.u64("stop_after_optimizers", u64::MAX)?;

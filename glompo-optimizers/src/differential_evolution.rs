@@ -46,7 +46,7 @@ pub enum Strategy {
 
 /// The mutation factor F: fixed, or drawn uniformly from `[lo, hi)` every generation (dithering).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a number or a [lo, hi] pair of numbers")]
 pub enum Mutation {
     /// A fixed F.
     Constant(f64),
@@ -235,7 +235,13 @@ impl DifferentialEvolution {
         util::check_start(ctx)?;
         let options = config.resolved();
         let n = ctx.bounds.dim();
-        let members = (options.popsize * n).max(5);
+        let members = options.popsize.saturating_mul(n).max(5);
+        // The population and the trial vectors.
+        util::check_state_size(
+            "popsize",
+            2.0 * members as f64 * n as f64,
+            &format!("differential evolution holds 2 × {members} members × {n} dimensions"),
+        )?;
         let mut rng = SeededRng::new(ctx.seed);
         // Latin hypercube: in every coordinate, one uniform draw in each of `members` equal segments,
         // the segments shuffled independently per coordinate.

@@ -213,6 +213,11 @@ impl NelderMead {
         config.validate()?;
         util::check_start(ctx)?;
         let n = ctx.bounds.dim();
+        util::check_state_size(
+            "type",
+            (n as f64 + 1.0) * n as f64,
+            &format!("nelder-mead holds a simplex of {} points × {n} dimensions", n + 1),
+        )?;
         let x0 = ctx.x0.to_vec();
         let mut sim = vec![x0.clone()];
         for (i, (lo, hi)) in ctx.bounds.pairs().enumerate() {

@@ -129,9 +129,18 @@ impl RandomSearch {
     pub fn new(config: &RandomSearchConfig, ctx: &StartContext<'_>) -> Result<Self, OptimizerError> {
         config.validate()?;
         util::check_start(ctx)?;
+        let batch = config.batch.unwrap_or(ctx.workers).max(1);
+        let n = ctx.bounds.dim();
+        // A batch never holds more points than the search has left to evaluate.
+        let held = batch.min(config.resolved_iters().max(1));
+        util::check_state_size(
+            "batch",
+            held as f64 * n as f64,
+            &format!("random search holds a batch of {held} points × {n} dimensions"),
+        )?;
         Ok(RandomSearch {
             bounds: ctx.bounds.clone(),
-            batch: config.batch.unwrap_or(ctx.workers).max(1),
+            batch,
             iters: config.resolved_iters(),
             rng: SeededRng::new(ctx.seed),
             state: State {

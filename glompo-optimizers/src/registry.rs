@@ -41,7 +41,10 @@ pub fn factory(
         _ => {
             return Err(OptimizerError::invalid_option(
                 "type",
-                format!("unknown optimizer `{type_name}`; expected one of {}", NAMES.join(", ")),
+                format!(
+                    "unknown optimizer `{type_name}`; {}",
+                    glompo_core::expr::expected_one_of(type_name, NAMES)
+                ),
             ));
         }
     })

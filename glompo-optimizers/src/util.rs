@@ -59,6 +59,23 @@ pub(crate) fn check_start(ctx: &StartContext<'_>) -> Result<(), OptimizerError> 
     Ok(())
 }
 
+/// The most numbers the state of one optimizer may hold: 2^27 `f64`s, 1 GiB. A population or a
+/// dimension far beyond it is a typo, and allocating it would abort the whole run.
+const MAX_STATE_NUMBERS: f64 = (1u64 << 27) as f64;
+
+/// Refuses a state of `numbers` numbers (`what` says which, in words) beyond [`MAX_STATE_NUMBERS`], as
+/// an invalid `option`.
+pub(crate) fn check_state_size(option: &str, numbers: f64, what: &str) -> Result<(), OptimizerError> {
+    if numbers <= MAX_STATE_NUMBERS {
+        return Ok(());
+    }
+    let gib = numbers * 8.0 / f64::from(1u32 << 30);
+    Err(OptimizerError::invalid_option(
+        option,
+        format!("{what}: about {gib:.0} GiB of memory, more than the 1 GiB an optimizer may use"),
+    ))
+}
+
 /// Checks that `evals` answers the batch `asked`: same length and same dimension.
 pub(crate) fn check_tell(asked: Option<&[Vec<f64>]>, evals: &[Evaluation]) -> Result<(), OptimizerError> {
     let Some(asked) = asked else {
@@ -82,7 +99,8 @@ pub(crate) fn check_tell(asked: Option<&[Vec<f64>]>, evals: &[Evaluation]) -> Re
 }
 
 /// Parses an options object into a config struct. An unknown key, or a value of the wrong type, is an
-/// [`OptimizerError::InvalidOption`] naming the key.
+/// [`OptimizerError::InvalidOption`] naming the key, with the likeliest option for an unknown one and
+/// the expected value in words (`expected a whole number ≥ 0, found -3`).
 pub(crate) fn parse_options<T: DeserializeOwned>(
     options: &serde_json::Map<String, serde_json::Value>,
     known: &[&str],
@@ -90,7 +108,7 @@ pub(crate) fn parse_options<T: DeserializeOwned>(
     if let Some(key) = options.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(OptimizerError::invalid_option(
             key.as_str(),
-            format!("unknown option; expected one of {}", known.join(", ")),
+            format!("unknown option; {}", glompo_core::expr::expected_one_of(key, known)),
         ));
     }
     match serde_json::from_value(serde_json::Value::Object(options.clone())) {
@@ -101,12 +119,27 @@ pub(crate) fn parse_options<T: DeserializeOwned>(
                 let mut single = serde_json::Map::new();
                 single.insert(key.clone(), value.clone());
                 if let Err(e) = serde_json::from_value::<T>(serde_json::Value::Object(single)) {
-                    return Err(OptimizerError::invalid_option(key.as_str(), e.to_string()));
+                    return Err(OptimizerError::invalid_option(key.as_str(), in_words(&e, value)));
                 }
             }
             Err(OptimizerError::invalid_option("options", whole.to_string()))
         }
     }
+}
+
+/// What serde says of a value that does not parse, in the words of a config rather than of Rust
+/// types: `invalid value: integer `-3`, expected usize` becomes `expected a whole number ≥ 0, found -3`.
+fn in_words(e: &serde_json::Error, value: &serde_json::Value) -> String {
+    let text = e.to_string();
+    let expected = text.rsplit_once(", expected ").map_or(text.as_str(), |(_, expected)| expected);
+    let expected = match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number ≥ 0",
+        "isize" | "i64" | "i32" | "i16" | "i8" => "a whole number",
+        "f64" | "f32" => "a number",
+        "a boolean" => "true or false",
+        other => other,
+    };
+    format!("expected {expected}, found {}", glompo_core::fields::found(value))
 }
 
 /// Serialises a state struct, tagged with the optimizer's name and a format version.

@@ -134,10 +134,10 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, &str)) {
         let path = entry.path();
         if path.is_dir() {
             walk(&path, visit);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                visit(&path, &text);
-            }
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            visit(&path, &text);
         }
     }
 }

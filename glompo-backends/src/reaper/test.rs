@@ -571,7 +571,7 @@ impl Sim {
             (0..self.procs.len()).filter(|&i| !self.procs[i].zombie && self.procs[i].pid != 1).collect();
         if living.is_empty() {
             None
-        } else if pick % 2 == 0 {
+        } else if pick.is_multiple_of(2) {
             Some(living[pick / 2 % living.len()])
         } else {
             Some(living[living.len() - 1 - pick / 2 % living.len().min(6)])

@@ -1,5 +1,6 @@
 //! Integration tests of the `glompo` binary.
 
+mod bad_input;
 mod cgroup;
 mod faults;
 mod lifecycle;

@@ -138,7 +138,7 @@ fn config_errors_exit_2_name_the_field_and_write_nothing() {
         &with(|c| c["bounds"] = json!([[0, 1], [0, 1], [0, 1]])),
         "bounds: 3 pairs for a 4-dimensional objective",
     );
-    rejected(&with(|c| c["colour"] = json!("blue")), "unknown field `colour`");
+    rejected(&with(|c| c["colour"] = json!("blue")), "colour: unknown field; expected one of objective,");
     rejected(&with(|c| c["objective"]["function"] = json!("rastrign")), "objective.function");
     rejected(
         &with(|c| c["hunters"] = json!("min_evals(200) & best_unmovin(5)")),
@@ -392,7 +392,7 @@ fn external_objectives_need_bounds_and_a_program_that_starts() {
     config["objective"] = json!({"command": ["true"], "dim": 3, "timeout": 5});
     rejected(
         &config.to_string(),
-        "objective.timeout: unknown option; expected one of command, dim, timeout_s",
+        "objective.timeout: unknown option; did you mean `timeout_s`? expected one of command, dim, timeout_s, cwd",
     );
 }
 

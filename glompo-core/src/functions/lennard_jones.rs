@@ -75,7 +75,7 @@ pub(super) fn lennard_jones(dim: usize, p: &Params<'_>) -> Result<Parts, CoreErr
     let eps = p.f64_positive("eps", 1.0)?;
     let sigma = p.f64_positive("sigma", 1.0)?;
     let rule = format!("atoms·spatial_dims with spatial_dims = {spatial} and at least 2 atoms");
-    if dim % spatial != 0 || dim / spatial < 2 {
+    if !dim.is_multiple_of(spatial) || dim / spatial < 2 {
         return Err(dim_error("lennard_jones", dim, &rule));
     }
     let atoms = dim / spatial;

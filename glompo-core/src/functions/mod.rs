@@ -201,7 +201,7 @@ pub fn build(name: &str, dim: usize, params: &Map<String, Value>) -> Result<Benc
         let names: Vec<&str> = SPECS.iter().map(|s| s.info.name).collect();
         return Err(CoreError::config(
             "objective.function",
-            format!("unknown function {name:?}; valid functions: {}", names.join(", ")),
+            format!("unknown function `{name}`; {}", crate::expr::expected_one_of(name, &names)),
         ));
     };
     let fname = spec.info.name;
@@ -211,15 +211,16 @@ pub fn build(name: &str, dim: usize, params: &Map<String, Value>) -> Result<Benc
             valid.extend_from_slice(spec.params);
             return Err(CoreError::config(
                 format!("objective.{k}"),
-                format!("unknown parameter for {fname}; valid parameters: {}", valid.join(", ")),
+                format!("unknown parameter of {fname}; {}", crate::expr::expected_one_of(k, &valid)),
             ));
         }
     }
     spec.dims.check(fname, dim)?;
     let p = Params::new(params);
     let delay_s = p.f64_at_least("delay_s", 0.0, 0.0)?;
-    let delay = Duration::try_from_secs_f64(delay_s)
-        .map_err(|_| param_error("delay_s", format!("{delay_s} seconds is too long")))?;
+    let delay = Duration::try_from_secs_f64(delay_s).map_err(|_| {
+        param_error("delay_s", format!("{} seconds is too long", crate::expr::fmt_num(delay_s)))
+    })?;
     let parts = (spec.make)(dim, &p)?;
     let bounds = Bounds::new(parts.bounds).map_err(|e| CoreError::config("objective", e.to_string()))?;
     Ok(Benchmark {

@@ -88,11 +88,16 @@ impl<'a> Params<'a> {
     pub(super) fn count(&self, key: &str, default: usize) -> Result<usize, CoreError> {
         let v = self.u64(key, default as u64)?;
         match usize::try_from(v) {
-            Ok(n) if n >= 1 => Ok(n),
+            Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+            Ok(n) if n > MAX_COUNT => Err(param_error(key, format!("must be at most {MAX_COUNT}, got {v}"))),
             _ => Err(param_error(key, format!("must be a positive integer, got {v}"))),
         }
     }
 }
+
+/// The largest count parameter (`n_train`): a count sizes the function's data, so a typo must not
+/// allocate gigabytes.
+const MAX_COUNT: usize = 1_000_000;
 
 /// A [`CoreError::Config`] for the parameter `key`.
 pub(super) fn param_error(key: &str, message: impl Into<String>) -> CoreError {

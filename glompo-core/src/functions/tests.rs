@@ -201,14 +201,16 @@ fn build_error(name: &str, dim: usize, p: Value) -> (String, String) {
 fn build_errors_name_the_field_and_list_what_is_valid() {
     let (field, message) = build_error("rastrigen", 2, json!({}));
     assert_eq!(field, "objective.function");
-    assert!(message.contains("\"rastrigen\"") && message.contains("rastrigin, rosenbrock"), "{message}");
+    assert!(message.starts_with("unknown function `rastrigen`; did you mean `rastrigin`?"), "{message}");
+    assert!(message.contains("rastrigin, rosenbrock"), "{message}");
     assert!(message.contains("ackley") && message.contains("zero_sum"), "{message}");
 
     let (field, message) = build_error("rastrigin", 2, json!({"shift_positive": true}));
     assert_eq!(field, "objective.shift_positive");
-    assert!(message.contains("valid parameters: delay_s"), "{message}");
+    assert!(message.contains("expected one of delay_s"), "{message}");
     let (field, message) = build_error("shubert", 2, json!({"styel": 3}));
     assert_eq!(field, "objective.styel");
+    assert!(message.contains("did you mean `style`?"), "{message}");
     assert!(message.contains("delay_s, style, shift_positive"), "{message}");
 
     let (field, message) = build_error("easom", 3, json!({}));
@@ -219,6 +221,11 @@ fn build_errors_name_the_field_and_list_what_is_valid() {
     assert!(message.contains("1 to 4"), "{message}");
     assert_eq!(build_error("rosenbrock", 1, json!({})).0, "objective.dim");
     assert_eq!(build_error("sphere", 0, json!({})).0, "objective.dim");
+
+    let (field, message) =
+        build_error("exp_least_squares_cost", 2, json!({"n_train": 1_000_000_000_000_u64}));
+    assert_eq!(field, "objective.n_train");
+    assert!(message.contains("at most 1000000"), "{message}");
 
     let (field, message) = build_error("sphere", 2, json!({"delay_s": -0.5}));
     assert_eq!(field, "objective.delay_s");

@@ -328,7 +328,7 @@ impl Generator for BasinHoppingGenerator {
                 here = candidate;
                 self.accepted += 1;
             }
-            if self.trials % self.interval == 0 {
+            if self.trials.is_multiple_of(self.interval) {
                 let rate = self.accepted as f64 / self.trials as f64;
                 self.step = if rate > self.target_accept_rate {
                     (self.step / self.factor).min(1.0)
@@ -354,20 +354,34 @@ pub const GENERATORS: &[&str] =
 
 /// Builds a generator from its config: a name (`"random"`) or an object with a `type` and options
 /// (`{"type": "exploit_explore", "max_evals": 10000, "focus": 2}`). Random generators are seeded with
-/// `seed`. Errors name the field (`generator.focus`) and list the valid names.
-pub fn from_config(value: &serde_json::Value, bounds: &Bounds, seed: u64) -> Result<Box<dyn Generator>> {
-    let (name, options) = crate::fields::component("generator", value)?;
+/// `seed`. `budget` is the run's evaluation budget, if it has one ([`crate::checker::CheckerExpr::budget`]):
+/// `exploit_explore` takes it when its config gives no `max_evals`. Errors name the field
+/// (`generator.focus`) and list the valid names.
+pub fn from_config(
+    value: &serde_json::Value,
+    bounds: &Bounds,
+    seed: u64,
+    budget: Option<u64>,
+) -> Result<Box<dyn Generator>> {
+    let (name, options, at) = crate::fields::component("generator", value)?;
     let mut f = crate::fields::Fields::new("generator", options);
     let generator: Box<dyn Generator> = match name.as_str() {
         "random" => Box::new(RandomGenerator::new(seed)),
         "single_point" => Box::new(SinglePointGenerator::new(f.f64s("x")?, bounds, seed)?),
         "incumbent" => Box::new(IncumbentGenerator::new(seed)),
         "exploit_explore" => {
-            Box::new(ExploitExploreGenerator::new(f.u64("max_evals", 0)?, f.f64("focus", 1.0)?, seed)?)
+            let max_evals = f.whole("max_evals")?.or(budget).ok_or_else(|| {
+                f.missing(
+                    "max_evals",
+                    "missing, and the run has no evaluation budget to take it from; give it, or end the \
+                     run with max_evals(N) in `convergence`",
+                )
+            })?;
+            Box::new(ExploitExploreGenerator::new(max_evals, f.f64("focus", 1.0)?, seed)?)
         }
         "perturbation" => {
-            let x0 = f.f64s("x0")?.ok_or_else(|| CoreError::config("generator.x0", "missing"))?;
-            let scale = f.f64s("scale")?.ok_or_else(|| CoreError::config("generator.scale", "missing"))?;
+            let x0 = f.f64s("x0")?.ok_or_else(|| f.missing("x0", "missing"))?;
+            let scale = f.f64s("scale")?.ok_or_else(|| f.missing("scale", "missing"))?;
             Box::new(PerturbationGenerator::new(x0, scale, bounds, seed)?)
         }
         "basin_hopping" => Box::new(BasinHoppingGenerator::new(
@@ -385,12 +399,7 @@ pub fn from_config(value: &serde_json::Value, bounds: &Bounds, seed: u64) -> Res
             f.f64("restart_temp_ratio", 2e-5)?,
             seed,
         )?),
-        other => {
-            return Err(CoreError::config(
-                "generator",
-                format!("unknown generator `{other}`; expected one of {}", GENERATORS.join(", ")),
-            ));
-        }
+        other => return Err(crate::fields::unknown_component(at, "generator", other, GENERATORS)),
     };
     f.finish()?;
     Ok(generator)
@@ -495,15 +504,18 @@ mod tests {
                 "exploit_explore" => serde_json::json!({"type": "exploit-explore", "max_evals": 100}),
                 other => serde_json::json!(other),
             };
-            let mut g = from_config(&config, &bounds, 1).unwrap();
+            let mut g = from_config(&config, &bounds, 1, None).unwrap();
             assert_eq!(g.name(), *name);
             assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 0))));
         }
-        let err = |v: serde_json::Value| from_config(&v, &bounds, 1).unwrap_err().to_string();
+        let err = |v: serde_json::Value| from_config(&v, &bounds, 1, None).unwrap_err().to_string();
         assert!(
             err(serde_json::json!("sobol"))
                 .starts_with("generator: unknown generator `sobol`; expected one of random,")
         );
+        assert!(err(serde_json::json!({"type": "basin_hoping"})).starts_with(
+            "generator.type: unknown generator `basin_hoping`; did you mean `basin_hopping`? expected one of"
+        ));
         assert_eq!(
             err(serde_json::json!({"type": "exploit_explore", "max_evals": 10, "focus": 0})),
             "generator.focus: must be > 0"
@@ -513,6 +525,24 @@ mod tests {
             "generator.focus: unknown option; `generator` takes none"
         );
         assert_eq!(err(serde_json::json!({"focus": 2})), "generator.type: missing");
+    }
+
+    #[test]
+    fn exploit_explore_takes_the_run_budget_without_max_evals() {
+        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
+        let config = serde_json::json!({"type": "exploit_explore", "focus": 2});
+        let g = from_config(&config, &bounds, 1, Some(5000)).unwrap();
+        assert!(format!("{g:?}").contains("max_evals: 5000"), "{g:?}");
+        // Its own max_evals wins over the budget.
+        let own = serde_json::json!({"type": "exploit_explore", "max_evals": 70});
+        assert!(
+            format!("{:?}", from_config(&own, &bounds, 1, Some(5000)).unwrap()).contains("max_evals: 70")
+        );
+        assert_eq!(
+            from_config(&config, &bounds, 1, None).unwrap_err().to_string(),
+            "generator.max_evals: missing, and the run has no evaluation budget to take it from; give it, or \
+             end the run with max_evals(N) in `convergence`"
+        );
     }
 
     #[test]

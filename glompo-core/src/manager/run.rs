@@ -659,6 +659,8 @@ impl State<'_> {
         self.log.evaluation(&line)?;
         if let Some(error) = &r.error {
             self.counters.failed_evaluations += 1;
+            // A run whose first evaluations all failed (a program that cannot find its input) ends as a
+            // failure instead of spending its budget on errors.
             let limit = self.m.max_initial_failures;
             if limit > 0
                 && call_id == limit

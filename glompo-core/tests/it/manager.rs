@@ -157,13 +157,13 @@ struct Flaky(std::sync::atomic::AtomicU64);
 impl Objective for Flaky {
     fn evaluate(&self, x: &[f64]) -> Result<f64, EvalError> {
         let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if n % 13 == 0 {
+        if n.is_multiple_of(13) {
             panic!("objective blew up");
         }
-        if n % 7 == 0 {
+        if n.is_multiple_of(7) {
             return Err(EvalError::new("simulation diverged"));
         }
-        Ok(if n % 11 == 0 { f64::NAN } else { x[0] * x[0] + x[1] * x[1] })
+        Ok(if n.is_multiple_of(11) { f64::NAN } else { x[0] * x[0] + x[1] * x[1] })
     }
 }
 
@@ -219,6 +219,36 @@ fn optimizers_that_always_crash_end_the_run_as_a_failure() {
     assert!(result.end_reason.is_failure());
     assert!(result.counters.optimizers_crashed >= 5);
     assert_eq!(result.counters.evaluations, 0);
+}
+
+#[test]
+fn a_run_whose_first_evaluations_all_fail_ends_as_a_failure() {
+    let failing = || Arc::new(from_fn(|_: &[f64]| f64::NAN)) as Arc<dyn Objective>;
+    let walker = || vec![spec(ScriptedFactory::constant())];
+    let result = builder(failing(), walker())
+        .max_jobs(1)
+        .checker(checker::max_evals(200))
+        .max_initial_failures(7)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(
+        matches!(&result.end_reason, EndReason::InitialFailures { count: 7, error } if error == "non-finite value NaN"),
+        "{}",
+        result.end_reason
+    );
+    assert!(result.end_reason.is_failure());
+    assert!(result.counters.evaluations < 200, "{}", result.counters.evaluations);
+    // 0 never stops: the budget is spent.
+    let result = builder(failing(), walker())
+        .max_jobs(1)
+        .checker(checker::max_evals(200))
+        .max_initial_failures(0)
+        .build();
+    let result = result.unwrap().run().unwrap();
+    assert!(!result.end_reason.is_failure(), "{}", result.end_reason);
+    assert!(result.counters.evaluations >= 200);
 }
 
 /// A level-2 evaluator that cannot be built.
@@ -525,7 +555,7 @@ fn the_budget_is_never_overshot_and_killed_optimizers_stop_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let spec = spec(ScriptedFactory::descending().step(0.0001).batch(batch)).workers(workers);
         let result = builder(sphere(), vec![spec])
-            .max_jobs(2 * workers as usize)
+            .max_jobs(2 * workers)
             .checker(checker::max_evals(budget))
             .hunter(hunter::min_evals(20))
             .hunt_frequency(10)

@@ -313,6 +313,20 @@ impl CmaEs {
         util::check_start(ctx)?;
         let n = ctx.bounds.dim();
         let lambda = config.resolved_popsize(n)?;
+        // Three n × n matrices (C, B and B·D) and about four λ × n ones (the generation and the updates).
+        let (square, population) = (3.0 * (n as f64).powi(2), 4.0 * lambda as f64 * n as f64);
+        let option = match (population > square, config.popsize_factor) {
+            (true, Some(_)) => "popsize_factor",
+            (true, None) => "popsize",
+            (false, _) => "type",
+        };
+        util::check_state_size(
+            option,
+            square + population,
+            &format!(
+                "cma-es holds 3 n² + 4 λ n numbers for n = {n} dimensions and a population λ = {lambda}"
+            ),
+        )?;
         let params = Params::new(n, lambda, config.active.unwrap_or(true));
         let sigma0 = config
             .sigma0

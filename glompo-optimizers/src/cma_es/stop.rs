@@ -40,7 +40,7 @@ impl FitHistory {
     /// Records generation `countiter` (counted from 1) with its sorted values.
     pub(crate) fn record(&mut self, sorted: &[f64], countiter: usize, n: usize, lambda: usize) {
         self.hist.insert(0, sorted[0]);
-        if countiter % 5 == 0 {
+        if countiter.is_multiple_of(5) {
             self.histbest.insert(0, sorted[0]);
             self.histmedian.insert(0, median(sorted));
         }

@@ -63,6 +63,6 @@ pub(crate) fn failing_every(k: usize, f: impl Fn(&[f64]) -> f64) -> impl FnMut(&
     let mut calls = 0usize;
     move |x| {
         calls += 1;
-        if calls % k == 0 { f64::NAN } else { f(x) }
+        if calls.is_multiple_of(k) { f64::NAN } else { f(x) }
     }
 }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 /// A test objective that fails (NaN) where `fail` says, as a function of the point alone.
 fn objective(x: &[f64], centre: f64, fail: u64) -> f64 {
-    if fail > 0 && x[0].to_bits() % fail == 0 {
+    if fail > 0 && x[0].to_bits().is_multiple_of(fail) {
         f64::NAN
     } else {
         x.iter().map(|v| (v - centre).powi(2)).sum()

@@ -43,7 +43,31 @@ fn unknown_and_ill_typed_options_are_named() {
     let (option, message) = option_error("cma-es", json!({"sigma0": 1.0, "sigma": 1.0}));
     assert_eq!(option, "sigma");
     assert!(message.contains("sigma0"), "{message}");
-    assert_eq!(option_error("cma-es", json!({"popsize": "ten"})).0, "popsize");
+    assert_eq!(
+        option_error("cma-es", json!({"popsize": "ten"})),
+        ("popsize".into(), "expected a whole number ≥ 0, found \"ten\"".into())
+    );
+    assert_eq!(
+        option_error("cma-es", json!({"popsiz": 4})),
+        ("popsiz".into(), "unknown option; did you mean `popsize`? expected one of sigma0, popsize, popsize_factor, active, tolfun, tolfunhist, tolx, tolstagnation, tolconditioncov, tolupsigma, tolfacupx, tolflatfitness, maxiter".into())
+    );
+    assert_eq!(option_error("cma-es", json!({"sigma0": "big"})).1, "expected a number, found \"big\"");
+    assert_eq!(option_error("nelder-mead", json!({"adaptive": 1})).1, "expected true or false, found 1");
+    assert_eq!(
+        option_error("differential-evolution", json!({"strategy": "best2exp"})).1,
+        "expected `best1bin` or `rand1bin`, found \"best2exp\""
+    );
+    assert_eq!(
+        option_error("differential-evolution", json!({"mutation": "x"})).1,
+        "expected a number or a [lo, hi] pair of numbers, found \"x\""
+    );
+    assert_eq!(
+        option_error("random-search", json!({"iters": -3})).1,
+        "expected a whole number ≥ 0, found -3"
+    );
+    let (option, message) = option_error("nelder_maed", json!({}));
+    assert_eq!(option, "type");
+    assert!(message.starts_with("unknown optimizer `nelder_maed`; did you mean `nelder-mead`?"), "{message}");
     assert_eq!(option_error("nelder-mead", json!({"adaptive": 1})).0, "adaptive");
     assert_eq!(option_error("random-search", json!({"iters": -3})).0, "iters");
     assert_eq!(option_error("differential-evolution", json!({"strategy": "best2exp"})).0, "strategy");
@@ -114,6 +138,39 @@ fn build_checks_x0() {
         }
         assert!(f.build(&ctx(&[1.0, -1.0], &bounds, 1)).is_ok(), "x0 on the bounds is inside");
     }
+}
+
+#[test]
+fn states_too_large_for_memory_are_refused_at_build() {
+    let small = Bounds::uniform(2, -1.0, 1.0).unwrap();
+    let large = Bounds::uniform(20_000, -1.0, 1.0).unwrap();
+    let cases = [
+        ("cma-es", json!({"popsize": 1_000_000_000}), &small, "popsize"),
+        ("cma-es", json!({"popsize_factor": 1e12}), &small, "popsize_factor"),
+        ("cma-es", json!({}), &large, "type"),
+        ("nelder-mead", json!({}), &large, "type"),
+        ("differential-evolution", json!({"popsize": 1_000_000_000}), &small, "popsize"),
+        ("random-search", json!({"batch": 1_000_000_000, "iters": 1_000_000_000_000_u64}), &small, "batch"),
+    ];
+    for (name, opts, bounds, expected) in cases {
+        let f = factory(name, &options(opts.clone())).unwrap();
+        let x0 = vec![0.0; bounds.dim()];
+        match f.build(&ctx(&x0, bounds, 1)) {
+            Err(OptimizerError::InvalidOption { option, message }) => {
+                assert_eq!(option, expected, "{name} {opts}");
+                assert!(
+                    message.ends_with("GiB of memory, more than the 1 GiB an optimizer may use"),
+                    "{message}"
+                );
+            }
+            other => panic!("{name} {opts}: {:?}", other.map(|o| o.name().to_owned())),
+        }
+    }
+    // Random search holds only its batch, and no more points than it has left to evaluate.
+    let plain = factory("random-search", &Map::new()).unwrap();
+    assert!(plain.build(&ctx(&vec![0.0; 20_000], &large, 1)).is_ok());
+    let few = factory("random-search", &options(json!({"batch": 1_000_000_000, "iters": 100}))).unwrap();
+    assert!(few.build(&ctx(&[0.0, 0.0], &small, 1)).is_ok());
 }
 
 /// Asserts at compile time that each listed type implements the given traits.

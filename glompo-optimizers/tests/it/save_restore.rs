@@ -9,7 +9,7 @@ use crate::common::{ctx, rosenbrock};
 /// Rosenbrock that fails (NaN) on about a fifth of the points, as a function of the point alone, so that
 /// the original and the restored optimizer see the same failures.
 fn flaky_rosenbrock(x: &[f64]) -> f64 {
-    if x[0].to_bits() % 5 == 0 { f64::NAN } else { rosenbrock(x) }
+    if x[0].to_bits().is_multiple_of(5) { f64::NAN } else { rosenbrock(x) }
 }
 
 /// Steps an optimizer once: ask, evaluate, tell; returns the asked points and the status.
