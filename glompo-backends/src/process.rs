@@ -110,8 +110,8 @@ impl Backend for ProcessBackend {
         "processes"
     }
 
-    /// Waits for every runner process that was let go to be ended (at most [`EXIT_GRACE`] plus
-    /// [`TERM_GRACE`] each, in parallel).
+    /// Waits for every runner process that was let go to be ended: each gets 5 s to exit on its
+    /// own and 2 s more after SIGTERM before SIGKILL, all in parallel.
     fn shutdown(&mut self) {
         let closers = std::mem::take(&mut *self.closers.lock().unwrap_or_else(|e| e.into_inner()));
         for closer in closers {
