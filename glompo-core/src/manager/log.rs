@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::event::{Evaluated, Event, Observe, OptimizerEvent};
 use crate::error::{CoreError, Result};
 use crate::optimizer::OptimizerId;
 
@@ -208,25 +209,13 @@ fn cut_to_last_line(file: &File) -> std::io::Result<()> {
     file.set_len(0)
 }
 
-/// One line of `evaluations.jsonl`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EvalLine<'a> {
-    pub(crate) call_id: u64,
-    pub(crate) opt_id: OptimizerId,
-    pub(crate) x: &'a [f64],
-    pub(crate) fx: f64,
-    pub(crate) t: f64,
-    pub(crate) extras: Option<&'a serde_json::Value>,
-    pub(crate) error: Option<&'a str>,
-}
-
 /// Appends `line` to `buf`: `{"call_id":…,"opt_id":…,"x":[…],"fx":…,"t":…}` with `extras` and `error`
 /// when present.
 ///
 /// The numbers are written directly (shortest round-trip form, `null` for non-finite values): this is
 /// the hot path of a run with a cheap objective, and a generic serializer costs a tenth more.
-fn format_evaluation(buf: &mut Vec<u8>, line: &EvalLine<'_>) -> std::io::Result<()> {
-    let EvalLine { call_id, opt_id, x, fx, t, extras, error } = *line;
+fn format_evaluation(buf: &mut Vec<u8>, line: &Evaluated<'_>) -> std::io::Result<()> {
+    let Evaluated { call_id, opt_id, x, fx, t, extras, error } = *line;
     let mut ints = itoa::Buffer::new();
     let mut floats = zmij::Buffer::new();
     let mut float = |buf: &mut Vec<u8>, v: f64| {
@@ -302,7 +291,7 @@ impl RunLog {
         self.files.as_ref().map(|f| f.dir.as_path())
     }
 
-    pub(crate) fn evaluation(&mut self, line: &EvalLine<'_>) -> Result<()> {
+    fn evaluation(&mut self, line: &Evaluated<'_>) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
         f.line.clear();
         format_evaluation(&mut f.line, line)
@@ -310,7 +299,7 @@ impl RunLog {
         f.evaluations.write_all(&f.line)
     }
 
-    pub(crate) fn optimizer_event(&mut self, event: &serde_json::Value) -> Result<()> {
+    fn optimizer_event(&mut self, event: &OptimizerEvent) -> Result<()> {
         let Some(f) = &mut self.files else { return Ok(()) };
         f.line.clear();
         write_line(&mut f.line, event).map_err(|e| CoreError::io(f.dir.join("optimizers.jsonl"), e))?;
@@ -347,6 +336,18 @@ impl RunLog {
     }
 }
 
+/// The log writer is an observer: evaluations go to `evaluations.jsonl`, optimizer events to
+/// `optimizers.jsonl`; the other events are not logged line by line (the summary has the run's end).
+impl Observe for RunLog {
+    fn observe(&mut self, event: &Event<'_>) -> Result<()> {
+        match event {
+            Event::Evaluation(line) => self.evaluation(line),
+            Event::Optimizer(event) => self.optimizer_event(event),
+            Event::Hunt { .. } | Event::Progress(_) | Event::Finished(_) => Ok(()),
+        }
+    }
+}
+
 fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *w, value)?;
     w.write_all(b"\n")
@@ -377,7 +378,7 @@ mod tests {
 
     fn line(x: &[f64], fx: f64, extras: Option<&Value>, error: Option<&str>) -> Value {
         let mut buf = Vec::new();
-        format_evaluation(&mut buf, &EvalLine { call_id: 12, opt_id: 3, x, fx, t: 0.25, extras, error })
+        format_evaluation(&mut buf, &Evaluated { call_id: 12, opt_id: 3, x, fx, t: 0.25, extras, error })
             .unwrap();
         assert_eq!(buf.last(), Some(&b'\n'));
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);

@@ -6,6 +6,7 @@
 //! `hunt_frequency` evaluations with the owner of the global best as hunter, and ends when the checker
 //! expression is true or no optimizer is left to run.
 
+mod event;
 mod log;
 mod run;
 
@@ -17,6 +18,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use event::{
+    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
+};
 pub use log::{LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
 
 use crate::backend::{Backend, ThreadBackend};
@@ -124,20 +128,44 @@ pub struct ManagerBuilder {
     generator: Option<Box<dyn Generator>>,
     checker: Option<CheckerExpr>,
     hunter: Option<HunterExpr>,
-    hunt_frequency: u64,
-    max_jobs: usize,
     backend: Option<Box<dyn Backend>>,
-    seed: u64,
-    dir: Option<PathBuf>,
-    overwrite: bool,
-    detailed_log: bool,
-    share_best: bool,
     config: Option<serde_json::Value>,
     interrupt: Option<Arc<Interrupt>>,
-    end_timeout: Option<Duration>,
-    force_terminations_after: Option<Duration>,
-    status: Option<(Duration, StatusSink)>,
-    max_initial_failures: u64,
+    observers: Vec<Box<dyn Observe>>,
+    settings: Settings,
+}
+
+/// The plain settings of a run, held once by the builder and then by the manager (its components are
+/// beside them).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub(crate) struct Settings {
+    pub(crate) hunt_frequency: u64,
+    pub(crate) max_jobs: usize,
+    pub(crate) seed: u64,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) overwrite: bool,
+    pub(crate) detailed_log: bool,
+    pub(crate) share_best: bool,
+    pub(crate) end_timeout: Option<Duration>,
+    pub(crate) force_terminations_after: Option<Duration>,
+    pub(crate) max_initial_failures: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            hunt_frequency: 100,
+            max_jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            seed: 0,
+            dir: None,
+            overwrite: false,
+            detailed_log: false,
+            share_best: false,
+            end_timeout: None,
+            force_terminations_after: None,
+            max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
+        }
+    }
 }
 
 /// Receives the periodic [`Progress`] reports of a run.
@@ -183,10 +211,7 @@ impl fmt::Display for Progress {
 
 impl fmt::Debug for ManagerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagerBuilder")
-            .field("max_jobs", &self.max_jobs)
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("ManagerBuilder").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
@@ -219,13 +244,13 @@ impl ManagerBuilder {
 
     /// The least number of evaluations between two hunts (default 100).
     pub fn hunt_frequency(mut self, evaluations: u64) -> Self {
-        self.hunt_frequency = evaluations;
+        self.settings.hunt_frequency = evaluations;
         self
     }
 
     /// The worker slots shared by all live optimizers (default: the number of CPUs).
     pub fn max_jobs(mut self, max_jobs: usize) -> Self {
-        self.max_jobs = max_jobs;
+        self.settings.max_jobs = max_jobs;
         self
     }
 
@@ -237,31 +262,31 @@ impl ManagerBuilder {
 
     /// The run seed; every random component derives its own stream from it (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.settings.seed = seed;
         self
     }
 
     /// The run directory for the logs and the summary (default: none, nothing is written).
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = Some(dir.into());
+        self.settings.dir = Some(dir.into());
         self
     }
 
     /// Replace the outputs of an earlier run in the directory instead of refusing to start.
     pub fn overwrite(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
+        self.settings.overwrite = overwrite;
         self
     }
 
     /// Ask the objective for extras and log them beside each value.
     pub fn detailed_log(mut self, detailed: bool) -> Self {
-        self.detailed_log = detailed;
+        self.settings.detailed_log = detailed;
         self
     }
 
     /// Offer every new global best to the other live optimizers.
     pub fn share_best_solutions(mut self, share: bool) -> Self {
-        self.share_best = share;
+        self.settings.share_best = share;
         self
     }
 
@@ -282,14 +307,14 @@ impl ManagerBuilder {
     /// find its input, bounds where the function overflows); 0 never stops. The default is
     /// [`DEFAULT_MAX_INITIAL_FAILURES`].
     pub fn max_initial_failures(mut self, n: u64) -> Self {
-        self.max_initial_failures = n;
+        self.settings.max_initial_failures = n;
         self
     }
 
     /// How long the end of a run waits for runners to stop before abandoning them and saying so
     /// (default: wait for the evaluations in flight to finish).
     pub fn end_timeout(mut self, timeout: Duration) -> Self {
-        self.end_timeout = Some(timeout);
+        self.settings.end_timeout = Some(timeout);
         self
     }
 
@@ -298,13 +323,19 @@ impl ManagerBuilder {
     /// logged as `abandoned`; a process runner is killed, a thread is left to itself (default: wait for
     /// every optimizer as long as it takes).
     pub fn force_terminations_after(mut self, limit: Duration) -> Self {
-        self.force_terminations_after = Some(limit);
+        self.settings.force_terminations_after = Some(limit);
         self
     }
 
-    /// Calls `sink` with a [`Progress`] snapshot every `interval` (checked on the manager's 100 ms tick).
-    pub fn status(mut self, interval: Duration, sink: StatusSink) -> Self {
-        self.status = Some((interval, sink));
+    /// Calls `sink` with a [`Progress`] snapshot every `interval` (checked on the manager's 100 ms tick):
+    /// an observer of the run's [`Event::Progress`].
+    pub fn status(self, interval: Duration, sink: StatusSink) -> Self {
+        self.observer(Box::new(event::Status::new(interval, sink)))
+    }
+
+    /// Adds an observer: it receives every [`Event`] of the run as it happens, after the log writer.
+    pub fn observer(mut self, observer: Box<dyn Observe>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -312,20 +343,21 @@ impl ManagerBuilder {
     pub fn build(self) -> Result<Manager> {
         let selector =
             self.selector.ok_or_else(|| CoreError::config("optimizers", "a selector is required"))?;
-        if self.max_jobs == 0 {
+        let settings = self.settings;
+        if settings.max_jobs == 0 {
             return Err(CoreError::config("max_jobs", "must be at least 1"));
         }
-        if self.hunt_frequency == 0 {
+        if settings.hunt_frequency == 0 {
             return Err(CoreError::config("hunt_frequency", "must be at least 1"));
         }
         for (i, spec) in selector.specs().iter().enumerate() {
             if spec.workers == 0 {
                 return Err(CoreError::config(format!("optimizers[{i}].workers"), "must be at least 1"));
             }
-            if spec.workers > self.max_jobs {
+            if spec.workers > settings.max_jobs {
                 return Err(CoreError::config(
                     format!("optimizers[{i}].workers"),
-                    format!("{} workers do not fit in max_jobs = {}", spec.workers, self.max_jobs),
+                    format!("{} workers do not fit in max_jobs = {}", spec.workers, settings.max_jobs),
                 ));
             }
         }
@@ -333,29 +365,21 @@ impl ManagerBuilder {
             Some(b) => b,
             None => Box::new(ThreadBackend::builder().build()?),
         };
+        let seed = settings.seed;
         Ok(Manager {
             objective: self.objective,
             generator: self
                 .generator
-                .unwrap_or_else(|| Box::new(RandomGenerator::new(derive_seed(self.seed, GENERATOR_STREAM)))),
+                .unwrap_or_else(|| Box::new(RandomGenerator::new(derive_seed(seed, GENERATOR_STREAM)))),
             checker: self.checker.unwrap_or_else(|| checker::kills_after_convergence(0, 1)),
             bounds: self.bounds,
             selector,
             hunter: self.hunter,
-            hunt_frequency: self.hunt_frequency,
-            max_jobs: self.max_jobs,
             backend,
-            seed: self.seed,
-            dir: self.dir,
-            overwrite: self.overwrite,
-            detailed_log: self.detailed_log,
-            share_best: self.share_best,
             config: self.config,
             interrupt: self.interrupt.unwrap_or_default(),
-            end_timeout: self.end_timeout,
-            force_terminations_after: self.force_terminations_after,
-            status: self.status,
-            max_initial_failures: self.max_initial_failures,
+            observers: self.observers,
+            settings,
         })
     }
 }
@@ -368,28 +392,18 @@ pub struct Manager {
     generator: Box<dyn Generator>,
     checker: CheckerExpr,
     hunter: Option<HunterExpr>,
-    hunt_frequency: u64,
-    max_jobs: usize,
     backend: Box<dyn Backend>,
-    seed: u64,
-    dir: Option<PathBuf>,
-    overwrite: bool,
-    detailed_log: bool,
-    share_best: bool,
     config: Option<serde_json::Value>,
     interrupt: Arc<Interrupt>,
-    end_timeout: Option<Duration>,
-    force_terminations_after: Option<Duration>,
-    status: Option<(Duration, StatusSink)>,
-    max_initial_failures: u64,
+    observers: Vec<Box<dyn Observe>>,
+    settings: Settings,
 }
 
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Manager")
-            .field("max_jobs", &self.max_jobs)
+            .field("settings", &self.settings)
             .field("checker", &self.checker.to_string())
-            .field("dir", &self.dir)
             .finish_non_exhaustive()
     }
 }
@@ -404,20 +418,11 @@ impl Manager {
             generator: None,
             checker: None,
             hunter: None,
-            hunt_frequency: 100,
-            max_jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             backend: None,
-            seed: 0,
-            dir: None,
-            overwrite: false,
-            detailed_log: false,
-            share_best: false,
             config: None,
             interrupt: None,
-            end_timeout: None,
-            force_terminations_after: None,
-            status: None,
-            max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
+            observers: Vec::new(),
+            settings: Settings::default(),
         }
     }
 
@@ -438,17 +443,17 @@ impl Manager {
             .collect();
         serde_json::json!({
             "bounds": self.bounds,
-            "max_jobs": self.max_jobs,
+            "max_jobs": self.settings.max_jobs,
             "backend": self.backend.name(),
             "selector": self.selector.name(),
             "optimizers": specs,
             "generator": self.generator.name(),
             "convergence": self.checker.to_string(),
             "hunters": self.hunter.as_ref().map(|h| h.to_string()),
-            "hunt_frequency": self.hunt_frequency,
-            "share_best_solutions": self.share_best,
-            "detailed_log": self.detailed_log,
-            "seed": self.seed,
+            "hunt_frequency": self.settings.hunt_frequency,
+            "share_best_solutions": self.settings.share_best,
+            "detailed_log": self.settings.detailed_log,
+            "seed": self.settings.seed,
         })
     }
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use serde_json::json;
 
-use super::log::{EvalLine, RunLog, stop_file_id};
+use super::event::{
+    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
+};
+use super::log::{RunLog, stop_file_id};
 use super::{
     Best, Counters, EndReason, INTERRUPT_GRACE, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK,
 };
@@ -31,7 +33,7 @@ struct Live {
     control: Arc<Control>,
     workers: usize,
     /// Why it was told to stop, once it was: logged when its runner ends.
-    stop_cause: Option<serde_json::Value>,
+    stop_cause: Option<EndHow>,
     /// When it last sent anything, and when it was told to stop.
     last_feedback: Instant,
     stopped_at: Option<Instant>,
@@ -59,7 +61,6 @@ struct State<'m> {
     counters: Counters,
     spawning: bool,
     last_hunt: u64,
-    last_status: Instant,
     immediate_crashes: u32,
     last_crash: String,
     end: Option<EndReason>,
@@ -141,11 +142,11 @@ impl Manager {
     /// Errors come only from setting up the run directory (nothing is written then) or from a selector
     /// whose optimizers can never fit; a failing optimizer or objective never fails the run.
     pub fn run(mut self) -> Result<RunResult> {
-        let log = RunLog::open(self.dir.as_deref(), self.overwrite)?;
+        let log = RunLog::open(self.settings.dir.as_deref(), self.settings.overwrite)?;
         let started_unix = unix_now();
         let settings = self.settings();
         // Bounded, so that runners wait when the manager falls behind instead of running past the budget.
-        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_SLOTS_PER_JOB * self.max_jobs);
+        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_SLOTS_PER_JOB * self.settings.max_jobs);
         let mut st = State {
             m: &mut self,
             log,
@@ -158,7 +159,6 @@ impl Manager {
             counters: Counters::default(),
             spawning: true,
             last_hunt: 0,
-            last_status: Instant::now(),
             immediate_crashes: 0,
             last_crash: String::new(),
             end: None,
@@ -194,7 +194,7 @@ impl Manager {
             end_reason: &end_reason,
             end: &result.end_reason,
             wall_time_s,
-            periods: json!([{"start_unix": started_unix, "end_unix": unix_now()}]),
+            periods: serde_json::json!([{"start_unix": started_unix, "end_unix": unix_now()}]),
             resources: crate::resources::usage(),
             optimizers: Optimizers(&st.records),
             settings: &settings,
@@ -208,6 +208,10 @@ impl Manager {
             result.end_reason = EndReason::LogFailed { error };
         }
         st.log.close();
+        // The run's end goes to the observers after the summary; their errors cannot change it now.
+        for observer in &mut st.m.observers {
+            drop(observer.observe(&Event::Finished(&result)));
+        }
         match outcome {
             Err(CoreError::Config { field, message }) => Err(CoreError::Config { field, message }),
             _ => Ok(result),
@@ -269,7 +273,7 @@ impl State<'_> {
     /// Periodic work: flush the logs, act on STOP files and the interrupt flag, check time limits.
     fn tick(&mut self) -> Result<()> {
         self.log.flush()?;
-        self.report_status(false);
+        self.progress()?;
         if self.m.interrupt.count() > 0 && self.end.is_none() {
             self.end = Some(EndReason::Interrupted { by: self.m.interrupt.cause() });
         }
@@ -286,7 +290,7 @@ impl State<'_> {
     /// killed: an abandoned runner's slots are freed and its end is logged as `abandoned`; whatever it
     /// still sends is logged and counted.
     fn force_terminations(&mut self) -> Result<()> {
-        let Some(limit) = self.m.force_terminations_after else { return Ok(()) };
+        let Some(limit) = self.m.settings.force_terminations_after else { return Ok(()) };
         let now = self.now();
         let silent: Vec<OptimizerId> = self
             .live
@@ -296,10 +300,7 @@ impl State<'_> {
             .collect();
         for id in silent {
             let secs = limit.as_secs_f64();
-            self.stop(
-                id,
-                json!({"reason": "stopped", "by": format!("no feedback for {secs} s"), "t_stop": now}),
-            );
+            self.stop(id, EndHow::Stopped { by: format!("no feedback for {secs} s"), t_stop: Some(now) });
         }
         let stuck: Vec<OptimizerId> = self
             .live
@@ -320,32 +321,36 @@ impl State<'_> {
         // Its unused credit is not held any more: it was told to stop, so it starts nothing new, and
         // what it still reports of the evaluations it had started is logged and counted.
         let secs = waited.as_secs_f64();
-        let mut cause = json!({"reason": "abandoned", "error": format!("did not stop within {secs} s")});
-        if let (Some(c), Some(before)) = (cause.as_object_mut(), live.stop_cause) {
-            c.insert("after".into(), before);
-        }
+        let cause = EndHow::Abandoned {
+            error: format!("did not stop within {secs} s"),
+            after: live.stop_cause.map(Box::new),
+        };
         self.ended(opt_id, RunnerEnd::Stopped, Some(cause))
     }
 
-    /// Sends a progress snapshot to the status sink when its interval has passed (or `now`).
-    fn report_status(&mut self, now: bool) {
-        let due =
-            self.m.status.as_ref().is_some_and(|(every, _)| now || self.last_status.elapsed() >= *every);
-        if !due {
-            return;
+    /// Tells every observer how the run stands (the status line prints it at its own interval).
+    fn progress(&mut self) -> Result<()> {
+        if self.m.observers.is_empty() {
+            return Ok(());
         }
-        self.last_status = Instant::now();
         let progress = Progress {
             seconds: self.now(),
             counters: self.counters.clone(),
             best: self.best.as_ref().map(|b| (b.fx, b.opt_id)),
             alive: self.live.len(),
             busy_slots: self.busy_slots(),
-            max_jobs: self.m.max_jobs,
+            max_jobs: self.m.settings.max_jobs,
         };
-        if let Some((_, sink)) = self.m.status.as_mut() {
-            sink(&progress);
+        self.emit(&Event::Progress(&progress))
+    }
+
+    /// Hands an event to the log and then to every other observer.
+    fn emit(&mut self, event: &Event<'_>) -> Result<()> {
+        self.log.observe(event)?;
+        for observer in &mut self.m.observers {
+            observer.observe(event)?;
         }
+        Ok(())
     }
 
     /// Acts on `STOP_<id>` files and removes every one of them: a running optimizer with that id is
@@ -364,23 +369,20 @@ impl State<'_> {
             if record.is_some_and(OptimizerRecord::is_running) {
                 self.counters.optimizers_killed += 1;
                 let at = self.counters.evaluations;
-                self.stop(
-                    id,
-                    json!({"reason": "killed", "by": "STOP file", "t_kill": self.now(), "at_call_id": at}),
-                );
+                self.stop(id, EndHow::Killed { by: KilledBy::StopFile, t_kill: self.now(), at_call_id: at });
                 continue;
             }
             let why = match record {
                 None => "no optimizer with this id has started",
                 Some(_) => "the optimizer has already ended or is stopping",
             };
-            self.log.optimizer_event(&json!({
-                "event": "stop_ignored",
-                "opt_id": id,
-                "t": self.now(),
-                "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "why": why,
-            }))?;
+            let event = OptimizerEvent::StopIgnored(StopIgnored {
+                opt_id: id,
+                t: self.now(),
+                file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                why: why.to_owned(),
+            });
+            self.emit(&Event::Optimizer(&event))?;
         }
         Ok(())
     }
@@ -397,7 +399,7 @@ impl State<'_> {
 
     fn fill_slots(&mut self) -> Result<()> {
         while self.spawning && self.end.is_none() {
-            let free = self.m.max_jobs - self.busy_slots();
+            let free = self.m.settings.max_jobs - self.busy_slots();
             if free == 0 {
                 break;
             }
@@ -421,7 +423,7 @@ impl State<'_> {
                             "max_jobs",
                             format!(
                                 "the selector's next optimizer does not fit in {} slots",
-                                self.m.max_jobs
+                                self.m.settings.max_jobs
                             ),
                         ));
                     }
@@ -455,7 +457,7 @@ impl State<'_> {
         // A slot's share of what is left, so that a small budget is spread over every slot instead of
         // going to the first optimizer; near the end of a budget a runner holds a few credits only.
         let left = budget.saturating_sub(self.counters.evaluations);
-        let share = (left / self.m.max_jobs as u64).clamp(1, CREDIT_PER_SLOT);
+        let share = (left / self.m.settings.max_jobs as u64).clamp(1, CREDIT_PER_SLOT);
         for live in self.live.values_mut() {
             if available == 0 {
                 break;
@@ -499,7 +501,7 @@ impl State<'_> {
             let mut evals = Vec::with_capacity(points.len());
             for mut x in points.drain(..) {
                 self.m.bounds.clip(&mut x);
-                let outcome = evaluate_one(&*self.m.objective, &x, self.m.detailed_log);
+                let outcome = evaluate_one(&*self.m.objective, &x, self.m.settings.detailed_log);
                 group.push(&x, &outcome);
                 evals.push(Evaluation { fx: outcome.map_or(f64::NAN, |o| o.fx), x });
             }
@@ -517,7 +519,7 @@ impl State<'_> {
         let opt_id = self.records.len() as OptimizerId + 1;
         let mut x0 = self.with_generator(|g, ctx| g.generate(ctx));
         self.m.bounds.clip(&mut x0);
-        let seed = derive_seed(self.m.seed, opt_id);
+        let seed = derive_seed(self.m.settings.seed, opt_id);
         let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
         let built = spec.factory.build(&ctx);
         let popsize = built.as_ref().ok().and_then(|o| o.popsize());
@@ -544,18 +546,18 @@ impl State<'_> {
         };
         self.records.push(OptimizerRecord::new(opt_id, name, spec.workers, window));
         self.factories.insert(opt_id, Arc::clone(&spec.factory));
-        self.log.optimizer_event(&json!({
-            "event": "start",
-            "opt_id": opt_id,
-            "t": self.now(),
-            "type": spec.factory.name(),
-            "settings": spec.factory.settings(),
-            "popsize": popsize,
-            "workers": spec.workers,
-            "evaluator": spec.evaluator.name(),
-            "seed": seed,
-            "x0": x0,
-        }))?;
+        let event = OptimizerEvent::Start(OptimizerStart {
+            opt_id,
+            t: self.now(),
+            type_name: spec.factory.name().to_owned(),
+            settings: spec.factory.settings(),
+            popsize,
+            workers: spec.workers,
+            evaluator: spec.evaluator.name().to_owned(),
+            seed,
+            x0: x0.clone(),
+        });
+        self.emit(&Event::Optimizer(&event))?;
         // The evaluator is built where the runner runs (a process backend builds its own in the child).
         let optimizer = match built {
             Ok(optimizer) => optimizer,
@@ -576,7 +578,7 @@ impl State<'_> {
             x0: x0.clone(),
             bounds: self.m.bounds.clone(),
             seed,
-            detailed: self.m.detailed_log,
+            detailed: self.m.settings.detailed_log,
             limited,
         };
         let objective = Arc::clone(&self.m.objective);
@@ -622,8 +624,10 @@ impl State<'_> {
                 for (x, r) in results.iter() {
                     self.evaluation(opt_id, x, r, t)?;
                 }
-                if self.end.is_none() && self.counters.evaluations - self.last_hunt >= self.m.hunt_frequency {
-                    self.hunt();
+                if self.end.is_none()
+                    && self.counters.evaluations - self.last_hunt >= self.m.settings.hunt_frequency
+                {
+                    self.hunt()?;
                 }
                 self.refill();
                 Ok(())
@@ -647,7 +651,7 @@ impl State<'_> {
     fn evaluation(&mut self, opt_id: OptimizerId, x: &[f64], r: &EvalRecord, t: f64) -> Result<()> {
         self.counters.evaluations += 1;
         let call_id = self.counters.evaluations;
-        let line = EvalLine {
+        let line = Evaluated {
             call_id,
             opt_id,
             x,
@@ -656,12 +660,12 @@ impl State<'_> {
             extras: r.extras.as_ref(),
             error: r.error.as_deref(),
         };
-        self.log.evaluation(&line)?;
+        self.emit(&Event::Evaluation(&line))?;
         if let Some(error) = &r.error {
             self.counters.failed_evaluations += 1;
             // A run whose first evaluations all failed (a program that cannot find its input) ends as a
             // failure instead of spending its budget on errors.
-            let limit = self.m.max_initial_failures;
+            let limit = self.m.settings.max_initial_failures;
             if limit > 0
                 && call_id == limit
                 && self.counters.failed_evaluations == call_id
@@ -680,7 +684,7 @@ impl State<'_> {
         }
         if r.fx.is_finite() && self.best.as_ref().is_none_or(|b| r.fx < b.fx) {
             self.best = Some(Best { x: x.to_vec(), fx: r.fx, opt_id, call_id });
-            if self.m.share_best {
+            if self.m.settings.share_best {
                 for (&id, live) in &self.live {
                     if id != opt_id && live.stop_cause.is_none() {
                         live.control.offer(Evaluation { x: x.to_vec(), fx: r.fx });
@@ -692,8 +696,8 @@ impl State<'_> {
     }
 
     /// One hunt: the owner of the global best tests every other running optimizer that has evaluations.
-    fn hunt(&mut self) {
-        let Some(hunter_expr) = self.m.hunter.as_mut() else { return };
+    fn hunt(&mut self) -> Result<()> {
+        let Some(hunter_expr) = self.m.hunter.as_mut() else { return Ok(()) };
         // The hunter owns the global best; while that is the generator's own point (id 0), it is the
         // optimizer with the best value of its own.
         let owner = self.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID);
@@ -703,7 +707,7 @@ impl State<'_> {
                 .filter_map(|r| r.best().map(|b| (b.fx, r.id())))
                 .min_by(|a, b| a.0.total_cmp(&b.0))
         };
-        let Some(hunter_id) = owner.or_else(|| best_optimizer().map(|(_, id)| id)) else { return };
+        let Some(hunter_id) = owner.or_else(|| best_optimizer().map(|(_, id)| id)) else { return Ok(()) };
         self.last_hunt = self.counters.evaluations;
         self.counters.hunts += 1;
         let mut victims = Vec::new();
@@ -717,22 +721,18 @@ impl State<'_> {
                 victims.push((victim.id(), hunter_expr.with_values().to_string()));
             }
         }
-        for (id, expr) in victims {
+        let t = self.now();
+        let killed: Vec<OptimizerId> = victims.iter().map(|(id, _)| *id).collect();
+        for (id, expression) in victims {
             self.counters.optimizers_killed += 1;
-            let cause = json!({
-                "reason": "killed",
-                "by": "hunt",
-                "hunter": hunter_id,
-                "expression": expr,
-                "t_kill": self.now(),
-                "at_call_id": self.counters.evaluations,
-            });
-            self.stop(id, cause);
+            let by = KilledBy::Hunt { hunter: hunter_id, expression };
+            self.stop(id, EndHow::Killed { by, t_kill: t, at_call_id: self.counters.evaluations });
         }
+        self.emit(&Event::Hunt { t, hunter: hunter_id, killed: &killed })
     }
 
     /// Tells a running optimizer to stop; `cause` is logged when its runner ends.
-    fn stop(&mut self, opt_id: OptimizerId, cause: serde_json::Value) {
+    fn stop(&mut self, opt_id: OptimizerId, cause: EndHow) {
         if let Some(live) = self.live.get_mut(&opt_id) {
             live.control.stop();
             live.stop_cause.get_or_insert(cause);
@@ -742,20 +742,14 @@ impl State<'_> {
     }
 
     /// Books the end of an optimizer's runner and logs its end event.
-    fn ended(&mut self, opt_id: OptimizerId, end: RunnerEnd, cause: Option<serde_json::Value>) -> Result<()> {
+    fn ended(&mut self, opt_id: OptimizerId, end: RunnerEnd, cause: Option<EndHow>) -> Result<()> {
         let t = self.now();
         let record = &mut self.records[opt_id as usize - 1];
         let no_evals = record.evaluations() == 0;
         // An ended optimizer keeps its counts, best and last point; its history windows go.
         record.retire();
-        let mut event = json!({
-            "event": "end",
-            "opt_id": opt_id,
-            "t": t,
-            "evaluations": record.evaluations(),
-            "best_fx": record.best().map(|b| b.fx),
-        });
-        let detail = match (end, cause) {
+        let (evaluations, best_fx) = (record.evaluations(), record.best().map(|b| b.fx));
+        let how = match (end, cause) {
             // A kill or a stop at the end of the run is what the user asked for, even if the optimizer
             // converged or crashed in the same step.
             (RunnerEnd::Stopped, Some(cause)) | (RunnerEnd::Converged(_), Some(cause)) => cause,
@@ -769,25 +763,20 @@ impl State<'_> {
                         self.end = Some(EndReason::CrashLoop { error: error.clone() });
                     }
                 }
-                match cause {
-                    Some(c) => json!({"reason": "crashed", "error": error, "after": c}),
-                    None => json!({"reason": "crashed", "error": error}),
-                }
+                EndHow::Crashed { error, after: cause.map(Box::new) }
             }
             (RunnerEnd::Converged(criterion), None) => {
                 self.counters.optimizers_converged += 1;
-                json!({"reason": "converged", "criterion": criterion})
+                EndHow::Converged { criterion }
             }
-            (RunnerEnd::Stopped, None) => json!({"reason": "stopped", "by": "runner"}),
+            (RunnerEnd::Stopped, None) => EndHow::Stopped { by: "runner".into(), t_stop: None },
         };
         if let Some(factory) = self.factories.remove(&opt_id) {
-            let converged = detail["reason"] == "converged";
+            let converged = matches!(how, EndHow::Converged { .. });
             self.m.selector.ended(&factory, converged);
         }
-        if let (Some(e), Some(d)) = (event.as_object_mut(), detail.as_object()) {
-            e.extend(d.clone());
-        }
-        self.log.optimizer_event(&event)
+        let event = OptimizerEvent::End(OptimizerEnd { opt_id, t, evaluations, best_fx, how });
+        self.emit(&Event::Optimizer(&event))
     }
 
     /// Stops every runner and waits for them to end, logging the evaluations still arriving. After
@@ -798,9 +787,9 @@ impl State<'_> {
         let now = self.now();
         let ids: Vec<OptimizerId> = self.live.keys().copied().collect();
         for id in ids {
-            self.stop(id, json!({"reason": "stopped", "by": "end of run", "t_stop": now}));
+            self.stop(id, EndHow::Stopped { by: "end of run".into(), t_stop: Some(now) });
         }
-        let limit = match (self.m.end_timeout, self.m.force_terminations_after) {
+        let limit = match (self.m.settings.end_timeout, self.m.settings.force_terminations_after) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

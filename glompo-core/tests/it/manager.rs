@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use glompo_core::checker::EndCause;
 use glompo_core::generator::{GenerateContext, Generator};
-use glompo_core::manager::{EndReason, Manager, ManagerBuilder, RunResult};
+use glompo_core::manager::{EndReason, Event, Manager, ManagerBuilder, Observe, RunResult};
 use glompo_core::objective::from_fn;
 use glompo_core::selector::{CycleSelector, OptimizerSpec};
 use glompo_core::testing::ScriptedFactory;
@@ -679,4 +679,62 @@ fn a_run_on_one_slot_is_reproducible_from_its_seed() {
     assert_eq!(first.len(), 600);
     assert_eq!(first, run(4));
     assert_ne!(first, run(5));
+}
+
+/// Collects what an observer is told, as the lines the log writer wrote for the same events.
+struct Collector(Arc<std::sync::Mutex<Collected>>);
+
+#[derive(Default)]
+struct Collected {
+    evaluations: Vec<(u64, u64, f64)>,
+    optimizer_events: Vec<Value>,
+    hunts: u64,
+    progress: u64,
+    finished: Option<u64>,
+    after_finished: u64,
+}
+
+impl Observe for Collector {
+    fn observe(&mut self, event: &Event<'_>) -> glompo_core::error::Result<()> {
+        let mut c = self.0.lock().unwrap();
+        if c.finished.is_some() {
+            c.after_finished += 1;
+        }
+        match event {
+            Event::Evaluation(e) => c.evaluations.push((e.call_id, e.opt_id, e.fx)),
+            Event::Optimizer(e) => c.optimizer_events.push(serde_json::to_value(e).unwrap()),
+            Event::Hunt { .. } => c.hunts += 1,
+            Event::Progress(_) => c.progress += 1,
+            Event::Finished(result) => c.finished = Some(result.counters.evaluations),
+            _ => panic!("an event this test does not know: {event:?}"),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_observer_sees_every_logged_event_in_order_and_the_end_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let collected = Arc::new(std::sync::Mutex::new(Collected::default()));
+    let result = builder(sphere(), vec![spec(ScriptedFactory::descending().batch(4).converge_after(30))])
+        .max_jobs(2)
+        .checker(checker::max_evals(400))
+        .hunter(hunter::parse("min_evals(20)", 1).unwrap())
+        .hunt_frequency(50)
+        .observer(Box::new(Collector(Arc::clone(&collected))))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let c = collected.lock().unwrap();
+    let logged: Vec<(u64, u64, f64)> = lines(&dir.path().join("evaluations.jsonl"))
+        .iter()
+        .map(|e| (e["call_id"].as_u64().unwrap(), e["opt_id"].as_u64().unwrap(), e["fx"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(c.evaluations, logged);
+    assert_eq!(c.optimizer_events, lines(&dir.path().join("optimizers.jsonl")));
+    assert_eq!(c.hunts, result.counters.hunts);
+    assert!(c.hunts > 0 && result.counters.optimizers_killed > 0);
+    assert_eq!((c.finished, c.after_finished), (Some(result.counters.evaluations), 0));
 }
