@@ -139,6 +139,27 @@ pub mod vec {
     }
 }
 
+/// The same encoding for every element of a `VecDeque<f64>` (a record's history windows).
+pub mod deque {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// Serializes every element, front first, with [`super::serialize`].
+    pub fn serialize<S: Serializer>(v: &VecDeque<f64>, s: S) -> Result<S::Ok, S::Error> {
+        let (a, b) = v.as_slices();
+        if b.is_empty() {
+            return super::vec::serialize(a, s);
+        }
+        super::vec::serialize(&v.iter().copied().collect::<Vec<f64>>(), s)
+    }
+
+    /// Reads a list whose every element [`super::deserialize`] reads.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VecDeque<f64>, D::Error> {
+        super::vec::deserialize(d).map(VecDeque::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};

@@ -8,13 +8,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::optimizer::OptimizerId;
 use crate::point::Evaluation;
 
 /// Where an optimizer is in its life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Asking and telling.
@@ -25,8 +25,9 @@ pub enum Lifecycle {
     Ended,
 }
 
-/// The manager's record of one optimizer.
-#[derive(Debug, Clone)]
+/// The manager's record of one optimizer. It is serializable, exactly (non-finite values included),
+/// for the run book of a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptimizerRecord {
     id: OptimizerId,
     /// Shared by the records of one configuration.
@@ -41,16 +42,19 @@ pub struct OptimizerRecord {
 }
 
 /// The part of a record that hunters read while the optimizer runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Running {
     last: Option<Evaluation>,
     trailing_invalid: u64,
     window: usize,
     /// The last `window` values, oldest first.
+    #[serde(with = "crate::exact::deque")]
     fx: VecDeque<f64>,
     /// The best finite value after each of the last `window + 1` evaluations (`+inf` before any).
+    #[serde(with = "crate::exact::deque")]
     min: VecDeque<f64>,
     /// The distances between consecutive points, for the last `window` steps.
+    #[serde(with = "crate::exact::deque")]
     steps: VecDeque<f64>,
 }
 
@@ -240,6 +244,30 @@ mod tests {
         assert_eq!(r.recent_values(3).unwrap().collect::<Vec<_>>(), [3.0, 2.0, 1.0]);
         let none = OptimizerRecord::new(2, "t", 1, 0);
         assert!(none.recent_values(1).is_none());
+    }
+
+    #[test]
+    fn a_record_reads_back_exactly_and_goes_on_the_same() {
+        let mut r = OptimizerRecord::new(4, "cma-es", 2, 5);
+        for (i, fx) in [3.0, f64::NAN, 0.1 + 0.2, f64::INFINITY, 2.5, 1.0, f64::NAN].into_iter().enumerate() {
+            r.record(&[i as f64 * 0.3, 1.0], fx);
+        }
+        let text = serde_json::to_string(&r).unwrap();
+        let mut back: OptimizerRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        for rec in [&mut r, &mut back] {
+            rec.record(&[9.0, 9.0], 0.5);
+        }
+        assert_eq!(back.best_before(2), r.best_before(2));
+        assert_eq!(
+            back.recent_values(5).unwrap().map(f64::to_bits).collect::<Vec<_>>(),
+            r.recent_values(5).unwrap().map(f64::to_bits).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            back.recent_steps(4).unwrap().collect::<Vec<_>>(),
+            r.recent_steps(4).unwrap().collect::<Vec<_>>()
+        );
+        assert_eq!((back.trailing_invalid(), back.evaluations(), back.type_name()), (0, 8, "cma-es"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `hunt_frequency` evaluations with the owner of the global best as hunter, and ends when the checker
 //! expression is true or no optimizer is left to run.
 
+mod book;
 mod event;
 mod log;
 mod run;
@@ -459,7 +460,7 @@ impl Manager {
 }
 
 /// The run's counters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Evaluations logged (those of killed optimizers included).
     pub evaluations: u64,
@@ -480,7 +481,7 @@ pub struct Counters {
 }
 
 /// The best evaluation of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Best {
     /// The point.
     pub x: Vec<f64>,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::book::{Period, RunBook};
 use super::event::{
     EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
 };
@@ -55,19 +56,11 @@ struct State<'m> {
     tx: Sender<Message>,
     rx: Receiver<Message>,
     start: Instant,
-    records: Vec<OptimizerRecord>,
     live: BTreeMap<OptimizerId, Live>,
-    best: Option<Best>,
-    counters: Counters,
-    spawning: bool,
-    last_hunt: u64,
-    immediate_crashes: u32,
-    last_crash: String,
+    book: RunBook,
     end: Option<EndReason>,
     /// The run's evaluation budget (from the checker expression), if it has one.
     budget: Option<u64>,
-    /// Why no more optimizers start, once spawning stopped.
-    spawn_note: Option<String>,
     /// The factories of the optimizers that have not ended, for the selector's `ended`.
     factories: BTreeMap<OptimizerId, Arc<dyn OptimizerFactory>>,
     /// The optimizer type names, shared by their records.
@@ -99,7 +92,7 @@ struct Summary<'a> {
     end_reason: &'a str,
     end: &'a EndReason,
     wall_time_s: f64,
-    periods: serde_json::Value,
+    periods: &'a [Period],
     resources: serde_json::Value,
     optimizers: Optimizers<'a>,
     settings: &'a serde_json::Value,
@@ -153,17 +146,10 @@ impl Manager {
             tx,
             rx,
             start: Instant::now(),
-            records: Vec::new(),
             live: BTreeMap::new(),
-            best: None,
-            counters: Counters::default(),
-            spawning: true,
-            last_hunt: 0,
-            immediate_crashes: 0,
-            last_crash: String::new(),
+            book: RunBook::new(started_unix),
             end: None,
             budget: None,
-            spawn_note: None,
             factories: BTreeMap::new(),
             names: Vec::new(),
         };
@@ -171,11 +157,12 @@ impl Manager {
         let outcome = st.event_loop();
         st.shutdown();
         let wall_time_s = st.start.elapsed().as_secs_f64();
+        st.book.close_period(unix_now(), wall_time_s);
         let mut end_reason = match (&outcome, st.end.take()) {
             (Err(e @ CoreError::Config { .. }), _) => EndReason::Exhausted { detail: e.to_string() },
             (Err(e), _) => EndReason::LogFailed { error: e.to_string() },
             (Ok(()), Some(end)) => end,
-            (Ok(()), None) => EndReason::Exhausted { detail: st.spawn_note.take().unwrap_or_default() },
+            (Ok(()), None) => EndReason::Exhausted { detail: st.book.spawn_note.take().unwrap_or_default() },
         };
         // A log that cannot be written (a full disk) ends the run as a failure, but the result found so
         // far is still returned, and the summary still tried.
@@ -184,8 +171,12 @@ impl Manager {
         {
             end_reason = EndReason::LogFailed { error: e.to_string() };
         }
-        let mut result =
-            RunResult { best: st.best.take(), counters: st.counters.clone(), end_reason, wall_time_s };
+        let mut result = RunResult {
+            best: st.book.best.clone(),
+            counters: st.book.counters.clone(),
+            end_reason,
+            wall_time_s,
+        };
         let end_reason = result.end_reason.to_string();
         let summary = Summary {
             version: env!("CARGO_PKG_VERSION"),
@@ -194,9 +185,9 @@ impl Manager {
             end_reason: &end_reason,
             end: &result.end_reason,
             wall_time_s,
-            periods: serde_json::json!([{"start_unix": started_unix, "end_unix": unix_now()}]),
+            periods: &st.book.periods,
             resources: crate::resources::usage(),
-            optimizers: Optimizers(&st.records),
+            optimizers: Optimizers(&st.book.records),
             settings: &settings,
             config: &st.m.config,
         };
@@ -231,14 +222,14 @@ impl State<'_> {
     fn run_state(&self) -> RunState {
         let t = self.now();
         RunState {
-            evaluations: self.counters.evaluations,
-            best_fx: self.best.as_ref().map(|b| b.fx),
+            evaluations: self.book.counters.evaluations,
+            best_fx: self.book.best.as_ref().map(|b| b.fx),
             session_seconds: t,
-            overall_seconds: t,
-            optimizers_started: self.counters.optimizers_started,
-            optimizers_killed: self.counters.optimizers_killed,
-            optimizers_converged: self.counters.optimizers_converged,
-            hunts: self.counters.hunts,
+            overall_seconds: self.book.earlier_seconds() + t,
+            optimizers_started: self.book.counters.optimizers_started,
+            optimizers_killed: self.book.counters.optimizers_killed,
+            optimizers_converged: self.book.counters.optimizers_converged,
+            hunts: self.book.counters.hunts,
         }
     }
 
@@ -249,8 +240,8 @@ impl State<'_> {
             if self.end.is_some() {
                 return Ok(());
             }
-            if self.live.is_empty() && !self.spawning {
-                let detail = self.spawn_note.take().unwrap_or_default();
+            if self.live.is_empty() && !self.book.spawning {
+                let detail = self.book.spawn_note.take().unwrap_or_default();
                 self.end = Some(EndReason::Exhausted { detail });
                 return Ok(());
             }
@@ -335,8 +326,8 @@ impl State<'_> {
         }
         let progress = Progress {
             seconds: self.now(),
-            counters: self.counters.clone(),
-            best: self.best.as_ref().map(|b| (b.fx, b.opt_id)),
+            counters: self.book.counters.clone(),
+            best: self.book.best.as_ref().map(|b| (b.fx, b.opt_id)),
             alive: self.live.len(),
             busy_slots: self.busy_slots(),
             max_jobs: self.m.settings.max_jobs,
@@ -365,10 +356,10 @@ impl State<'_> {
         found.sort();
         for (id, path) in found {
             std::fs::remove_file(&path).map_err(|e| CoreError::io(&path, e))?;
-            let record = self.records.get((id as usize).wrapping_sub(1));
+            let record = self.book.records.get((id as usize).wrapping_sub(1));
             if record.is_some_and(OptimizerRecord::is_running) {
-                self.counters.optimizers_killed += 1;
-                let at = self.counters.evaluations;
+                self.book.counters.optimizers_killed += 1;
+                let at = self.book.counters.evaluations;
                 self.stop(id, EndHow::Killed { by: KilledBy::StopFile, t_kill: self.now(), at_call_id: at });
                 continue;
             }
@@ -398,7 +389,7 @@ impl State<'_> {
     }
 
     fn fill_slots(&mut self) -> Result<()> {
-        while self.spawning && self.end.is_none() {
+        while self.book.spawning && self.end.is_none() {
             let free = self.m.settings.max_jobs - self.busy_slots();
             if free == 0 {
                 break;
@@ -412,8 +403,8 @@ impl State<'_> {
             }
             let ctx = SelectContext {
                 free_slots: free,
-                evaluations: self.counters.evaluations,
-                optimizers_started: self.counters.optimizers_started,
+                evaluations: self.book.counters.evaluations,
+                optimizers_started: self.book.counters.optimizers_started,
             };
             match self.m.selector.select(&ctx) {
                 Selection::Start(spec) if spec.workers >= 1 && spec.workers <= free => self.start(spec)?,
@@ -432,13 +423,13 @@ impl State<'_> {
                 Selection::Stop => self.stop_spawning("the selector starts no more optimizers"),
             }
         }
-        self.counters.peak_busy_slots = self.counters.peak_busy_slots.max(self.busy_slots());
+        self.book.counters.peak_busy_slots = self.book.counters.peak_busy_slots.max(self.busy_slots());
         Ok(())
     }
 
     fn stop_spawning(&mut self, why: &str) {
-        self.spawning = false;
-        self.spawn_note.get_or_insert_with(|| why.to_owned());
+        self.book.spawning = false;
+        self.book.spawn_note.get_or_insert_with(|| why.to_owned());
     }
 
     /// With a budget: the evaluations no runner holds yet (neither logged nor granted); unlimited
@@ -446,7 +437,7 @@ impl State<'_> {
     fn available(&self) -> u64 {
         let Some(budget) = self.budget else { return u64::MAX };
         let held: u64 = self.live.values().map(Live::held).sum();
-        budget.saturating_sub(self.counters.evaluations.saturating_add(held))
+        budget.saturating_sub(self.book.counters.evaluations.saturating_add(held))
     }
 
     /// With a budget: tops every running optimizer's credit up to its window, in id order, out of what
@@ -456,7 +447,7 @@ impl State<'_> {
         let mut available = self.available();
         // A slot's share of what is left, so that a small budget is spread over every slot instead of
         // going to the first optimizer; near the end of a budget a runner holds a few credits only.
-        let left = budget.saturating_sub(self.counters.evaluations);
+        let left = budget.saturating_sub(self.book.counters.evaluations);
         let share = (left / self.m.settings.max_jobs as u64).clamp(1, CREDIT_PER_SLOT);
         for live in self.live.values_mut() {
             if available == 0 {
@@ -477,12 +468,12 @@ impl State<'_> {
 
     /// Calls the generator with what it may see of the run.
     fn with_generator<R>(&mut self, call: impl FnOnce(&mut dyn Generator, &GenerateContext<'_>) -> R) -> R {
-        let best = self.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
+        let best = self.book.best.as_ref().map(|b| Evaluation { x: b.x.clone(), fx: b.fx });
         let ctx = GenerateContext {
             bounds: &self.m.bounds,
             best: best.as_ref(),
-            optimizers: &self.records,
-            evaluations: self.counters.evaluations,
+            optimizers: &self.book.records,
+            evaluations: self.book.counters.evaluations,
         };
         call(self.m.generator.as_mut(), &ctx)
     }
@@ -516,7 +507,7 @@ impl State<'_> {
 
     fn start(&mut self, spec: OptimizerSpec) -> Result<()> {
         self.generator_evaluations()?;
-        let opt_id = self.records.len() as OptimizerId + 1;
+        let opt_id = self.book.records.len() as OptimizerId + 1;
         let mut x0 = self.with_generator(|g, ctx| g.generate(ctx));
         self.m.bounds.clip(&mut x0);
         let seed = derive_seed(self.m.settings.seed, opt_id);
@@ -525,7 +516,7 @@ impl State<'_> {
         let popsize = built.as_ref().ok().and_then(|o| o.popsize());
         // A population whose first generation the budget cannot pay for would only be cut short.
         if let (Some(budget), Some(popsize)) = (self.budget, popsize) {
-            let left = budget.saturating_sub(self.counters.evaluations);
+            let left = budget.saturating_sub(self.book.counters.evaluations);
             if popsize as u64 > left {
                 self.stop_spawning(&format!(
                     "the remaining budget ({left} evaluations) cannot pay for the first generation of the \
@@ -535,7 +526,7 @@ impl State<'_> {
                 return Ok(());
             }
         }
-        self.counters.optimizers_started += 1;
+        self.book.counters.optimizers_started += 1;
         let window = self.m.hunter.as_ref().map_or(0, |h| h.window()) as usize;
         let name = match self.names.iter().find(|n| &***n == spec.factory.name()) {
             Some(name) => Arc::clone(name),
@@ -544,7 +535,7 @@ impl State<'_> {
                 Arc::clone(&self.names[self.names.len() - 1])
             }
         };
-        self.records.push(OptimizerRecord::new(opt_id, name, spec.workers, window));
+        self.book.records.push(OptimizerRecord::new(opt_id, name, spec.workers, window));
         self.factories.insert(opt_id, Arc::clone(&spec.factory));
         let event = OptimizerEvent::Start(OptimizerStart {
             opt_id,
@@ -625,7 +616,7 @@ impl State<'_> {
                     self.evaluation(opt_id, x, r, t)?;
                 }
                 if self.end.is_none()
-                    && self.counters.evaluations - self.last_hunt >= self.m.settings.hunt_frequency
+                    && self.book.counters.evaluations - self.book.last_hunt >= self.m.settings.hunt_frequency
                 {
                     self.hunt()?;
                 }
@@ -649,8 +640,8 @@ impl State<'_> {
     }
 
     fn evaluation(&mut self, opt_id: OptimizerId, x: &[f64], r: &EvalRecord, t: f64) -> Result<()> {
-        self.counters.evaluations += 1;
-        let call_id = self.counters.evaluations;
+        self.book.counters.evaluations += 1;
+        let call_id = self.book.counters.evaluations;
         let line = Evaluated {
             call_id,
             opt_id,
@@ -662,13 +653,13 @@ impl State<'_> {
         };
         self.emit(&Event::Evaluation(&line))?;
         if let Some(error) = &r.error {
-            self.counters.failed_evaluations += 1;
+            self.book.counters.failed_evaluations += 1;
             // A run whose first evaluations all failed (a program that cannot find its input) ends as a
             // failure instead of spending its budget on errors.
             let limit = self.m.settings.max_initial_failures;
             if limit > 0
                 && call_id == limit
-                && self.counters.failed_evaluations == call_id
+                && self.book.counters.failed_evaluations == call_id
                 && self.end.is_none()
             {
                 self.stop_spawning("the first evaluations all failed");
@@ -676,14 +667,14 @@ impl State<'_> {
             }
         }
         // Evaluations of the generator (id 0) have no optimizer record, but they count for the best.
-        if let Some(record) = self.records.get_mut((opt_id as usize).wrapping_sub(1)) {
+        if let Some(record) = self.book.records.get_mut((opt_id as usize).wrapping_sub(1)) {
             if record.evaluations() == 0 {
-                self.immediate_crashes = 0;
+                self.book.immediate_crashes = 0;
             }
             record.record(x, r.fx);
         }
-        if r.fx.is_finite() && self.best.as_ref().is_none_or(|b| r.fx < b.fx) {
-            self.best = Some(Best { x: x.to_vec(), fx: r.fx, opt_id, call_id });
+        if r.fx.is_finite() && self.book.best.as_ref().is_none_or(|b| r.fx < b.fx) {
+            self.book.best = Some(Best { x: x.to_vec(), fx: r.fx, opt_id, call_id });
             if self.m.settings.share_best {
                 for (&id, live) in &self.live {
                     if id != opt_id && live.stop_cause.is_none() {
@@ -700,23 +691,24 @@ impl State<'_> {
         let Some(hunter_expr) = self.m.hunter.as_mut() else { return Ok(()) };
         // The hunter owns the global best; while that is the generator's own point (id 0), it is the
         // optimizer with the best value of its own.
-        let owner = self.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID);
+        let owner = self.book.best.as_ref().map(|b| b.opt_id).filter(|&id| id != GENERATOR_ID);
         let best_optimizer = || {
-            self.records
+            self.book
+                .records
                 .iter()
                 .filter_map(|r| r.best().map(|b| (b.fx, r.id())))
                 .min_by(|a, b| a.0.total_cmp(&b.0))
         };
         let Some(hunter_id) = owner.or_else(|| best_optimizer().map(|(_, id)| id)) else { return Ok(()) };
-        self.last_hunt = self.counters.evaluations;
-        self.counters.hunts += 1;
+        self.book.last_hunt = self.book.counters.evaluations;
+        self.book.counters.hunts += 1;
         let mut victims = Vec::new();
-        let hunter = &self.records[hunter_id as usize - 1];
-        for victim in &self.records {
+        let hunter = &self.book.records[hunter_id as usize - 1];
+        for victim in &self.book.records {
             if victim.id() == hunter_id || !victim.is_running() || victim.evaluations() == 0 {
                 continue;
             }
-            let ctx = HuntContext { hunter, victim, optimizers: &self.records, bounds: &self.m.bounds };
+            let ctx = HuntContext { hunter, victim, optimizers: &self.book.records, bounds: &self.m.bounds };
             if hunter_expr.hunt(&ctx) {
                 victims.push((victim.id(), hunter_expr.with_values().to_string()));
             }
@@ -724,9 +716,9 @@ impl State<'_> {
         let t = self.now();
         let killed: Vec<OptimizerId> = victims.iter().map(|(id, _)| *id).collect();
         for (id, expression) in victims {
-            self.counters.optimizers_killed += 1;
+            self.book.counters.optimizers_killed += 1;
             let by = KilledBy::Hunt { hunter: hunter_id, expression };
-            self.stop(id, EndHow::Killed { by, t_kill: t, at_call_id: self.counters.evaluations });
+            self.stop(id, EndHow::Killed { by, t_kill: t, at_call_id: self.book.counters.evaluations });
         }
         self.emit(&Event::Hunt { t, hunter: hunter_id, killed: &killed })
     }
@@ -737,14 +729,14 @@ impl State<'_> {
             live.control.stop();
             live.stop_cause.get_or_insert(cause);
             live.stopped_at.get_or_insert_with(Instant::now);
-            self.records[opt_id as usize - 1].set_lifecycle(Lifecycle::Stopping);
+            self.book.records[opt_id as usize - 1].set_lifecycle(Lifecycle::Stopping);
         }
     }
 
     /// Books the end of an optimizer's runner and logs its end event.
     fn ended(&mut self, opt_id: OptimizerId, end: RunnerEnd, cause: Option<EndHow>) -> Result<()> {
         let t = self.now();
-        let record = &mut self.records[opt_id as usize - 1];
+        let record = &mut self.book.records[opt_id as usize - 1];
         let no_evals = record.evaluations() == 0;
         // An ended optimizer keeps its counts, best and last point; its history windows go.
         record.retire();
@@ -754,19 +746,19 @@ impl State<'_> {
             // converged or crashed in the same step.
             (RunnerEnd::Stopped, Some(cause)) | (RunnerEnd::Converged(_), Some(cause)) => cause,
             (RunnerEnd::Crashed(error), cause) => {
-                self.counters.optimizers_crashed += 1;
+                self.book.counters.optimizers_crashed += 1;
                 if no_evals {
-                    self.immediate_crashes += 1;
-                    self.last_crash = error.clone();
-                    if self.immediate_crashes >= MAX_IMMEDIATE_CRASHES && self.end.is_none() {
-                        self.spawning = false;
+                    self.book.immediate_crashes += 1;
+                    self.book.last_crash = error.clone();
+                    if self.book.immediate_crashes >= MAX_IMMEDIATE_CRASHES && self.end.is_none() {
+                        self.book.spawning = false;
                         self.end = Some(EndReason::CrashLoop { error: error.clone() });
                     }
                 }
                 EndHow::Crashed { error, after: cause.map(Box::new) }
             }
             (RunnerEnd::Converged(criterion), None) => {
-                self.counters.optimizers_converged += 1;
+                self.book.counters.optimizers_converged += 1;
                 EndHow::Converged { criterion }
             }
             (RunnerEnd::Stopped, None) => EndHow::Stopped { by: "runner".into(), t_stop: None },

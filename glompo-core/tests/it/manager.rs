@@ -56,6 +56,11 @@ fn check_evaluation_log(dir: &Path, result: &RunResult) {
     assert_eq!(summary["result"]["fx"].as_f64(), Some(best.fx));
     assert_eq!(summary["result"]["opt_id"], best.opt_id);
     assert_eq!(summary["end_reason"], result.end_reason.to_string());
+    // One session: its length is the run's wall time, its end after its start.
+    let periods = summary["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 1);
+    assert_eq!(periods[0]["seconds"].as_f64(), Some(result.wall_time_s));
+    assert!(periods[0]["end_unix"].as_f64().unwrap() >= periods[0]["start_unix"].as_f64().unwrap());
 }
 
 #[test]
