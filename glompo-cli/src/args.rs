@@ -37,6 +37,42 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
         status_every: f64,
     },
+    /// Continue a run from its newest checkpoint (or from the checkpoint file given), as the run that
+    /// was never interrupted: the logs are cut back to the checkpoint and every optimizer alive then
+    /// goes on from its saved state.
+    Resume {
+        /// The run directory, or a checkpoint file (in a run directory's `checkpoints/`).
+        from: PathBuf,
+        /// Continue in another run directory (the logs up to the checkpoint are copied there).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// With --dir: replace the outputs of an earlier run there.
+        #[arg(long)]
+        overwrite: bool,
+        /// Another stop criterion (a checker expression) for the rest of the run.
+        #[arg(long, value_name = "EXPRESSION")]
+        convergence: Option<String>,
+        /// Another number of worker slots.
+        #[arg(long, value_name = "N")]
+        max_jobs: Option<u64>,
+        /// End this session after this many seconds (the checker gets `| max_seconds(session=S)`).
+        #[arg(long, value_name = "S")]
+        seconds: Option<f64>,
+        /// Print only the result (no start and progress lines).
+        #[arg(short, long)]
+        quiet: bool,
+        /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
+        #[arg(long)]
+        no_reap: bool,
+        /// Seconds between progress lines on stderr (0: none).
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        status_every: f64,
+    },
+    /// Ask a live run to write a checkpoint now (it creates `DIR/CHKPT`, which the run consumes).
+    Checkpoint {
+        /// The run directory.
+        dir: PathBuf,
+    },
     /// Ask a live run to stop one optimizer (it creates `DIR/STOP_<OPT_ID>`, which the run consumes).
     Stop {
         /// The run directory.

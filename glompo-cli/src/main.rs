@@ -21,8 +21,9 @@ use crate::config::{ConfigError, Overrides, Plan};
 const FAILED: u8 = 1;
 /// Exit code of bad usage, config or input.
 const USAGE: u8 = 2;
-/// Exit code of a run interrupted by SIGINT, SIGTERM or SIGHUP (after a clean stop).
-const INTERRUPTED: u8 = 130;
+/// Exit code of a run interrupted by a signal, after a clean stop: 128 + the signal's number (130 for
+/// SIGINT, 143 for SIGTERM, 138 for SIGUSR1, 129 for SIGHUP).
+const SIGNALLED: u8 = 128;
 
 /// The longest `--status-every` (a year).
 const MAX_STATUS_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -48,25 +49,127 @@ fn main() -> ExitCode {
                 Ok(keeper) => keeper,
                 Err(e) => return fail(FAILED, &e),
             };
-            let status_every = match Duration::try_from_secs_f64(status_every) {
-                Ok(every) if every <= MAX_STATUS_EVERY => every,
-                _ => {
-                    return fail(
-                        USAGE,
-                        &format!(
-                            "--status-every: {status_every} is not a number of seconds from 0 to {}",
-                            MAX_STATUS_EVERY.as_secs()
-                        ),
-                    );
-                }
+            let status_every = match status_interval(status_every) {
+                Ok(every) => every,
+                Err(message) => return fail(USAGE, &message),
             };
-            let plan = match config::load(&config, Overrides { dir, overwrite, seed }) {
+            let overrides = Overrides { dir, overwrite, seed, ..Overrides::default() };
+            let plan = match config::load(&config, overrides) {
                 Ok(plan) => plan,
                 Err(ConfigError(message)) => return fail(USAGE, &message),
             };
             let status_every = (!quiet && !status_every.is_zero()).then_some(status_every);
-            run(plan, quiet, status_every, keeper)
+            run(plan, quiet, status_every, keeper, None)
         }
+        Command::Resume {
+            from,
+            dir,
+            overwrite,
+            convergence,
+            max_jobs,
+            seconds,
+            quiet,
+            no_reap,
+            status_every,
+        } => {
+            let keeper = match prepare_processes(quiet, !no_reap) {
+                Ok(keeper) => keeper,
+                Err(e) => return fail(FAILED, &e),
+            };
+            let status_every = match status_interval(status_every) {
+                Ok(every) => (!quiet && !every.is_zero()).then_some(every),
+                Err(message) => return fail(USAGE, &message),
+            };
+            let resumed = Resumed { from, dir, overwrite, convergence, max_jobs, seconds };
+            let (plan, checkpoint) = match resumed.plan() {
+                Ok(found) => found,
+                Err(e) => return fail(USAGE, &e),
+            };
+            run(plan, quiet, status_every, keeper, Some(checkpoint))
+        }
+        Command::Checkpoint { dir } => request_checkpoint(&dir),
+    }
+}
+
+/// `glompo resume`'s arguments.
+struct Resumed {
+    from: std::path::PathBuf,
+    dir: Option<std::path::PathBuf>,
+    overwrite: bool,
+    convergence: Option<String>,
+    max_jobs: Option<u64>,
+    seconds: Option<f64>,
+}
+
+impl Resumed {
+    /// The checkpoint to resume from and the plan of its run, with the overrides.
+    fn plan(self) -> Result<(Plan, std::path::PathBuf), String> {
+        let checkpoint = if self.from.is_dir() {
+            glompo_core::manager::latest(&self.from).map_err(|e| e.to_string())?
+        } else {
+            self.from.clone()
+        };
+        let info = glompo_core::manager::inspect(&checkpoint).map_err(|e| e.to_string())?;
+        let Some(config) = info.config else {
+            return Err(format!(
+                "checkpoint {}: holds no config (it was taken by a library run); resume it from Rust",
+                checkpoint.display()
+            ));
+        };
+        // The run directory is the one the checkpoint lies in (DIR/checkpoints/NAME.json).
+        let source = checkpoint.parent().and_then(|p| p.parent()).map(std::path::Path::to_path_buf);
+        let Some(source) = source.filter(|s| s.join("evaluations.jsonl").is_file()) else {
+            return Err(format!(
+                "checkpoint {}: not in a run directory's checkpoints/ folder (no evaluations.jsonl beside it)",
+                checkpoint.display()
+            ));
+        };
+        let convergence = match (self.convergence, self.seconds) {
+            (c, None) => c,
+            (c, Some(s)) if s.is_finite() && s > 0.0 => {
+                let base = c.or_else(|| config["convergence"].as_str().map(str::to_owned));
+                let limit = format!("max_seconds(session={s})");
+                Some(base.map_or(limit.clone(), |b| format!("({b}) | {limit}")))
+            }
+            (_, Some(s)) => return Err(format!("--seconds: {s} is not a positive number of seconds")),
+        };
+        let overrides = Overrides {
+            dir: Some(self.dir.unwrap_or(source)),
+            overwrite: self.overwrite,
+            seed: None,
+            convergence,
+            max_jobs: self.max_jobs,
+        };
+        let plan = config::load_resolved(&checkpoint, config, overrides).map_err(|ConfigError(m)| m)?;
+        Ok((plan, checkpoint))
+    }
+}
+
+/// `--status-every`, checked.
+fn status_interval(seconds: f64) -> Result<Duration, String> {
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(every) if every <= MAX_STATUS_EVERY => Ok(every),
+        _ => Err(format!(
+            "--status-every: {seconds} is not a number of seconds from 0 to {}",
+            MAX_STATUS_EVERY.as_secs()
+        )),
+    }
+}
+
+/// `glompo checkpoint DIR`: asks the live run there for a checkpoint.
+fn request_checkpoint(dir: &std::path::Path) -> ExitCode {
+    let pid = match glompo_core::manager::live_run(dir) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => return fail(USAGE, &format!("{}: no run is going on in this directory", dir.display())),
+        Err(e) => return fail(FAILED, &e.to_string()),
+    };
+    let file = dir.join(glompo_core::manager::CHECKPOINT_FILE);
+    match std::fs::write(&file, b"") {
+        Ok(()) => {
+            eprintln!("glompo: asked the run (glompo process {pid}) for a checkpoint ({})", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(FAILED, &format!("{}: {e}", file.display())),
     }
 }
 
@@ -75,12 +178,19 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<reaper::Keeper>) -> ExitCode {
+fn run(
+    plan: Plan,
+    quiet: bool,
+    status_every: Option<Duration>,
+    keeper: Option<reaper::Keeper>,
+    resume: Option<std::path::PathBuf>,
+) -> ExitCode {
     let dir = plan.dir.clone();
     let interrupt = match signal::install() {
         Ok(flag) => flag,
         Err(e) => return fail(FAILED, &e),
     };
+    let signalled = std::sync::Arc::clone(&interrupt);
     let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
         .selector(plan.selector)
         .generator(plan.generator)
@@ -93,6 +203,7 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         .seed(plan.seed)
         .dir(&plan.dir)
         .overwrite(plan.overwrite)
+        .checkpoints(plan.checkpoints)
         .interrupt(interrupt)
         .config(plan.resolved);
     if let Some(h) = plan.hunter {
@@ -113,6 +224,9 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
             Err(e) => return fail(FAILED, &e.to_string()),
         }
     }
+    if let Some(checkpoint) = &resume {
+        builder = builder.resume(checkpoint);
+    }
     if let Some(limit) = plan.force_terminations_after {
         builder = builder.force_terminations_after(limit);
     }
@@ -123,6 +237,9 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         Ok(m) => m,
         Err(e) => return fail(if e.is_usage() { USAGE } else { FAILED }, &e.to_string()),
     };
+    if !quiet && let Some(checkpoint) = &resume {
+        eprintln!("glompo: resuming from {}", checkpoint.display());
+    }
     if !quiet {
         eprintln!(
             "glompo: minimising {} ({}-D) with up to {} jobs; writing {}",
@@ -144,7 +261,10 @@ fn run(plan: Plan, quiet: bool, status_every: Option<Duration>, keeper: Option<r
         Ok(result) => {
             report(&result, &dir, quiet);
             match result.end_reason {
-                EndReason::Interrupted { .. } => ExitCode::from(INTERRUPTED),
+                EndReason::Interrupted { .. } => match u8::try_from(signalled.signal()) {
+                    Ok(signal @ 1..=127) => ExitCode::from(SIGNALLED + signal),
+                    _ => ExitCode::from(FAILED),
+                },
                 ref end if end.is_failure() => ExitCode::from(FAILED),
                 _ => ExitCode::SUCCESS,
             }

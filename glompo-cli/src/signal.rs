@@ -1,7 +1,8 @@
-//! SIGINT, SIGTERM and SIGHUP end a run cleanly: the handler only raises the manager's [`Interrupt`],
-//! and the manager stops every optimizer, gives the evaluations in flight a few seconds, and writes
-//! the summary. A second signal (of any of the three kinds) abandons the evaluations in flight at
-//! once; the run still writes its summary and its processes are still killed.
+//! SIGINT, SIGTERM, SIGUSR1 and SIGHUP end a run cleanly: the handler only raises the manager's
+//! [`Interrupt`], and the manager takes a checkpoint, stops every optimizer, gives the evaluations in
+//! flight a few seconds, and writes the summary. A second signal (of any of these kinds) abandons the
+//! evaluations in flight at once; the run still writes its summary and its processes are still
+//! killed. SIGUSR1 is what Slurm sends before a job's walltime with `--signal=B:USR1@300`.
 
 use std::sync::{Arc, LazyLock};
 
@@ -18,7 +19,7 @@ extern "C" fn on_signal(signal: std::os::raw::c_int) {
 }
 
 /// The signals that end a run.
-const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+const SIGNALS: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1, Signal::SIGHUP];
 
 /// Installs the handler for the signals that end a run and returns the interrupt it raises. It also
 /// makes writes past a file-size limit fail (EFBIG) instead of killing the process with SIGXFSZ, so

@@ -47,6 +47,14 @@ pub enum CoreError {
         /// The process that holds it, as it wrote in the lock file (0 if unknown).
         pid: u32,
     },
+    /// A checkpoint cannot be read or does not fit the run directory it is resumed in.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A hunter or checker expression could not be parsed.
     #[error("{0}")]
     Expression(#[from] crate::expr::ParseError),
@@ -78,6 +86,7 @@ impl CoreError {
                 | CoreError::RunDirExists { .. }
                 | CoreError::RunDir { .. }
                 | CoreError::RunDirBusy { .. }
+                | CoreError::Checkpoint { .. }
                 | CoreError::Expression(_)
         )
     }

@@ -19,7 +19,7 @@ use glompo_core::expr::{expected_one_of, normalise_name};
 use glompo_core::fields::{Fields, found};
 use glompo_core::generator::{self, Generator};
 use glompo_core::hunter::{self, HunterExpr};
-use glompo_core::manager::DEFAULT_MAX_INITIAL_FAILURES;
+use glompo_core::manager::{CheckpointPolicy, DEFAULT_MAX_INITIAL_FAILURES};
 use glompo_core::rng::{GENERATOR_STREAM, SELECTOR_STREAM, derive_seed};
 use glompo_core::selector::{self, OptimizerSpec, Selector};
 use glompo_core::{Bounds, CoreError, Objective};
@@ -58,6 +58,7 @@ const FIELDS: &[&str] = &[
     "max_initial_failures",
     "seed",
     "output",
+    "checkpoint",
 ];
 
 /// The level-1 backends.
@@ -76,6 +77,9 @@ pub(crate) struct Overrides {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) overwrite: bool,
     pub(crate) seed: Option<u64>,
+    /// `glompo resume`'s: another checker expression, another `max_jobs`.
+    pub(crate) convergence: Option<String>,
+    pub(crate) max_jobs: Option<u64>,
 }
 
 /// A validated run, ready to be wired into a manager.
@@ -105,6 +109,7 @@ pub(crate) struct Plan {
     pub(crate) seed: u64,
     pub(crate) dir: PathBuf,
     pub(crate) overwrite: bool,
+    pub(crate) checkpoints: CheckpointPolicy,
     /// The whole config with every default filled in, as stored in `summary.json`.
     pub(crate) resolved: Value,
 }
@@ -114,6 +119,18 @@ pub(crate) const DEFAULT_CONVERGENCE: &str = "kills_after_convergence(0, 1)";
 
 /// How long the check of an external program waits for it to exit at once.
 const STARTUP_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Builds the plan of a run again from the resolved config a checkpoint holds (every path in it is
+/// absolute), with `glompo resume`'s overrides; nothing is written.
+pub(crate) fn load_resolved(
+    checkpoint: &Path,
+    config: Value,
+    overrides: Overrides,
+) -> Result<Plan, ConfigError> {
+    let in_file = |e: String| ConfigError(format!("checkpoint {}: config: {e}", checkpoint.display()));
+    let Value::Object(map) = config else { return Err(in_file("is not an object".into())) };
+    resolve(map, Path::new("/"), overrides).map_err(|e| in_file(e.to_string()))
+}
 
 /// Reads and validates `path`; nothing is written.
 pub(crate) fn load(path: &Path, overrides: Overrides) -> Result<Plan, ConfigError> {
@@ -137,7 +154,14 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         (None, None) => return Err(f.error("bounds", "required for an external objective")),
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64).min(MAX_JOBS);
-    let max_jobs = f.count("max_jobs", cpus, 1, MAX_JOBS)? as usize;
+    let max_jobs = f.count("max_jobs", cpus, 1, MAX_JOBS)?;
+    let max_jobs = match o.max_jobs {
+        Some(n) if (1..=MAX_JOBS).contains(&n) => n,
+        Some(n) => {
+            return Err(CoreError::config("--max-jobs", format!("must be from 1 to {MAX_JOBS}, found {n}")));
+        }
+        None => max_jobs,
+    } as usize;
     let backend = f.choice("backend", "threads", BACKENDS)?;
     let evaluation_timeout = f.seconds("evaluation_timeout_s")?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
@@ -168,7 +192,10 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
     let file_seed = f.u64("seed", 0)?;
     let seed = o.seed.unwrap_or(file_seed);
     let convergence = f.string("convergence")?.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
-    let checker = checker::parse(&convergence).map_err(|e| f.error("convergence", e.to_string()))?;
+    let checker = match &o.convergence {
+        Some(text) => checker::parse(text).map_err(|e| CoreError::config("--convergence", e.to_string()))?,
+        None => checker::parse(&convergence).map_err(|e| f.error("convergence", e.to_string()))?,
+    };
     let hunter = match f.string("hunters")? {
         Some(text) => Some(hunter::parse(&text, seed).map_err(|e| f.error("hunters", e.to_string()))?),
         None => None,
@@ -191,6 +218,7 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
     let split_printstreams = f.bool("split_printstreams", true)?;
     let force_terminations_after = f.seconds("force_terminations_after_s")?;
     let max_initial_failures = f.u64("max_initial_failures", DEFAULT_MAX_INITIAL_FAILURES)?;
+    let checkpoints = checkpoint(f.object("checkpoint")?)?;
     let (dir, overwrite) = output(f.object("output")?, o)?;
     f.finish()?;
     let runner_config = backend.starts_with("processes").then(|| {
@@ -231,6 +259,15 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         "max_initial_failures": max_initial_failures,
         "seed": seed,
         "output": {"dir": dir.to_string_lossy(), "overwrite": overwrite},
+        "checkpoint": {
+            "every_seconds": checkpoints.every_seconds,
+            "every_evals": checkpoints.every_evals,
+            "at_start": checkpoints.at_start,
+            "at_end": checkpoints.at_end,
+            "keep": checkpoints.keep,
+            "name": checkpoints.name,
+            "answer_within_s": checkpoints.answer_within.as_secs_f64(),
+        },
     });
     Ok(Plan {
         objective,
@@ -252,8 +289,35 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         seed,
         dir,
         overwrite,
+        checkpoints,
         resolved,
     })
+}
+
+/// `checkpoint`: when to write checkpoints (none but those asked for when it is absent).
+fn checkpoint(map: Option<Map<String, Value>>) -> Result<CheckpointPolicy, CoreError> {
+    let mut f = Fields::new("checkpoint", map.unwrap_or_default());
+    let defaults = CheckpointPolicy::default();
+    let policy = CheckpointPolicy {
+        every_seconds: f.seconds("every_seconds")?.map(|t| t.as_secs_f64()),
+        every_evals: match f.whole("every_evals")? {
+            Some(0) => return Err(f.error("every_evals", "must be at least 1")),
+            n => n,
+        },
+        at_start: f.bool("at_start", false)?,
+        at_end: f.bool("at_end", false)?,
+        keep: match f.whole("keep")? {
+            Some(0) => {
+                return Err(f.error("keep", "must be at least 1 (leave it out to keep every checkpoint)"));
+            }
+            n => n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        },
+        name: f.string("name")?.unwrap_or(defaults.name),
+        answer_within: f.seconds("answer_within_s")?.unwrap_or(defaults.answer_within),
+    };
+    f.finish()?;
+    policy.check()?;
+    Ok(policy)
 }
 
 /// The run directory and whether to overwrite it: the command line's, else `output`'s.

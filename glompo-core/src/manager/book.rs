@@ -39,6 +39,9 @@ pub(crate) struct RunBook {
     pub(crate) spawn_note: Option<String>,
     /// The sessions of the run; the last one is the current one.
     pub(crate) periods: Vec<Period>,
+    /// The checkpoints written, and the file names of those kept, oldest first.
+    pub(crate) checkpoints: u64,
+    pub(crate) checkpoint_files: Vec<String>,
 }
 
 impl RunBook {
@@ -54,6 +57,8 @@ impl RunBook {
             spawning: true,
             spawn_note: None,
             periods: vec![Period { start_unix, end_unix: None, seconds: 0.0 }],
+            checkpoints: 0,
+            checkpoint_files: Vec::new(),
         }
     }
 
@@ -61,6 +66,12 @@ impl RunBook {
     pub(crate) fn earlier_seconds(&self) -> f64 {
         let n = self.periods.len().saturating_sub(1);
         self.periods[..n].iter().map(|p| p.seconds).sum()
+    }
+
+    /// The book of a resumed run: this one, with a new session starting now.
+    pub(crate) fn resumed(mut self, start_unix: f64) -> Self {
+        self.periods.push(Period { start_unix, end_unix: None, seconds: 0.0 });
+        self
     }
 
     /// Ends the current session at `end_unix`, after `seconds` on the manager's clock.

@@ -175,6 +175,17 @@ pub enum Event<'a> {
         /// The optimizers it killed.
         killed: &'a [OptimizerId],
     },
+    /// A checkpoint was written.
+    Checkpoint {
+        /// Seconds since the run started.
+        t: f64,
+        /// The file.
+        path: &'a std::path::Path,
+        /// Its number among the run's checkpoints.
+        count: u64,
+        /// What took it (`every_seconds`, `CHKPT file`, `SIGUSR1`, ...).
+        reason: &'a str,
+    },
     /// A snapshot of the run, at every manager tick (100 ms).
     Progress(&'a Progress),
     /// The run ended; nothing follows.

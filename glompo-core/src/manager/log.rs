@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::checkpoint::{LogMarks, truncate_logs};
 use super::event::{Evaluated, Event, Observe, OptimizerEvent};
 use crate::error::{CoreError, Result};
 use crate::optimizer::OptimizerId;
@@ -16,6 +17,10 @@ pub const RUN_FILES: &[&str] = &["summary.json", "evaluations.jsonl", "optimizer
 
 /// The folder of the runner processes' printstreams, `NNNN.out` and `NNNN.err` (process backends).
 pub const PRINTSTREAMS: &str = "printstreams";
+
+/// The file that asks a live run for a checkpoint (`glompo checkpoint DIR` creates it; the run
+/// consumes it within a tick).
+pub const CHECKPOINT_FILE: &str = "CHKPT";
 
 /// The lock file a live run holds (an advisory `flock`) with the manager's pid in it.
 pub const LOCK_FILE: &str = ".glompo.lock";
@@ -109,6 +114,17 @@ fn glompo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             }
         }
     }
+    // Checkpoints belong to the run whose logs they were taken of.
+    let checkpoints = dir.join(super::checkpoint::CHECKPOINTS);
+    if checkpoints.is_dir() {
+        for entry in fs::read_dir(&checkpoints).map_err(|e| CoreError::io(&checkpoints, e))? {
+            let path = entry.map_err(|e| CoreError::io(&checkpoints, e))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if (name.ends_with(".json") || name.ends_with(".json.tmp")) && path.is_file() {
+                run.push(path);
+            }
+        }
+    }
     let mut stale = Vec::new();
     let tmp = dir.join("summary.json.tmp");
     if tmp.is_file() {
@@ -116,7 +132,9 @@ fn glompo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     }
     for entry in fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))? {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
-        if entry.file_name().to_str().and_then(stop_file_id).is_some() && entry.path().is_file() {
+        let name = entry.file_name();
+        let name = name.to_str().unwrap_or("");
+        if (stop_file_id(name).is_some() || name == CHECKPOINT_FILE) && entry.path().is_file() {
             stale.push(entry.path());
         }
     }
@@ -135,10 +153,12 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
     for path in run.iter().chain(&stale) {
         fs::remove_file(path).map_err(|e| CoreError::io(path, e))?;
     }
-    let streams = dir.join(PRINTSTREAMS);
-    // A printstreams folder that still holds files of the user's stays; an empty one is glompo's.
-    if streams.is_dir() && fs::read_dir(&streams).is_ok_and(|mut d| d.next().is_none()) {
-        fs::remove_dir(&streams).map_err(|e| CoreError::io(&streams, e))?;
+    // A printstreams or checkpoints folder that still holds files of the user's stays; an empty one
+    // is glompo's.
+    for folder in [dir.join(PRINTSTREAMS), dir.join(super::checkpoint::CHECKPOINTS)] {
+        if folder.is_dir() && fs::read_dir(&folder).is_ok_and(|mut d| d.next().is_none()) {
+            fs::remove_dir(&folder).map_err(|e| CoreError::io(&folder, e))?;
+        }
     }
     Ok(())
 }
@@ -160,6 +180,13 @@ impl LogFile {
             .create_new(true)
             .open(&path)
             .map_err(|e| CoreError::io(&path, e))?;
+        Ok(LogFile { path, writer: Some(BufWriter::with_capacity(1 << 16, file)), failed: None })
+    }
+
+    /// Opens an existing log to write after its end (a resumed run).
+    fn append(path: PathBuf) -> Result<Self> {
+        let file =
+            OpenOptions::new().read(true).append(true).open(&path).map_err(|e| CoreError::io(&path, e))?;
         Ok(LogFile { path, writer: Some(BufWriter::with_capacity(1 << 16, file)), failed: None })
     }
 
@@ -287,6 +314,46 @@ impl RunLog {
         Ok(RunLog { files })
     }
 
+    /// Locks `dir` for the resumed run of a checkpoint taken in `source` and opens its logs cut back to
+    /// `marks` (checked by the caller): in `source` itself the logs are truncated; a new `dir` is
+    /// prepared as for a new run and gets a copy of the logs up to the marks.
+    pub(crate) fn resume(dir: &Path, source: &Path, marks: &LogMarks, overwrite: bool) -> Result<Self> {
+        let lock = lock_dir(dir)?;
+        let same = fs::canonicalize(dir).map_err(|e| CoreError::io(dir, e))?
+            == fs::canonicalize(source).map_err(|e| CoreError::io(source, e))?;
+        if same {
+            // Requests left from before the resume would act on it.
+            let (_, stale) = glompo_files(dir)?;
+            for path in &stale {
+                fs::remove_file(path).map_err(|e| CoreError::io(path, e))?;
+            }
+            truncate_logs(dir, marks)?;
+        } else {
+            prepare_dir(dir, overwrite)?;
+            for (name, mark) in
+                [("evaluations.jsonl", &marks.evaluations), ("optimizers.jsonl", &marks.optimizers)]
+            {
+                let (from, to) = (source.join(name), dir.join(name));
+                let copy = || -> std::io::Result<()> {
+                    let mut input = File::open(&from)?.take(mark.bytes);
+                    let mut output = OpenOptions::new().write(true).create_new(true).open(&to)?;
+                    std::io::copy(&mut input, &mut output)?;
+                    output.sync_all()
+                };
+                copy().map_err(|e| CoreError::io(&to, e))?;
+            }
+        }
+        Ok(RunLog {
+            files: Some(Files {
+                dir: dir.to_path_buf(),
+                line: Vec::with_capacity(512),
+                evaluations: LogFile::append(dir.join("evaluations.jsonl"))?,
+                optimizers: LogFile::append(dir.join("optimizers.jsonl"))?,
+                _lock: lock,
+            }),
+        })
+    }
+
     pub(crate) fn dir(&self) -> Option<&Path> {
         self.files.as_ref().map(|f| f.dir.as_path())
     }
@@ -328,7 +395,9 @@ impl RunLog {
             && let Ok(entries) = fs::read_dir(&f.dir)
         {
             for entry in entries.flatten() {
-                if entry.file_name().to_str().and_then(stop_file_id).is_some() {
+                let name = entry.file_name();
+                let name = name.to_str().unwrap_or("");
+                if stop_file_id(name).is_some() || name == CHECKPOINT_FILE {
                     let _ = fs::remove_file(entry.path());
                 }
             }
@@ -343,7 +412,7 @@ impl Observe for RunLog {
         match event {
             Event::Evaluation(line) => self.evaluation(line),
             Event::Optimizer(event) => self.optimizer_event(event),
-            Event::Hunt { .. } | Event::Progress(_) | Event::Finished(_) => Ok(()),
+            Event::Hunt { .. } | Event::Checkpoint { .. } | Event::Progress(_) | Event::Finished(_) => Ok(()),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! expression is true or no optimizer is left to run.
 
 mod book;
+mod checkpoint;
 mod event;
 mod log;
 mod run;
@@ -19,10 +20,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use checkpoint::{
+    CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINTS, CheckpointInfo, CheckpointPolicy, DEFAULT_NAME,
+    inspect, latest,
+};
 pub use event::{
     EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
 };
-pub use log::{LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
+pub use log::{CHECKPOINT_FILE, LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
 
 use crate::backend::{Backend, ThreadBackend};
 use crate::checker::{self, CheckerExpr, EndCause};
@@ -82,6 +87,11 @@ impl Interrupt {
         self.count.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The number of the signal that raised the first interrupt (0: none, or a request).
+    pub fn signal(&self) -> i32 {
+        self.signal.load(Ordering::SeqCst)
+    }
+
     /// How many interrupts were raised.
     pub fn count(&self) -> u32 {
         self.count.load(Ordering::SeqCst)
@@ -95,6 +105,8 @@ impl Interrupt {
             1 => "SIGHUP".to_owned(),
             2 => "SIGINT".to_owned(),
             3 => "SIGQUIT".to_owned(),
+            10 => "SIGUSR1".to_owned(),
+            12 => "SIGUSR2".to_owned(),
             15 => "SIGTERM".to_owned(),
             n => format!("signal {n}"),
         }
@@ -133,6 +145,7 @@ pub struct ManagerBuilder {
     config: Option<serde_json::Value>,
     interrupt: Option<Arc<Interrupt>>,
     observers: Vec<Box<dyn Observe>>,
+    resume: Option<PathBuf>,
     settings: Settings,
 }
 
@@ -150,6 +163,7 @@ pub(crate) struct Settings {
     pub(crate) end_timeout: Option<Duration>,
     pub(crate) force_terminations_after: Option<Duration>,
     pub(crate) max_initial_failures: u64,
+    pub(crate) checkpoints: CheckpointPolicy,
 }
 
 impl Default for Settings {
@@ -165,6 +179,7 @@ impl Default for Settings {
             end_timeout: None,
             force_terminations_after: None,
             max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
+            checkpoints: CheckpointPolicy::default(),
         }
     }
 }
@@ -334,6 +349,24 @@ impl ManagerBuilder {
         self.observer(Box::new(event::Status::new(interval, sink)))
     }
 
+    /// When to write checkpoints into `DIR/checkpoints/` (default: only when asked, by a `CHKPT` file
+    /// in the run directory or an interrupt). Needs a run directory.
+    pub fn checkpoints(mut self, policy: CheckpointPolicy) -> Self {
+        self.settings.checkpoints = policy;
+        self
+    }
+
+    /// Continues the run a checkpoint was taken of, instead of starting a new one. The manager must be
+    /// configured as that run was (the same objective, bounds, optimizers and seed: what differs is an
+    /// error); the checker, `max_jobs` and time limits may differ. The run directory is the
+    /// checkpoint's unless [`dir`](Self::dir) names another, into which the logs up to the checkpoint
+    /// are copied. The logs are cut back to the checkpoint, `call_id`s go on from it, and every
+    /// optimizer alive then continues from its saved state.
+    pub fn resume(mut self, checkpoint: impl Into<PathBuf>) -> Self {
+        self.resume = Some(checkpoint.into());
+        self
+    }
+
     /// Adds an observer: it receives every [`Event`] of the run as it happens, after the log writer.
     pub fn observer(mut self, observer: Box<dyn Observe>) -> Self {
         self.observers.push(observer);
@@ -345,6 +378,13 @@ impl ManagerBuilder {
         let selector =
             self.selector.ok_or_else(|| CoreError::config("optimizers", "a selector is required"))?;
         let settings = self.settings;
+        settings.checkpoints.check()?;
+        if settings.dir.is_none() && settings.checkpoints != CheckpointPolicy::default() {
+            return Err(CoreError::config("checkpoint", "checkpoints need a run directory"));
+        }
+        if settings.dir.is_none() && self.resume.is_some() {
+            return Err(CoreError::config("resume", "a resumed run needs a run directory"));
+        }
         if settings.max_jobs == 0 {
             return Err(CoreError::config("max_jobs", "must be at least 1"));
         }
@@ -380,6 +420,7 @@ impl ManagerBuilder {
             config: self.config,
             interrupt: self.interrupt.unwrap_or_default(),
             observers: self.observers,
+            resume: self.resume,
             settings,
         })
     }
@@ -397,6 +438,7 @@ pub struct Manager {
     config: Option<serde_json::Value>,
     interrupt: Arc<Interrupt>,
     observers: Vec<Box<dyn Observe>>,
+    resume: Option<PathBuf>,
     settings: Settings,
 }
 
@@ -423,6 +465,7 @@ impl Manager {
             config: None,
             interrupt: None,
             observers: Vec::new(),
+            resume: None,
             settings: Settings::default(),
         }
     }
