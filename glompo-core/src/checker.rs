@@ -13,9 +13,13 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::expr::{
     self, ANY, Call, Expr, LeafResult, NON_NEGATIVE, POSITIVE, ParseError, Signature, fmt_num,
 };
+use crate::state::{self, StateError};
 
 /// The run's counters, as checkers see them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,9 +44,13 @@ pub struct RunState {
 
 /// A stop condition: `true` ends the run. Its `Display` is its config form, e.g. `max_evals(1000)`.
 ///
+/// A checker that remembers something (here the first best value) saves and restores it, so that a
+/// resumed run ends when the uninterrupted one would have:
+///
 /// ```
 /// use std::fmt;
 /// use glompo_core::checker::{Checker, CheckerExpr, RunState};
+/// use glompo_core::state::StateError;
 ///
 /// /// Stops when the best value has dropped below a fraction of the first one seen.
 /// struct Fraction { first: Option<f64>, ratio: f64 }
@@ -57,11 +65,26 @@ pub struct RunState {
 ///         let first = *self.first.get_or_insert(best);
 ///         best <= first * self.ratio
 ///     }
+///
+///     fn save(&self) -> serde_json::Value {
+///         serde_json::json!({ "first": self.first })
+///     }
+///
+///     fn restore(&mut self, state: &serde_json::Value) -> Result<(), StateError> {
+///         match state.get("first") {
+///             Some(serde_json::Value::Null) => self.first = None,
+///             Some(v) if v.is_f64() => self.first = v.as_f64(),
+///             _ => return Err(StateError::new(format!("checker {self}"), format!("expected {{\"first\": …}}, found {state}"))),
+///         }
+///         Ok(())
+///     }
 /// }
 ///
 /// let mut c = CheckerExpr::leaf(Box::new(Fraction { first: None, ratio: 0.5 }));
 /// assert!(!c.check(&RunState { best_fx: Some(8.0), ..Default::default() }));
-/// assert!(c.check(&RunState { best_fx: Some(4.0), ..Default::default() }));
+/// let mut resumed = CheckerExpr::leaf(Box::new(Fraction { first: None, ratio: 0.5 }));
+/// resumed.restore(&c.save()).unwrap();
+/// assert!(resumed.check(&RunState { best_fx: Some(4.0), ..Default::default() }));
 /// ```
 pub trait Checker: Send + fmt::Display {
     /// Whether the run should end.
@@ -78,6 +101,21 @@ pub trait Checker: Send + fmt::Display {
     /// [`EndCause::Criterion`].
     fn cause(&self) -> EndCause {
         EndCause::Criterion
+    }
+
+    /// Its state, for a checkpoint: what its later answers depend on besides its configuration and
+    /// the [`RunState`]. Of the built-in checkers only [`KillsAfterConvergence`] has one (the kill
+    /// count it latched); the others read only the run's counters and clocks, which the manager keeps.
+    /// The default, for a stateless checker: `null`. See [`crate::state`].
+    fn save(&self) -> Value {
+        Value::Null
+    }
+
+    /// Continues from `state`, made by [`Checker::save`] of a checker built from the same
+    /// configuration. A state of another shape is an error naming the checker; a stateful checker
+    /// refuses `null`. The default, for a stateless checker, accepts `null` only.
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        state::stateless(&format!("checker {self}"), state)
     }
 }
 
@@ -157,6 +195,17 @@ impl CheckerExpr {
             },
             Expr::And(a, b) => Some(a.budget()?.max(b.budget()?)),
         }
+    }
+
+    /// The states of the leaves ([`Checker::save`]), as a list in leaf order.
+    pub fn save(&self) -> Value {
+        self.save_leaves(|leaf| leaf.save())
+    }
+
+    /// Restores every leaf from a list made by [`CheckerExpr::save`] of the same expression; a list of
+    /// another length, or a leaf's state of another shape, is an error naming the leaf.
+    pub fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.restore_leaves("checker", state, &mut |leaf, s| leaf.restore(s))
     }
 
     /// The causes of the leaves that were true at the last evaluation, each once, left to right.
@@ -345,6 +394,18 @@ impl Checker for KillsAfterConvergence {
         self.kills_at_convergence.is_some_and(|k| run.optimizers_killed - k >= self.n_killed)
     }
 
+    /// `{"kills_at_convergence": 6}`, or `null` in it before the convergences: the kill count it
+    /// latched.
+    fn save(&self) -> Value {
+        state::save(&KillsAfterConvergenceState { kills_at_convergence: self.kills_at_convergence })
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        let saved: KillsAfterConvergenceState = state::load(&format!("checker {self}"), state)?;
+        self.kills_at_convergence = saved.kills_at_convergence;
+        Ok(())
+    }
+
     fn cause(&self) -> EndCause {
         EndCause::OptimizersConverged
     }
@@ -354,6 +415,14 @@ impl fmt::Display for KillsAfterConvergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "kills_after_convergence({}, {})", self.n_killed, self.n_converged)
     }
+}
+
+/// The state of a [`KillsAfterConvergence`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KillsAfterConvergenceState {
+    #[serde(deserialize_with = "Option::deserialize")]
+    kills_at_convergence: Option<u64>,
 }
 
 /// `kills_after_convergence(n_killed, n_converged)` as an expression: the default checker.
@@ -439,90 +508,4 @@ pub fn parse(text: &str) -> Result<CheckerExpr, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(c: &mut CheckerExpr, run: &RunState) -> bool {
-        c.check(run)
-    }
-
-    #[test]
-    fn target_cost_edges() {
-        let at = |fx: f64| RunState { best_fx: Some(fx), ..RunState::default() };
-        // The original's cases: TargetCost(0.9e-6) is true at fx = 0 (within atol); TargetCost(-2e-6) is false.
-        assert!(check(&mut parse("target_cost(0.9e-6)").unwrap(), &at(0.0)));
-        assert!(!check(&mut parse("target_cost(-2e-6)").unwrap(), &at(0.0)));
-        assert!(check(&mut target_cost(1.0, 0.0), &at(1.0)));
-        assert!(!check(&mut target_cost(1.0, 0.0), &at(1.0 + 1e-12)));
-        assert!(!check(&mut target_cost(1.0, 0.0), &RunState::default()));
-    }
-
-    #[test]
-    fn counters_and_time() {
-        let run = RunState {
-            evaluations: 100,
-            session_seconds: 5.0,
-            overall_seconds: 12.0,
-            optimizers_converged: 2,
-            ..RunState::default()
-        };
-        assert!(check(&mut max_evals(100), &run));
-        assert!(!check(&mut max_evals(101), &run));
-        assert!(check(&mut max_seconds(5.0), &run));
-        assert!(!check(&mut max_seconds(6.0), &run));
-        assert!(check(&mut parse("max_seconds(overall=10)").unwrap(), &run));
-        assert!(check(&mut n_converged(2), &run));
-        assert!(!check(&mut n_converged(3), &run));
-    }
-
-    #[test]
-    fn kills_after_convergence_latches() {
-        // The original's sequence for KillsAfterConvergence(4, 2).
-        let mut c = parse("kills_after_convergence(4, 2)").unwrap();
-        let at = |converged: u64, killed: u64| RunState {
-            optimizers_converged: converged,
-            optimizers_killed: killed,
-            ..RunState::default()
-        };
-        assert!(!c.check(&at(0, 0)));
-        assert!(!c.check(&at(1, 5)));
-        assert!(!c.check(&at(2, 6)), "latches at 6 kills");
-        assert!(!c.check(&at(2, 9)));
-        assert!(c.check(&at(2, 10)));
-        assert!(c.check(&at(3, 10)));
-        let mut default = kills_after_convergence(0, 1);
-        assert!(!default.check(&at(0, 3)));
-        assert!(default.check(&at(1, 3)));
-    }
-
-    #[test]
-    fn kill_and_start_counts() {
-        let run = RunState { optimizers_killed: 3, optimizers_started: 7, ..RunState::default() };
-        assert!(check(&mut max_kills(3), &run));
-        assert!(!check(&mut max_kills(4), &run));
-        assert!(check(&mut max_optimizers_started(7), &run));
-        assert!(!check(&mut parse("max_optimizers_started(8)").unwrap(), &run));
-    }
-
-    #[test]
-    fn strings_round_trip() {
-        for text in [
-            "max_evals(100000) | target_cost(0, 1e-6)",
-            "max_seconds(overall=60) & n_converged(3)",
-            "max_seconds(session=2.5)",
-        ] {
-            assert_eq!(parse(text).unwrap().to_string(), text);
-        }
-        let err = parse("max_seconds()").unwrap_err();
-        assert_eq!(err.message, "max_seconds takes one of `session` or `overall`");
-        let err = parse("max_evals(10) | max_evalz(3)").unwrap_err();
-        assert_eq!(err.column, 17);
-        assert!(
-            err.message.starts_with(
-                "unknown checker `max_evalz`; did you mean `max_evals`? expected one of max_evals,"
-            ),
-            "{}",
-            err.message
-        );
-    }
-}
+mod tests;

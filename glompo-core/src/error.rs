@@ -58,6 +58,9 @@ pub enum CoreError {
     /// A hunter or checker expression could not be parsed.
     #[error("{0}")]
     Expression(#[from] crate::expr::ParseError),
+    /// A saved state of a selector, generator, hunter or checker could not be restored.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// An optimizer failed outside of an evaluation.
     #[error(transparent)]
     Optimizer(#[from] OptimizerError),

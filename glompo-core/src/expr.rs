@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use crate::state::{self, StateError};
+
 /// A tree of leaves of type `T` combined with `&` and `|`.
 pub enum Expr<T: ?Sized> {
     /// One condition, with the value it had at the last evaluation (`None`: skipped or never evaluated).
@@ -85,6 +87,23 @@ impl<T: ?Sized> Expr<T> {
         }
     }
 
+    /// The leaves, left to right, to change.
+    pub fn leaves_mut(&mut self) -> Vec<&mut T> {
+        let mut out = Vec::new();
+        self.collect_leaves_mut(&mut out);
+        out
+    }
+
+    fn collect_leaves_mut<'a>(&'a mut self, out: &mut Vec<&'a mut T>) {
+        match self {
+            Expr::Leaf(item, _) => out.push(item),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.collect_leaves_mut(out);
+                b.collect_leaves_mut(out);
+            }
+        }
+    }
+
     /// The leaves' last values, left to right (`None`: skipped).
     pub fn leaf_values(&self) -> Vec<Option<bool>> {
         match self {
@@ -100,6 +119,46 @@ impl<T: ?Sized> Expr<T> {
     /// Displays the tree with each leaf's last value: `[a = true | b = skipped]`.
     pub fn with_values(&self) -> WithValues<'_, T> {
         WithValues(self)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> Expr<T> {
+    /// The leaves' states, made by `save`, as a JSON list in leaf order (`null` for a stateless leaf).
+    pub fn save_leaves(&self, save: impl Fn(&T) -> serde_json::Value) -> serde_json::Value {
+        serde_json::Value::Array(self.leaves().into_iter().map(save).collect())
+    }
+
+    /// Restores every leaf with `restore` from a list made by [`Expr::save_leaves`]. A state that is
+    /// not a list of one state per leaf is an error naming the expression (of `kind`, `hunter` or
+    /// `checker`); a leaf's error says which leaf it is. The length is checked before any leaf is
+    /// restored; after a leaf's error the leaves before it are restored and the others are not, so
+    /// an expression whose restore failed should be rebuilt.
+    pub fn restore_leaves(
+        &mut self,
+        kind: &str,
+        state: &serde_json::Value,
+        restore: &mut dyn FnMut(&mut T, &serde_json::Value) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        let n = self.leaves().len();
+        let list = match state.as_array() {
+            Some(list) if list.len() == n => list,
+            other => {
+                let found = match other {
+                    Some(list) => format!("a list of {}", list.len()),
+                    None => state::excerpt(state),
+                };
+                return Err(StateError::new(
+                    format!("{kind} expression `{self}`"),
+                    format!("expected a list of {n} states, one per condition, found {found}"),
+                ));
+            }
+        };
+        for (i, (leaf, saved)) in self.leaves_mut().into_iter().zip(list).enumerate() {
+            restore(leaf, saved).map_err(|e| {
+                StateError::new(format!("{} (condition {} of {n})", e.component, i + 1), e.message)
+            })?;
+        }
+        Ok(())
     }
 }
 

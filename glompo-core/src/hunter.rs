@@ -12,12 +12,15 @@
 
 use std::fmt;
 
+use serde_json::Value;
+
 use crate::expr::{
     self, Call, Expr, FRACTION, LeafResult, NON_NEGATIVE, POSITIVE, ParseError, Signature, fmt_num,
 };
 use crate::point::Bounds;
 use crate::record::OptimizerRecord;
-use crate::rng::{HUNTER_STREAMS, SeededRng, derive_seed};
+use crate::rng::{RunSeeds, SeededRng};
+use crate::state::{self, StateError};
 
 /// What a hunter sees: the hunter, one victim, every optimizer of the run and the bounds.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +76,20 @@ pub trait Hunter: Send + fmt::Display {
     fn optimizer_type(&self) -> Option<&str> {
         None
     }
+
+    /// Its state, for a checkpoint: everything its later verdicts depend on besides its configuration
+    /// and the [`HuntContext`] (the random hunters' RNGs). The default, for a stateless hunter:
+    /// `null`. See [`crate::state`].
+    fn save(&self) -> Value {
+        Value::Null
+    }
+
+    /// Continues from `state`, made by [`Hunter::save`] of a hunter built from the same configuration.
+    /// A state of another shape is an error naming the hunter; a stateful hunter refuses `null`. The
+    /// default, for a stateless hunter, accepts `null` only.
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        state::stateless(&format!("hunter {self}"), state)
+    }
 }
 
 /// A combination of hunters.
@@ -111,6 +128,26 @@ impl HunterExpr {
     /// ```
     pub fn optimizer_types(&self) -> Vec<&str> {
         self.leaves().into_iter().filter_map(|leaf| leaf.optimizer_type()).collect()
+    }
+
+    /// The states of the leaves ([`Hunter::save`]), as a list in leaf order.
+    ///
+    /// ```
+    /// let h = glompo_core::hunter::parse("min_evals(5) & time_annealing(2)", 7).unwrap();
+    /// let saved = h.save();
+    /// assert!(saved[0].is_null() && saved[1]["rng"].is_object());
+    /// let mut fresh = glompo_core::hunter::parse("min_evals(5) & time_annealing(2)", 7).unwrap();
+    /// fresh.restore(&saved).unwrap();
+    /// assert!(fresh.restore(&serde_json::json!([null])).is_err(), "one state per leaf");
+    /// ```
+    pub fn save(&self) -> Value {
+        self.save_leaves(|leaf| leaf.save())
+    }
+
+    /// Restores every leaf from a list made by [`HunterExpr::save`] of the same expression; a list of
+    /// another length, or a leaf's state of another shape, is an error naming the leaf.
+    pub fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.restore_leaves("hunter", state, &mut |leaf, s| leaf.restore(s))
     }
 }
 
@@ -306,6 +343,16 @@ impl Hunter for TimeAnnealing {
         let ratio = ctx.hunter.evaluations() as f64 / ctx.victim.evaluations().max(1) as f64;
         self.rng.uniform_in(0.0, self.crit_ratio) > ratio
     }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.rng = state::load_rng(&format!("hunter {self}"), state)?;
+        Ok(())
+    }
 }
 
 impl fmt::Display for TimeAnnealing {
@@ -339,6 +386,16 @@ impl Hunter for ValueAnnealing {
         }
         let keep = (self.med_kill_chance.ln() * ((h.fx - v.fx) / h.fx).abs()).exp();
         self.rng.uniform() > keep
+    }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.rng = state::load_rng(&format!("hunter {self}"), state)?;
+        Ok(())
     }
 }
 
@@ -453,170 +510,17 @@ fn build(call: &Call, seed: u64) -> LeafResult<Box<dyn Hunter>> {
 }
 
 /// Parses a hunter expression such as `min_evals(500) & (best_unmoving(2000, 0.01) | parameter_distance(0.05))`.
-/// Random hunters (`time_annealing`, `value_annealing`) get their own seeds derived from `seed`.
-pub fn parse(text: &str, seed: u64) -> Result<HunterExpr, ParseError> {
+/// Random hunters (`time_annealing`, `value_annealing`) get their own seeds derived from the run seed
+/// `run_seed`, one per leaf ([`RunSeeds::hunter_leaf`]).
+pub fn parse(text: &str, run_seed: u64) -> Result<HunterExpr, ParseError> {
+    let seeds = RunSeeds::new(run_seed);
     let mut leaf = 0;
     expr::parse(text, &mut |call| {
+        let seed = seeds.hunter_leaf(leaf);
         leaf += 1;
-        build(call, derive_seed(seed, HUNTER_STREAMS + leaf))
+        build(call, seed)
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: u64, values: &[f64], xs: &[f64]) -> OptimizerRecord {
-        let mut r = OptimizerRecord::new(id, "t", 1, 100);
-        for (fx, x) in values.iter().zip(xs.iter().cycle()) {
-            r.record(&[*x, 0.0], *fx);
-        }
-        r
-    }
-
-    fn verdict(h: &mut HunterExpr, hunter: &OptimizerRecord, victim: &OptimizerRecord) -> bool {
-        let bounds = Bounds::uniform(2, 0.0, 10.0).unwrap();
-        let all = [hunter.clone(), victim.clone()];
-        let ctx = HuntContext { hunter, victim, optimizers: &all, bounds: &bounds };
-        h.hunt(&ctx)
-    }
-
-    #[test]
-    fn best_unmoving_truth_table() {
-        // The original's case: [10]*10 + [1]*10 + [0.9]*10.
-        let vals: Vec<f64> = std::iter::repeat_n(10.0, 10)
-            .chain(std::iter::repeat_n(1.0, 10))
-            .chain(std::iter::repeat_n(0.9, 10))
-            .collect();
-        let victim = record(2, &vals, &[1.0]);
-        let hunter = record(1, &[0.0], &[1.0]);
-        for (calls, tol, expected) in
-            [(12, 0.0, false), (8, 0.0, true), (11, 0.1, true), (12, 0.91, true), (30, 0.0, false)]
-        {
-            assert_eq!(
-                verdict(&mut best_unmoving(calls, tol), &hunter, &victim),
-                expected,
-                "calls {calls} tol {tol}"
-            );
-        }
-    }
-
-    #[test]
-    fn min_evals_and_distance() {
-        let hunter = record(1, &[0.0], &[5.0]);
-        let near = record(2, &[1.0, 2.0, 3.0], &[5.5]);
-        let far = record(3, &[1.0, 2.0, 3.0], &[9.0]);
-        assert!(verdict(&mut min_evals(3), &hunter, &near));
-        assert!(!verdict(&mut min_evals(4), &hunter, &near));
-        // The diagonal of [0, 10]^2 is 14.14; 0.05 of it is 0.707.
-        assert!(verdict(&mut parameter_distance(0.05), &hunter, &near));
-        assert!(!verdict(&mut parameter_distance(0.05), &hunter, &far));
-        assert!(verdict(&mut parameter_distance(0.3), &hunter, &far));
-    }
-
-    #[test]
-    fn evaluations_unmoving_and_invalid_points() {
-        let hunter = record(1, &[0.0], &[1.0]);
-        let flat = record(2, &[9.0, 5.0, 5.0, 5.0], &[1.0]);
-        let spread = record(3, &[1.0, 2.0, 3.0], &[1.0]);
-        assert!(verdict(&mut evaluations_unmoving(3, 0.0), &hunter, &flat));
-        assert!(!verdict(&mut evaluations_unmoving(4, 0.0), &hunter, &flat));
-        // The standard deviation of 1, 2, 3 is 0.816; the last value is 3.
-        assert!(!verdict(&mut evaluations_unmoving(3, 0.2), &hunter, &spread));
-        assert!(verdict(&mut evaluations_unmoving(3, 0.3), &hunter, &spread));
-        assert!(!verdict(&mut evaluations_unmoving(5, 0.3), &hunter, &spread));
-        let nan = f64::NAN;
-        let invalid = record(4, &[1.0, nan, nan, nan, nan], &[1.0]);
-        assert!(verdict(&mut last_points_invalid(4), &hunter, &invalid));
-        assert!(!verdict(&mut last_points_invalid(5), &hunter, &invalid));
-        let recovered = record(5, &[nan, nan, nan, nan, nan, 2.0], &[1.0]);
-        assert!(!verdict(&mut last_points_invalid(1), &hunter, &recovered));
-    }
-
-    #[test]
-    fn step_size_and_type() {
-        let hunter = record(1, &[0.0], &[1.0]);
-        // Steps of 0.01 in a box whose diagonal is 14.14: 0.0007 of it.
-        let creeping = record(2, &[3.0; 6], &[1.0, 1.01, 1.02, 1.03, 1.04, 1.05]);
-        let jumping = record(3, &[3.0; 6], &[1.0, 5.0]);
-        assert!(verdict(&mut step_size(5, 0.001), &hunter, &creeping));
-        assert!(!verdict(&mut step_size(5, 0.0005), &hunter, &creeping));
-        assert!(!verdict(&mut step_size(7, 0.001), &hunter, &creeping), "needs 7 evaluations");
-        assert!(!verdict(&mut step_size(5, 0.05), &hunter, &jumping));
-        let mut nm = OptimizerRecord::new(4, "nelder-mead", 1, 0);
-        nm.record(&[1.0, 1.0], 1.0);
-        assert!(verdict(&mut parse("type_hunter(nelder_mead)", 1).unwrap(), &hunter, &nm));
-        assert!(!verdict(&mut type_hunter("cma-es"), &hunter, &nm));
-        assert_eq!(type_hunter("Nelder_Mead").to_string(), "type_hunter(\"nelder-mead\")");
-        let h = parse("type_hunter(bfgs) | min_evals(3) & type_hunter(\"Nelder-Mead\")", 0).unwrap();
-        assert_eq!(h.optimizer_types(), ["bfgs", "nelder_mead"]);
-        assert!(min_evals(3).optimizer_types().is_empty());
-    }
-
-    /// How often `h` kills `victim` over `n` hunts.
-    fn kill_rate(h: &mut HunterExpr, hunter: &OptimizerRecord, victim: &OptimizerRecord, n: usize) -> f64 {
-        (0..n).filter(|_| verdict(h, hunter, victim)).count() as f64 / n as f64
-    }
-
-    #[test]
-    fn annealing_hunters_kill_at_their_rates_reproducibly() {
-        let short = record(1, &[1.0; 10], &[1.0]);
-        let long = record(2, &[2.0; 40], &[1.0]);
-        // time_annealing(1): kill when U(0, 1) > 10 / 40.
-        let rate = kill_rate(&mut parse("time_annealing()", 3).unwrap(), &short, &long, 4000);
-        assert!((rate - 0.75).abs() < 0.03, "{rate}");
-        assert_eq!(kill_rate(&mut parse("time_annealing(1)", 3).unwrap(), &long, &short, 500), 0.0);
-        // value_annealing(0.5): the victim's best (2) is twice the hunter's (1), so it dies half the time.
-        let rate = kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &short, &long, 4000);
-        assert!((rate - 0.5).abs() < 0.03, "{rate}");
-        assert_eq!(kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &long, &short, 500), 0.0);
-        let zero = record(3, &[0.0], &[1.0]);
-        assert_eq!(kill_rate(&mut parse("value_annealing(0.5)", 3).unwrap(), &zero, &long, 500), 0.0);
-        // The same seed gives the same verdicts; another seed other ones.
-        let seq = |seed: u64| -> Vec<bool> {
-            let mut h = parse("time_annealing(2)", seed).unwrap();
-            (0..64).map(|_| verdict(&mut h, &short, &long)).collect()
-        };
-        assert_eq!(seq(5), seq(5));
-        assert_ne!(seq(5), seq(6));
-        let err = parse("value_annealing(1.5)", 1).unwrap_err();
-        assert_eq!(err.message, "`med_kill_chance` of value_annealing must be in (0, 1)");
-    }
-
-    #[test]
-    fn the_window_is_the_longest_leaf_window() {
-        let h =
-            parse("min_evals(5) & (best_unmoving(300) | evaluations_unmoving(40, 0.1) | step_size(70))", 0)
-                .unwrap();
-        assert_eq!(h.window(), 300);
-        assert_eq!(min_evals(3).window(), 0);
-    }
-
-    #[test]
-    fn parse_builds_leaves_and_reports_errors() {
-        let mut h =
-            parse("min_evals(3) & (best-unmoving(calls=8) | parameter_distance(0.05, test_all=true))", 1)
-                .unwrap();
-        assert_eq!(
-            h.to_string(),
-            "min_evals(3) & (best_unmoving(8, 0) | parameter_distance(0.05, test_all=true))"
-        );
-        let vals = [5.0; 12];
-        let victim = record(2, &vals, &[9.0]);
-        let hunter = record(1, &[0.0], &[1.0]);
-        assert!(verdict(&mut h, &hunter, &victim));
-        assert_eq!(
-            h.with_values().to_string(),
-            "[min_evals(3) = true & [best_unmoving(8, 0) = true | parameter_distance(0.05, test_all=true) = skipped]]"
-        );
-        let err = parse("min_evals(3) & best_unmovin(5)", 1).unwrap_err();
-        assert_eq!(err.column, 16);
-        assert_eq!(
-            err.message,
-            "unknown hunter `best_unmovin`; did you mean `best_unmoving`? expected one of min_evals, best_unmoving, evaluations_unmoving, \
-             last_points_invalid, parameter_distance, step_size, time_annealing, type_hunter, value_annealing"
-        );
-        let err = parse("parameter_distance(0)", 1).unwrap_err();
-        assert_eq!(err.message, "`relative_distance` of parameter_distance must be > 0");
-    }
-}
+mod tests;

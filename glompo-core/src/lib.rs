@@ -15,7 +15,9 @@
 //!
 //! Hunters and checkers combine with `|` and `&` into [`Expr`](expr::Expr) trees, in Rust or in the
 //! config language of [`hunter::parse`] and [`checker::parse`]. The benchmark functions are in
-//! [`functions`]; randomness comes from [`SeededRng`]; mocks for tests are in [`testing`].
+//! [`functions`]; randomness comes from [`SeededRng`], every component's seed from
+//! [`RunSeeds`](rng::RunSeeds); each component saves and restores its state (the [`state`] module);
+//! mocks for tests are in [`testing`].
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -37,6 +39,7 @@ mod resources;
 pub mod rng;
 pub mod runner;
 pub mod selector;
+pub mod state;
 pub mod testing;
 
 pub use error::{CoreError, EvalError, OptimizerError, Result};

@@ -27,19 +27,65 @@ pub struct RngState {
     pub word_pos: String,
 }
 
-/// The stream of the run's generator (optimizers use their ids, from 1).
-pub const GENERATOR_STREAM: u64 = 0;
-/// The stream of the run's selector.
-pub const SELECTOR_STREAM: u64 = 1 << 41;
-/// Hunters use the streams from here on, one per leaf of the expression.
-pub const HUNTER_STREAMS: u64 = 1 << 40;
+/// The component number of the run's generator (optimizers use their ids, from 1).
+const GENERATOR_STREAM: u64 = 0;
+/// The component number of the run's selector.
+const SELECTOR_STREAM: u64 = 1 << 41;
+/// Hunter leaves use the component numbers after this one, one per leaf of the expression.
+const HUNTER_STREAMS: u64 = 1 << 40;
 
 /// Mixes a run seed and a component number into a well-spread 64-bit seed (SplitMix64 finaliser).
-pub fn derive_seed(seed: u64, component: u64) -> u64 {
+/// Only [`RunSeeds`] calls it, so that every component number is chosen in one place.
+fn derive_seed(seed: u64, component: u64) -> u64 {
     let mut z = seed ^ component.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The seeds of every random component of a run, derived from the run seed: the one place where
+/// component seeds are made. Each component has its own number, so no two share a seed: optimizer `id`
+/// has `id` (ids start at 1), the generator 0, hunter leaf `i` (from 0, left to right) `2^40 + 1 + i`
+/// and the selector `2^41`.
+///
+/// ```
+/// use glompo_core::rng::RunSeeds;
+/// let seeds = RunSeeds::new(42);
+/// assert_eq!(seeds.optimizer(1), 0xd963_9a00_6c85_adb0);
+/// assert_ne!(seeds.generator(), seeds.selector());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSeeds {
+    /// The run seed.
+    pub run: u64,
+}
+
+impl RunSeeds {
+    /// The seeds of the run with seed `run`.
+    pub fn new(run: u64) -> Self {
+        RunSeeds { run }
+    }
+
+    /// The seed of the optimizer with id `id` (the manager's ids start at 1).
+    pub fn optimizer(self, id: crate::OptimizerId) -> u64 {
+        derive_seed(self.run, id)
+    }
+
+    /// The seed of the run's generator.
+    pub fn generator(self) -> u64 {
+        derive_seed(self.run, GENERATOR_STREAM)
+    }
+
+    /// The seed of the run's selector.
+    pub fn selector(self) -> u64 {
+        derive_seed(self.run, SELECTOR_STREAM)
+    }
+
+    /// The seed of leaf `index` of the hunter expression, counted from 0 left to right (the order of
+    /// [`Expr::leaves`](crate::expr::Expr::leaves)).
+    pub fn hunter_leaf(self, index: u64) -> u64 {
+        derive_seed(self.run, HUNTER_STREAMS + 1 + index)
+    }
 }
 
 impl SeededRng {
@@ -150,6 +196,27 @@ mod tests {
     }
 
     #[test]
+    fn from_state_restores_every_position_exactly() {
+        // ChaCha8 fills a buffer of 64 words; positions inside it, at its ends and past them all restore.
+        let mut a = SeededRng::with_stream(9, 1 << 40);
+        for draws in 0..150u64 {
+            let saved = a.state();
+            assert_eq!(saved.word_pos, (2 * draws).to_string());
+            let mut b = SeededRng::from_state(&saved).unwrap();
+            assert_eq!(b.state(), saved);
+            let mut c = a.clone();
+            let xs: Vec<u64> = (0..3).map(|_| c.next_u64()).collect();
+            let ys: Vec<u64> = (0..3).map(|_| b.next_u64()).collect();
+            assert_eq!(xs, ys, "at {draws} draws");
+            a.next_u64();
+        }
+        assert_eq!(
+            SeededRng::from_state(&RngState { seed: 1, stream: 0, word_pos: "-1".into() }).unwrap_err(),
+            "word_pos \"-1\" is not an integer"
+        );
+    }
+
+    #[test]
     fn streams_differ_and_seeds_reproduce() {
         let a: Vec<u64> = (0..4)
             .map({
@@ -196,6 +263,60 @@ mod tests {
             seen[r.below(7)] += 1;
         }
         assert!(seen.iter().all(|&c| c > 800 && c < 1200), "{seen:?}");
+    }
+
+    /// Seeds computed with the code before `RunSeeds` existed: runs stay reproducible from their seeds.
+    #[test]
+    fn derived_seeds_are_pinned() {
+        let pinned: [(u64, [u64; 6]); 3] = [
+            (
+                0,
+                [
+                    0x6e78_9e6a_a1b9_65f4,
+                    0xc584_133a_c916_ab3c,
+                    0xe220_a839_7b1d_cdaf,
+                    0x0480_c2cd_4063_0642,
+                    0x0b9f_1c6e_4cad_87c8,
+                    0xb6b8_7796_a27b_e215,
+                ],
+            ),
+            (
+                1,
+                [
+                    0xbeeb_8da1_658e_ec67,
+                    0x85e7_bb0f_1227_8575,
+                    0xe4d9_7177_1b65_2c20,
+                    0x29b1_3267_58a7_56e9,
+                    0x06d3_43fc_05f6_7973,
+                    0x65c4_d86f_0e5d_f3ae,
+                ],
+            ),
+            (
+                42,
+                [
+                    0xd963_9a00_6c85_adb0,
+                    0xb434_6c5a_4ac0_89c3,
+                    0xbdd7_3226_2feb_6e95,
+                    0x0a67_2272_5c99_4e05,
+                    0x6741_dd06_5f89_2cef,
+                    0x6e5b_f246_638a_e868,
+                ],
+            ),
+        ];
+        for (run, [opt1, opt7, generator, selector, hunter1, hunter3]) in pinned {
+            assert_eq!(derive_seed(run, 1), opt1);
+            assert_eq!(derive_seed(run, 7), opt7);
+            assert_eq!(derive_seed(run, GENERATOR_STREAM), generator);
+            assert_eq!(derive_seed(run, SELECTOR_STREAM), selector);
+            assert_eq!(derive_seed(run, HUNTER_STREAMS + 1), hunter1);
+            assert_eq!(derive_seed(run, HUNTER_STREAMS + 3), hunter3);
+            let seeds = RunSeeds::new(run);
+            assert_eq!(
+                [seeds.optimizer(1), seeds.optimizer(7), seeds.generator(), seeds.selector()],
+                [opt1, opt7, generator, selector]
+            );
+            assert_eq!([seeds.hunter_leaf(0), seeds.hunter_leaf(2)], [hunter1, hunter3]);
+        }
     }
 
     #[test]

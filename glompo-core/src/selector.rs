@@ -3,9 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::evaluator::{EvaluatorFactory, Serial};
 use crate::optimizer::OptimizerFactory;
 use crate::rng::SeededRng;
+use crate::state::{self, StateError};
 
 /// One configured kind of optimizer: how to build it, how many worker slots it takes and what evaluates
 /// its batches (level 2).
@@ -98,6 +102,34 @@ pub trait Selector: Send + fmt::Debug {
     fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
         let _ = (factory, converged);
     }
+
+    /// Its state, for a checkpoint: everything its later answers depend on besides its configuration
+    /// and what the manager shows it (a position in a cycle, an RNG, IPOP's doublings). The default,
+    /// for a stateless selector: `null`. See [`crate::state`].
+    fn save(&self) -> Value {
+        Value::Null
+    }
+
+    /// Continues from `state`, made by [`Selector::save`] of a selector built from the same
+    /// configuration. A state of another shape is an error naming the selector; a stateful selector
+    /// refuses `null`. The default, for a stateless selector, accepts `null` only.
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        state::stateless(&format!("selector {}", self.name()), state)
+    }
+}
+
+/// The state of a [`CycleSelector`]: `{"next": 1}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CycleState {
+    next: usize,
+}
+
+/// The state of a [`ChainSelector`]: `{"index": 2}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainState {
+    index: usize,
 }
 
 /// Round robin over the configured optimizers. When the next one does not fit in the free slots it
@@ -134,6 +166,23 @@ impl Selector for CycleSelector {
         }
         self.next = (self.next + 1) % self.specs.len();
         Selection::Start(spec.clone())
+    }
+
+    /// `{"next": i}`: the optimizer it starts next.
+    fn save(&self) -> Value {
+        state::save(&CycleState { next: self.next })
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        let saved: CycleState = state::load("selector cycle", state)?;
+        if saved.next >= self.specs.len() {
+            return Err(StateError::new(
+                "selector cycle",
+                format!("next = {} names no optimizer; it cycles over {}", saved.next, self.specs.len()),
+            ));
+        }
+        self.next = saved.next;
+        Ok(())
     }
 }
 
@@ -188,6 +237,23 @@ impl Selector for ChainSelector {
             Some(spec) => Selection::Start(spec.clone()),
         }
     }
+
+    /// `{"index": i}`: the link of the chain it has reached.
+    fn save(&self) -> Value {
+        state::save(&ChainState { index: self.index })
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        let saved: ChainState = state::load("selector chain", state)?;
+        if saved.index > self.thresholds.len() {
+            return Err(StateError::new(
+                "selector chain",
+                format!("index = {} is past its {} thresholds", saved.index, self.thresholds.len()),
+            ));
+        }
+        self.index = saved.index;
+        Ok(())
+    }
 }
 
 /// A uniformly random choice among the optimizers whose workers fit in the free slots.
@@ -223,6 +289,16 @@ impl Selector for RandomSelector {
             return Selection::Wait;
         }
         Selection::Start(fitting[self.rng.below(fitting.len())].clone())
+    }
+
+    /// `{"rng": …}`: the position of its RNG.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.rng = state::load_rng("selector random", state)?;
+        Ok(())
     }
 }
 
@@ -269,6 +345,15 @@ impl Selector for SpawnControl {
     fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
         self.inner.ended(factory, converged);
     }
+
+    /// The inner selector's state: the controls read only the [`SelectContext`], so they add none.
+    fn save(&self) -> Value {
+        self.inner.save()
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        self.inner.restore(state)
+    }
 }
 
 /// The most times [`IncreasingPopulation`] doubles a population, as in pycma's IPOP (`restarts=9`):
@@ -286,8 +371,48 @@ pub struct IncreasingPopulation {
     inner: Box<dyn Selector>,
     /// Doublings so far, per configuration (factory name and settings).
     doublings: Vec<(String, u32)>,
-    /// The factories of the optimizers started and not ended yet, with their configuration's key.
-    issued: Vec<(Arc<dyn OptimizerFactory>, String)>,
+    /// The optimizers started and not ended yet.
+    issued: Vec<Issued>,
+}
+
+/// An optimizer [`IncreasingPopulation`] started that has not ended yet.
+#[derive(Debug)]
+struct Issued {
+    /// The factory it was started with; `None` after a restore, until it ends.
+    factory: Option<Arc<dyn OptimizerFactory>>,
+    /// That factory's name and settings, which recognise it after a restore.
+    identity: String,
+    /// Its configuration's key (the name and settings of the unscaled factory).
+    key: String,
+}
+
+/// The name and settings of a factory: the key of a configuration, and how a restored
+/// [`IncreasingPopulation`] recognises the factories of the optimizers it had started.
+fn identity(factory: &dyn OptimizerFactory) -> String {
+    format!("{}:{}", factory.name(), factory.settings())
+}
+
+/// The state of an [`IncreasingPopulation`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IpopState {
+    doublings: Vec<DoublingState>,
+    issued: Vec<IssuedState>,
+    inner: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoublingState {
+    key: String,
+    doublings: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuedState {
+    key: String,
+    factory: String,
 }
 
 impl IncreasingPopulation {
@@ -306,6 +431,16 @@ impl IncreasingPopulation {
         };
         &mut self.doublings[i].1
     }
+
+    /// The optimizer started with `factory`, if this selector started it: by the factory itself, or,
+    /// for one started before a restore, by its name and settings.
+    fn issued_index(&self, factory: &Arc<dyn OptimizerFactory>) -> Option<usize> {
+        let same = |i: &Issued| i.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, factory));
+        self.issued.iter().position(same).or_else(|| {
+            let id = identity(factory.as_ref());
+            self.issued.iter().position(|i| i.factory.is_none() && i.identity == id)
+        })
+    }
 }
 
 impl Selector for IncreasingPopulation {
@@ -322,26 +457,66 @@ impl Selector for IncreasingPopulation {
             Selection::Start(spec) => spec,
             other => return other,
         };
-        let key = format!("{}:{}", spec.factory.name(), spec.factory.settings());
+        let key = identity(spec.factory.as_ref());
         let doublings = *self.doublings(&key);
         if doublings > 0
             && let Some(scaled) = spec.factory.with_population_factor(1usize << doublings)
         {
             spec.factory = scaled;
         }
-        self.issued.push((Arc::clone(&spec.factory), key));
+        let issued = identity(spec.factory.as_ref());
+        self.issued.push(Issued { factory: Some(Arc::clone(&spec.factory)), identity: issued, key });
         Selection::Start(spec)
     }
 
     fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool) {
-        if let Some(i) = self.issued.iter().position(|(f, _)| Arc::ptr_eq(f, factory)) {
-            let (_, key) = self.issued.swap_remove(i);
+        if let Some(i) = self.issued_index(factory) {
+            let Issued { key, .. } = self.issued.swap_remove(i);
             if converged {
                 let doublings = self.doublings(&key);
                 *doublings = (*doublings + 1).min(MAX_DOUBLINGS);
             }
         }
         self.inner.ended(factory, converged);
+    }
+
+    /// `{"doublings": [{"key", "doublings"}], "issued": [{"key", "factory"}], "inner": …}`: the
+    /// doublings per configuration (keyed by the factory's name and settings), the optimizers started
+    /// and not ended (their configuration's key and their own factory's name and settings, by which a
+    /// restored selector recognises them when they end), and the inner selector's state.
+    fn save(&self) -> Value {
+        state::save(&IpopState {
+            doublings: self
+                .doublings
+                .iter()
+                .map(|(key, doublings)| DoublingState { key: key.clone(), doublings: *doublings })
+                .collect(),
+            issued: self
+                .issued
+                .iter()
+                .map(|i| IssuedState { key: i.key.clone(), factory: i.identity.clone() })
+                .collect(),
+            inner: self.inner.save(),
+        })
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), StateError> {
+        let component = format!("selector {} (increasing_population)", self.name());
+        let saved: IpopState = state::load(&component, state)?;
+        if let Some(d) = saved.doublings.iter().find(|d| d.doublings > MAX_DOUBLINGS) {
+            return Err(StateError::new(
+                component,
+                format!("{} doublings of {} exceed the cap of {MAX_DOUBLINGS}", d.doublings, d.key),
+            ));
+        }
+        self.inner.restore(&saved.inner)?;
+        self.doublings = saved.doublings.into_iter().map(|d| (d.key, d.doublings)).collect();
+        self.issued = saved
+            .issued
+            .into_iter()
+            .map(|i| Issued { factory: None, identity: i.factory, key: i.key })
+            .collect();
+        Ok(())
     }
 }
 
@@ -386,133 +561,4 @@ pub fn from_config(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::ScriptedFactory;
-
-    #[test]
-    fn cycle_waits_for_a_misfit_without_skipping() {
-        let a = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))).workers(2);
-        let b = OptimizerSpec::new(Arc::new(ScriptedFactory::named("b")));
-        let mut s = CycleSelector::new(vec![a, b]).unwrap();
-        let mut seq = Vec::new();
-        for free in [0, 1, 2, 1, 0, 2] {
-            let ctx = SelectContext { free_slots: free, evaluations: 0, optimizers_started: 0 };
-            seq.push(match s.select(&ctx) {
-                Selection::Start(spec) => format!("{}({})", spec.factory.name(), spec.workers),
-                Selection::Wait => "wait".into(),
-                Selection::Stop => "stop".into(),
-            });
-        }
-        // The original's sequence: None, None, A(2 slots), B, None, A.
-        assert_eq!(seq, ["wait", "wait", "a(2)", "b(1)", "wait", "a(2)"]);
-        assert!(CycleSelector::new(Vec::new()).is_err());
-    }
-
-    fn spec(name: &str, workers: usize) -> OptimizerSpec {
-        OptimizerSpec::new(Arc::new(ScriptedFactory::named(name))).workers(workers)
-    }
-
-    fn pick(s: &mut dyn Selector, free: usize, evaluations: u64, started: u64) -> String {
-        match s.select(&SelectContext { free_slots: free, evaluations, optimizers_started: started }) {
-            Selection::Start(spec) => spec.factory.name().to_string(),
-            Selection::Wait => "wait".into(),
-            Selection::Stop => "stop".into(),
-        }
-    }
-
-    #[test]
-    fn chain_follows_thresholds_and_stops_after_the_last() {
-        let specs = vec![spec("a", 1), spec("b", 1), spec("c", 1)];
-        let mut s = ChainSelector::new(specs.clone(), vec![10, 20, 30]).unwrap();
-        let seq: Vec<String> =
-            [0, 9, 10, 19, 20, 29, 30, 40].iter().map(|&e| pick(&mut s, 1, e, 0)).collect();
-        assert_eq!(seq, ["a", "a", "b", "b", "c", "c", "stop", "stop"]);
-        // Several thresholds passed between two calls all count.
-        let mut s = ChainSelector::new(specs.clone(), vec![10, 20]).unwrap();
-        assert_eq!(pick(&mut s, 1, 25, 0), "c");
-        assert_eq!(pick(&mut s, 1, 1000, 0), "c", "with n − 1 thresholds the last one stays");
-        assert_eq!(
-            ChainSelector::new(specs.clone(), vec![10]).unwrap_err().to_string(),
-            "selector.thresholds: 1 thresholds for 3 optimizers; give 2 or 3"
-        );
-        assert!(ChainSelector::new(specs, vec![20, 10]).is_err());
-    }
-
-    #[test]
-    fn random_picks_only_what_fits_and_covers_it() {
-        let mut s = RandomSelector::new(vec![spec("small", 1), spec("big", 3)], 4).unwrap();
-        let mut seen = std::collections::HashMap::new();
-        for _ in 0..400 {
-            *seen.entry(pick(&mut s, 3, 0, 0)).or_insert(0) += 1;
-            assert_eq!(pick(&mut s, 2, 0, 0), "small");
-        }
-        assert!(seen["small"] > 150 && seen["big"] > 150, "{seen:?}");
-        assert_eq!(pick(&mut s, 0, 0, 0), "wait");
-    }
-
-    #[test]
-    fn spawn_controls_stop_spawning() {
-        let cycle = || Box::new(CycleSelector::new(vec![spec("a", 1)]).unwrap());
-        let mut s = SpawnControl::new(cycle(), Some(5), None);
-        assert_eq!(pick(&mut s, 1, 4, 0), "a");
-        assert_eq!(pick(&mut s, 1, 5, 0), "stop");
-        let mut s = SpawnControl::new(cycle(), None, Some(3));
-        assert_eq!(pick(&mut s, 1, 100, 2), "a");
-        assert_eq!(pick(&mut s, 1, 100, 3), "stop");
-    }
-
-    #[test]
-    fn increasing_population_doubles_after_convergences_only_and_stops_at_the_cap() {
-        let base = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3)));
-        let mut s = IncreasingPopulation::new(Box::new(CycleSelector::new(vec![base]).unwrap()));
-        let ctx = SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 };
-        let start = |s: &mut IncreasingPopulation| match s.select(&ctx) {
-            Selection::Start(spec) => spec.factory,
-            other => panic!("expected a start, got {other:?}"),
-        };
-        let batch = |f: &Arc<dyn OptimizerFactory>| f.settings()["batch"].as_u64().unwrap();
-        let mut batches = Vec::new();
-        // A kill (not converged) keeps the size; each convergence doubles the next start's.
-        for converged in [false, true, true, false, true] {
-            let factory = start(&mut s);
-            batches.push(batch(&factory));
-            s.ended(&factory, converged);
-        }
-        assert_eq!(batches, [3, 3, 6, 12, 12]);
-        for _ in 0..20 {
-            let factory = start(&mut s);
-            s.ended(&factory, true);
-        }
-        assert_eq!(batch(&start(&mut s)), 3 << MAX_DOUBLINGS);
-    }
-
-    #[test]
-    fn configs_build_selectors_and_name_bad_fields() {
-        let specs = || vec![spec("a", 1), spec("b", 1)];
-        let mut s = from_config(
-            &serde_json::json!({"type": "chain", "thresholds": [5], "stop_after_optimizers": 4}),
-            specs(),
-            1,
-        )
-        .unwrap();
-        assert_eq!(s.name(), "chain");
-        assert_eq!(pick(s.as_mut(), 1, 6, 0), "b");
-        assert_eq!(pick(s.as_mut(), 1, 6, 4), "stop");
-        assert_eq!(from_config(&serde_json::json!("Random"), specs(), 1).unwrap().name(), "random");
-        let err = |v: serde_json::Value| from_config(&v, specs(), 1).unwrap_err().to_string();
-        assert_eq!(
-            err(serde_json::json!("roulette")),
-            "selector: unknown selector `roulette`; expected one of cycle, chain, random"
-        );
-        assert_eq!(err(serde_json::json!({"type": "chain"})), "selector.thresholds: missing");
-        assert_eq!(
-            err(serde_json::json!({"type": "cycle", "thresholds": [1]})),
-            "selector.thresholds: unknown option; expected one of stop_after_evals, stop_after_optimizers, increasing_population"
-        );
-        assert_eq!(
-            err(serde_json::json!({"type": "cycle", "stop_after_evals": -1})),
-            "selector.stop_after_evals: expected a whole number ≥ 0, found -1"
-        );
-    }
-}
+mod tests;

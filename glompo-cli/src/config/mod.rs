@@ -20,7 +20,7 @@ use glompo_core::fields::{Fields, found};
 use glompo_core::generator::{self, Generator};
 use glompo_core::hunter::{self, HunterExpr};
 use glompo_core::manager::{CheckpointPolicy, DEFAULT_MAX_INITIAL_FAILURES};
-use glompo_core::rng::{GENERATOR_STREAM, SELECTOR_STREAM, derive_seed};
+use glompo_core::rng::RunSeeds;
 use glompo_core::selector::{self, OptimizerSpec, Selector};
 use glompo_core::{Bounds, CoreError, Objective};
 use serde_json::{Map, Value, json};
@@ -204,12 +204,12 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         check_hunted_types(h, &specs)?;
     }
     let selector_config = f.take("selector").unwrap_or_else(|| json!("cycle"));
-    let selector = selector::from_config(&selector_config, specs, derive_seed(seed, SELECTOR_STREAM))?;
+    let selector = selector::from_config(&selector_config, specs, RunSeeds::new(seed).selector())?;
     let generator_config = f.take("generator").unwrap_or_else(|| json!("random"));
     let generator = generator::from_config(
         &generator_config,
         &bounds,
-        derive_seed(seed, GENERATOR_STREAM),
+        RunSeeds::new(seed).generator(),
         checker.budget(),
     )?;
     let hunt_frequency = f.count("hunt_frequency", 100, 1, u64::MAX)?;

@@ -109,3 +109,31 @@ fn the_command_line_seed_wins_but_the_file_seed_is_still_checked() {
     let err = load(&path, Overrides { seed: Some(9), ..Overrides::default() }).err().map(|e| e.0);
     assert!(err.is_some_and(|e| e.ends_with("seed: expected a whole number ≥ 0, found \"five\"")));
 }
+
+#[test]
+fn every_listed_evaluator_builds_and_an_unknown_one_is_refused_with_a_suggestion() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in EVALUATORS {
+        let plan = load_in(tmp.path(), &sphere(json!([{"type": "cma-es", "evaluator": name}]))).unwrap();
+        assert_eq!(plan.resolved["optimizers"][0]["evaluator"], *name);
+    }
+    assert!(error_in(tmp.path(), &sphere(json!([{"type": "cma-es", "evaluator": "serail"}]))).ends_with(
+        "optimizers[0].evaluator: unknown value `serail`; did you mean `serial`? expected one of serial, \
+             threads, processes"
+    ));
+}
+
+#[test]
+fn component_seeds_come_from_the_run_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = sphere(json!([{"type": "cma-es"}, {"type": "nelder-mead"}]));
+    config["seed"] = json!(42);
+    config["selector"] = json!("random");
+    config["hunters"] = json!("min_evals(2) & time_annealing(1)");
+    let plan = load_in(tmp.path(), &config).unwrap();
+    let seeds = RunSeeds::new(42);
+    assert_eq!(plan.selector.save()["rng"]["seed"], seeds.selector());
+    assert_eq!(plan.generator.save()["rng"]["seed"], seeds.generator());
+    let hunter = plan.hunter.expect("the config has hunters");
+    assert_eq!(hunter.save()[1]["rng"]["seed"], seeds.hunter_leaf(1));
+}

@@ -2,10 +2,14 @@
 //! method of SciPy's `dual_annealing`, used to pick start points. Its evaluations are asked of the
 //! manager through [`Generator::wants`], so they are logged and counted like any other.
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use super::{GenerateContext, Generator, uniform_point};
 use crate::error::{CoreError, Result};
 use crate::point::{Bounds, Evaluation};
-use crate::rng::SeededRng;
+use crate::rng::{RngState, SeededRng};
+use crate::state::{self, ExactPoint, StateError};
 
 /// Generalized simulated annealing over the whole box. Each start runs one Markov chain of `2 n`
 /// visits from the chain's current state (the first `n` move every coordinate, the others one
@@ -192,6 +196,64 @@ impl Generator for AnnealingGenerator {
         }
         x
     }
+
+    /// `{"rng": …, "current": {"x", "fx"} | null, "chain_best": {"x", "fx"} | null, "k": 3,
+    /// "visits": 2, "pending": [x…] | null, "chain_done": false}`: the chain's state and its value,
+    /// the best point of the chain under way, the chain number (which sets the temperature), the
+    /// visits made in the chain, the point it asked for and waits the value of, and whether the
+    /// chain is done.
+    fn save(&self) -> Value {
+        state::save(&AnnealingState {
+            rng: self.rng.state(),
+            current: self.current.clone(),
+            chain_best: self.chain_best.clone(),
+            k: self.k,
+            visits: self.visits,
+            pending: self.pending.clone().map(ExactPoint),
+            chain_done: self.chain_done,
+        })
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        const NAME: &str = "generator annealing";
+        let saved: AnnealingState = state::load(NAME, state)?;
+        let dims: Vec<usize> = [&saved.current, &saved.chain_best]
+            .into_iter()
+            .flatten()
+            .map(|e| e.x.len())
+            .chain(saved.pending.iter().map(|p| p.0.len()))
+            .collect();
+        if dims.windows(2).any(|w| w[0] != w[1]) {
+            return Err(StateError::new(NAME, format!("its points have different dimensions: {dims:?}")));
+        }
+        if saved.current.is_none() && saved.visits > 0 {
+            return Err(StateError::new(NAME, format!("{} visits without a current state", saved.visits)));
+        }
+        self.rng = state::rng(NAME, &saved.rng)?;
+        self.current = saved.current;
+        self.chain_best = saved.chain_best;
+        self.k = saved.k;
+        self.visits = saved.visits;
+        self.pending = saved.pending.map(|p| p.0);
+        self.chain_done = saved.chain_done;
+        Ok(())
+    }
+}
+
+/// The state of an [`AnnealingGenerator`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnealingState {
+    rng: RngState,
+    #[serde(deserialize_with = "Option::deserialize")]
+    current: Option<Evaluation>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    chain_best: Option<Evaluation>,
+    k: u64,
+    visits: usize,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pending: Option<ExactPoint>,
+    chain_done: bool,
 }
 
 /// `ln Γ(x)` for `x > 0` (Lanczos approximation, g = 7, nine terms; relative error below 1e-13).
@@ -290,5 +352,63 @@ mod tests {
         assert!(AnnealingGenerator::new(-5.0, 3.5, 1.0, 0.1, 0).is_err());
         assert!(AnnealingGenerator::new(-5.0, 2.62, 0.0, 0.1, 0).is_err());
         assert!(AnnealingGenerator::new(-5.0, 2.62, 1.0, 1.5, 0).is_err());
+    }
+
+    #[test]
+    fn a_chain_saved_while_it_waits_for_a_value_continues_exactly() {
+        let bounds = Bounds::new([(-5.0, 5.0), (0.0, 2.0)]).unwrap();
+        let f = |x: &[f64]| (x[0] - 1.0).powi(2) + (x[1] - 0.5).powi(2);
+        let build = || AnnealingGenerator::new(-5.0, 2.62, 5230.0, 2e-5, 4).unwrap();
+        let ctx = GenerateContext { bounds: &bounds, best: None, optimizers: &[], evaluations: 0 };
+        let mut g = build();
+        for _ in 0..3 {
+            start(&mut g, &bounds, &f);
+        }
+        // Mid-chain: a candidate was asked for and its value has not come yet.
+        start_chain(&mut g, &ctx, &f, 2);
+        let asked = g.wants(&ctx);
+        assert_eq!(asked.len(), 1);
+        let saved: Value = serde_json::from_str(&g.save().to_string()).unwrap();
+        assert_eq!(saved["pending"], serde_json::json!(asked[0]), "{saved}");
+        assert_eq!((saved["k"].as_u64(), saved["visits"].as_u64()), (Some(3), Some(2)), "{saved}");
+        let mut resumed = build();
+        resumed.restore(&saved).unwrap();
+        for g in [&mut g, &mut resumed] {
+            g.tell(&[Evaluation { fx: f(&asked[0]), x: asked[0].clone() }]);
+        }
+        for _ in 0..20 {
+            assert_eq!(start(&mut resumed, &bounds, &f), start(&mut g, &bounds, &f));
+        }
+        assert_eq!(resumed.save(), g.save());
+    }
+
+    #[test]
+    fn non_finite_values_in_a_chain_round_trip() {
+        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
+        let mut g = AnnealingGenerator::new(-5.0, 2.62, 5230.0, 2e-5, 4).unwrap();
+        // Every evaluation failed: the chain's state has the value NaN.
+        let (_, count) = start(&mut g, &bounds, &|_| f64::NAN);
+        assert_eq!(count, 5);
+        let text = g.save().to_string();
+        assert!(text.contains(r#""fx":"nan""#), "{text}");
+        let mut resumed = AnnealingGenerator::new(-5.0, 2.62, 5230.0, 2e-5, 4).unwrap();
+        resumed.restore(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert!(resumed.current.as_ref().is_some_and(|c| c.fx.is_nan()));
+        let f = |x: &[f64]| x[0] + x[1];
+        assert_eq!(start(&mut resumed, &bounds, &f), start(&mut g, &bounds, &f));
+    }
+
+    /// Runs `visits` steps of the chain under way.
+    fn start_chain(
+        g: &mut AnnealingGenerator,
+        ctx: &GenerateContext<'_>,
+        f: &dyn Fn(&[f64]) -> f64,
+        visits: usize,
+    ) {
+        for _ in 0..visits {
+            let points = g.wants(ctx);
+            let evals: Vec<Evaluation> = points.into_iter().map(|x| Evaluation { fx: f(&x), x }).collect();
+            g.tell(&evals);
+        }
     }
 }

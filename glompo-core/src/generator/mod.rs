@@ -2,10 +2,14 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::error::{CoreError, Result};
 use crate::point::{Bounds, Evaluation};
 use crate::record::OptimizerRecord;
-use crate::rng::SeededRng;
+use crate::rng::{RngState, SeededRng};
+use crate::state::{self, StateError};
 
 mod annealing;
 
@@ -65,6 +69,20 @@ pub trait Generator: Send + fmt::Debug {
     fn tell(&mut self, evals: &[Evaluation]) {
         let _ = evals;
     }
+
+    /// Its state, for a checkpoint: everything its later points depend on besides its configuration
+    /// and the [`GenerateContext`] (an RNG, an adapted step, an annealing chain and the point it
+    /// waits for). The default, for a stateless generator: `null`. See [`crate::state`].
+    fn save(&self) -> Value {
+        Value::Null
+    }
+
+    /// Continues from `state`, made by [`Generator::save`] of a generator built from the same
+    /// configuration. A state of another shape is an error naming the generator; a stateful generator
+    /// refuses `null`. The default, for a stateless generator, accepts `null` only.
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        state::stateless(&format!("generator {}", self.name()), state)
+    }
 }
 
 /// Uniformly random start points in the box.
@@ -92,9 +110,20 @@ impl Generator for RandomGenerator {
     fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
         uniform_point(&mut self.rng, ctx.bounds)
     }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        self.rng = state::load_rng("generator random", state)?;
+        Ok(())
+    }
 }
 
-/// Always the same start point: the one given, or one drawn uniformly at construction.
+/// Always the same start point: the one given, or one drawn uniformly at construction. It is
+/// stateless: the point is a function of its configuration and seed, so it saves `null`.
 #[derive(Debug, Clone)]
 pub struct SinglePointGenerator {
     x: Vec<f64>,
@@ -142,6 +171,16 @@ impl Generator for IncumbentGenerator {
 
     fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
         ctx.best.map_or_else(|| uniform_point(&mut self.rng, ctx.bounds), |b| b.x.clone())
+    }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        self.rng = state::load_rng("generator incumbent", state)?;
+        Ok(())
     }
 }
 
@@ -199,6 +238,16 @@ impl Generator for ExploitExploreGenerator {
         ctx.bounds.clip(&mut x);
         x
     }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        self.rng = state::load_rng("generator exploit_explore", state)?;
+        Ok(())
+    }
 }
 
 /// A normal perturbation of a reference point, truncated to the box: coordinate `i` is drawn from
@@ -246,6 +295,16 @@ impl Generator for PerturbationGenerator {
             x.push(v.unwrap_or(m).clamp(lo, hi));
         }
         x
+    }
+
+    /// `{"rng": …}`.
+    fn save(&self) -> Value {
+        state::save_rng(&self.rng)
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        self.rng = state::load_rng("generator perturbation", state)?;
+        Ok(())
     }
 }
 
@@ -346,6 +405,45 @@ impl Generator for BasinHoppingGenerator {
         ctx.bounds.clip(&mut x);
         x
     }
+
+    /// `{"step": 0.45, "trials": 12, "accepted": 3, "rng": …}`: the adapted step and the hop counts
+    /// it adapts by.
+    fn save(&self) -> Value {
+        state::save(&BasinHoppingState {
+            step: self.step,
+            trials: self.trials,
+            accepted: self.accepted,
+            rng: self.rng.state(),
+        })
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        const NAME: &str = "generator basin_hopping";
+        let saved: BasinHoppingState = state::load(NAME, state)?;
+        if !(saved.step > 0.0 && saved.step <= 1.0) {
+            return Err(StateError::new(NAME, format!("step = {} is not in (0, 1]", saved.step)));
+        }
+        if saved.accepted > saved.trials {
+            return Err(StateError::new(
+                NAME,
+                format!("{} hops accepted of {} tried", saved.accepted, saved.trials),
+            ));
+        }
+        self.rng = state::rng(NAME, &saved.rng)?;
+        (self.step, self.trials, self.accepted) = (saved.step, saved.trials, saved.accepted);
+        Ok(())
+    }
+}
+
+/// The state of a [`BasinHoppingGenerator`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasinHoppingState {
+    #[serde(with = "crate::exact")]
+    step: f64,
+    trials: u64,
+    accepted: u64,
+    rng: RngState,
 }
 
 /// The generators a config may name.
@@ -406,156 +504,4 @@ pub fn from_config(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: u64, x: &[f64], fx: f64) -> OptimizerRecord {
-        let mut r = OptimizerRecord::new(id, "t", 1, 0);
-        r.record(x, fx);
-        r
-    }
-
-    fn ctx<'a>(
-        bounds: &'a Bounds,
-        best: Option<&'a Evaluation>,
-        opts: &'a [OptimizerRecord],
-        evals: u64,
-    ) -> GenerateContext<'a> {
-        GenerateContext { bounds, best, optimizers: opts, evaluations: evals }
-    }
-
-    #[test]
-    fn single_point_and_incumbent() {
-        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
-        let mut g = SinglePointGenerator::new(Some(vec![0.25, 0.5]), &bounds, 0).unwrap();
-        assert_eq!(g.generate(&ctx(&bounds, None, &[], 0)), vec![0.25, 0.5]);
-        let mut g = SinglePointGenerator::new(None, &bounds, 7).unwrap();
-        let first = g.generate(&ctx(&bounds, None, &[], 0));
-        assert!(bounds.contains(&first));
-        assert_eq!(g.generate(&ctx(&bounds, None, &[], 9)), first);
-        assert!(SinglePointGenerator::new(Some(vec![2.0, 0.0]), &bounds, 0).is_err());
-        let best = Evaluation { x: vec![0.1, 0.9], fx: -1.0 };
-        let mut g = IncumbentGenerator::new(1);
-        assert_eq!(g.generate(&ctx(&bounds, Some(&best), &[], 0)), best.x);
-        assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 0))));
-    }
-
-    #[test]
-    fn exploit_explore_moves_from_random_to_the_best_minima() {
-        let bounds = Bounds::uniform(2, -10.0, 10.0).unwrap();
-        let opts = [record(1, &[1.0, 1.0], 0.0), record(2, &[-5.0, 5.0], 10.0)];
-        let mut g = ExploitExploreGenerator::new(1000, 1.0, 3).unwrap();
-        // At the budget α = 1: only the better minimum has weight (the worse one's is 0).
-        for _ in 0..20 {
-            assert_eq!(g.generate(&ctx(&bounds, None, &opts, 1000)), vec![1.0, 1.0]);
-        }
-        // Half way, a point is half the best plus half a random point: within 5 of it per coordinate.
-        for _ in 0..50 {
-            let x = g.generate(&ctx(&bounds, None, &opts, 500));
-            assert!(x.iter().all(|v| (v - 1.0).abs() <= 5.5), "{x:?}");
-        }
-        // Equal weights (a single optimizer) and no data give random points.
-        let one = [record(1, &[1.0, 1.0], 0.0)];
-        assert_ne!(g.generate(&ctx(&bounds, None, &one, 1000)), vec![1.0, 1.0]);
-        assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 1000))));
-        assert!(ExploitExploreGenerator::new(1, 1.0, 0).is_err());
-        assert!(ExploitExploreGenerator::new(10, 0.0, 0).is_err());
-    }
-
-    #[test]
-    fn perturbation_is_a_truncated_normal_around_x0() {
-        let bounds = Bounds::new([(0.0, 1.0), (-100.0, 100.0)]).unwrap();
-        let mut g = PerturbationGenerator::new(vec![0.95, 3.0], vec![0.2, 1.0], &bounds, 5).unwrap();
-        let xs: Vec<Vec<f64>> = (0..2000).map(|_| g.generate(&ctx(&bounds, None, &[], 0))).collect();
-        assert!(xs.iter().all(|x| bounds.contains(x)));
-        let mean1 = xs.iter().map(|x| x[1]).sum::<f64>() / xs.len() as f64;
-        assert!((mean1 - 3.0).abs() < 0.1, "{mean1}");
-        // Truncated at 1 just above x0, the first coordinate's mean falls below 0.95.
-        let mean0 = xs.iter().map(|x| x[0]).sum::<f64>() / xs.len() as f64;
-        assert!(mean0 < 0.9, "{mean0}");
-        assert!(PerturbationGenerator::new(vec![0.5, 0.0], vec![0.0], &bounds, 0).is_err());
-        assert!(PerturbationGenerator::new(vec![0.5, 0.0], vec![1.0, 1.0, 1.0], &bounds, 0).is_err());
-    }
-
-    #[test]
-    fn basin_hopping_stays_in_the_box_and_near_minima() {
-        let bounds = Bounds::uniform(2, 0.0, 10.0).unwrap();
-        let opts = [record(1, &[0.0, 0.0], 0.0), record(2, &[9.0, 9.0], 50.0)];
-        let best = opts[0].best().cloned();
-        let mut g = BasinHoppingGenerator::new(1.0, 0.1, 0.5, 5, 0.9, 2).unwrap();
-        for _ in 0..200 {
-            let x = g.generate(&ctx(&bounds, best.as_ref(), &opts, 0));
-            assert!(bounds.contains(&x), "{x:?}");
-            // A hop to the far minimum is accepted with probability e^-50: never in practice.
-            assert!(x.iter().all(|v| *v <= 1.0 + 1e-12), "{x:?}");
-        }
-        assert!(g.step < 0.1, "no hop accepted, so the step shrank: {}", g.step);
-        assert!(BasinHoppingGenerator::new(1.0, 1.5, 0.5, 5, 0.9, 0).is_err());
-    }
-
-    #[test]
-    fn configs_build_generators_and_name_bad_fields() {
-        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
-        for name in GENERATORS {
-            let config = match *name {
-                "perturbation" => {
-                    serde_json::json!({"type": "perturbation", "x0": [0.5, 0.5], "scale": [0.1]})
-                }
-                "exploit_explore" => serde_json::json!({"type": "exploit-explore", "max_evals": 100}),
-                other => serde_json::json!(other),
-            };
-            let mut g = from_config(&config, &bounds, 1, None).unwrap();
-            assert_eq!(g.name(), *name);
-            assert!(bounds.contains(&g.generate(&ctx(&bounds, None, &[], 0))));
-        }
-        let err = |v: serde_json::Value| from_config(&v, &bounds, 1, None).unwrap_err().to_string();
-        assert!(
-            err(serde_json::json!("sobol"))
-                .starts_with("generator: unknown generator `sobol`; expected one of random,")
-        );
-        assert!(err(serde_json::json!({"type": "basin_hoping"})).starts_with(
-            "generator.type: unknown generator `basin_hoping`; did you mean `basin_hopping`? expected one of"
-        ));
-        assert_eq!(
-            err(serde_json::json!({"type": "exploit_explore", "max_evals": 10, "focus": 0})),
-            "generator.focus: must be > 0"
-        );
-        assert_eq!(
-            err(serde_json::json!({"type": "random", "focus": 2})),
-            "generator.focus: unknown option; `generator` takes none"
-        );
-        assert_eq!(err(serde_json::json!({"focus": 2})), "generator.type: missing");
-    }
-
-    #[test]
-    fn exploit_explore_takes_the_run_budget_without_max_evals() {
-        let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
-        let config = serde_json::json!({"type": "exploit_explore", "focus": 2});
-        let g = from_config(&config, &bounds, 1, Some(5000)).unwrap();
-        assert!(format!("{g:?}").contains("max_evals: 5000"), "{g:?}");
-        // Its own max_evals wins over the budget.
-        let own = serde_json::json!({"type": "exploit_explore", "max_evals": 70});
-        assert!(
-            format!("{:?}", from_config(&own, &bounds, 1, Some(5000)).unwrap()).contains("max_evals: 70")
-        );
-        assert_eq!(
-            from_config(&config, &bounds, 1, None).unwrap_err().to_string(),
-            "generator.max_evals: missing, and the run has no evaluation budget to take it from; give it, or \
-             end the run with max_evals(N) in `convergence`"
-        );
-    }
-
-    #[test]
-    fn random_points_are_inside_and_reproducible() {
-        let bounds = Bounds::new([(-1.0, 1.0), (100.0, 100.5)]).unwrap();
-        let ctx = GenerateContext { bounds: &bounds, best: None, optimizers: &[], evaluations: 0 };
-        let mut a = RandomGenerator::new(3);
-        let mut b = RandomGenerator::new(3);
-        for _ in 0..1000 {
-            let x = a.generate(&ctx);
-            assert!(bounds.contains(&x));
-            assert_eq!(x, b.generate(&ctx));
-        }
-        assert_ne!(RandomGenerator::new(4).generate(&ctx), RandomGenerator::new(3).generate(&ctx));
-    }
-}
+mod tests;

@@ -37,7 +37,7 @@ use crate::hunter::HunterExpr;
 use crate::objective::Objective;
 use crate::optimizer::OptimizerId;
 use crate::point::Bounds;
-use crate::rng::{GENERATOR_STREAM, derive_seed};
+use crate::rng::RunSeeds;
 use crate::selector::Selector;
 
 /// How often the manager looks at STOP files, the clock and the interrupt flag, and flushes its logs.
@@ -411,7 +411,7 @@ impl ManagerBuilder {
             objective: self.objective,
             generator: self
                 .generator
-                .unwrap_or_else(|| Box::new(RandomGenerator::new(derive_seed(seed, GENERATOR_STREAM)))),
+                .unwrap_or_else(|| Box::new(RandomGenerator::new(RunSeeds::new(seed).generator()))),
             checker: self.checker.unwrap_or_else(|| checker::kills_after_convergence(0, 1)),
             bounds: self.bounds,
             selector,

@@ -24,7 +24,7 @@ use crate::hunter::HuntContext;
 use crate::optimizer::{OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
-use crate::rng::derive_seed;
+use crate::rng::RunSeeds;
 use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
@@ -510,7 +510,7 @@ impl State<'_> {
         let opt_id = self.book.records.len() as OptimizerId + 1;
         let mut x0 = self.with_generator(|g, ctx| g.generate(ctx));
         self.m.bounds.clip(&mut x0);
-        let seed = derive_seed(self.m.settings.seed, opt_id);
+        let seed = RunSeeds::new(self.m.settings.seed).optimizer(opt_id);
         let ctx = StartContext { opt_id, x0: &x0, bounds: &self.m.bounds, seed, workers: spec.workers };
         let built = spec.factory.build(&ctx);
         let popsize = built.as_ref().ok().and_then(|o| o.popsize());

@@ -241,3 +241,14 @@ fn settings_are_options_that_build_the_same_factory() {
         }
     }
 }
+
+#[test]
+fn a_misspelt_type_gets_a_suggestion() {
+    let (option, message) = option_error("Nelder_Maed", json!({}));
+    assert_eq!(option, "type");
+    assert_eq!(
+        message,
+        "unknown optimizer `Nelder_Maed`; did you mean `nelder-mead`? expected one of cma-es, \
+         differential-evolution, nelder-mead, random-search"
+    );
+}
