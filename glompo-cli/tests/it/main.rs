@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cgroup;
+mod checkpoint;
 mod faults;
 mod lifecycle;
 mod run;

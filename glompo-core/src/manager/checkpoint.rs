@@ -120,6 +120,8 @@ pub(crate) struct LogMarks {
 pub(crate) struct ComponentStates {
     pub(crate) selector: serde_json::Value,
     pub(crate) generator: serde_json::Value,
+    /// The checker expression the state is of: a resume with another one starts it fresh.
+    pub(crate) checker_expression: String,
     pub(crate) checker: serde_json::Value,
     pub(crate) hunter: serde_json::Value,
 }
@@ -499,7 +501,22 @@ pub fn latest(dir: &Path) -> Result<PathBuf> {
         .ok_or_else(|| CoreError::RunDir { path: dir.to_path_buf(), message: "holds no checkpoints".into() })
 }
 
-/// The count of a checkpoint, read without its whole body being checked.
+/// Removes the checkpoints of `dir` taken after the one numbered `count`: a run resumed from an older
+/// checkpoint discards the part of the logs they were taken of, so they could only fail to resume.
+/// Files that are not checkpoints of glompo's are left alone.
+pub(crate) fn remove_after(dir: &Path, count: u64) -> Result<()> {
+    let folder = dir.join(CHECKPOINTS);
+    let Ok(entries) = fs::read_dir(&folder) else { return Ok(()) };
+    for entry in entries {
+        let path = entry.map_err(|e| CoreError::io(&folder, e))?.path();
+        if path.extension().is_some_and(|e| e == "json") && read(&path).is_ok_and(|b| b.count > count) {
+            fs::remove_file(&path).map_err(|e| CoreError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The count of a checkpoint (the whole file is read and checked).
 fn read_count(path: &Path) -> Result<u64> {
     Ok(read(path)?.count)
 }
@@ -576,6 +593,7 @@ mod tests {
             components: ComponentStates {
                 selector: serde_json::Value::Null,
                 generator: serde_json::Value::Null,
+                checker_expression: "max_evals(10)".into(),
                 checker: serde_json::Value::Null,
                 hunter: serde_json::Value::Null,
             },

@@ -126,6 +126,7 @@ impl State<'_> {
         let components = ComponentStates {
             selector: self.m.selector.save(),
             generator: self.m.generator.save(),
+            checker_expression: self.m.checker.to_string(),
             checker: self.m.checker.save(),
             hunter: self.m.hunter.as_ref().map_or(serde_json::Value::Null, |h| h.save()),
         };
@@ -222,14 +223,15 @@ impl Manager {
             return Err(refuse(path, "was taken of a run with other bounds"));
         }
         let pending = checkpoint::pending(&source, &body, path)?;
-        let restore = |what: &str, r: std::result::Result<(), String>| {
-            r.map_err(|e| refuse(path, format!("the {what}'s state: {e}")))
-        };
-        restore("selector", self.selector.restore(&body.components.selector))?;
-        restore("generator", self.generator.restore(&body.components.generator))?;
-        restore("checker", self.checker.restore(&body.components.checker))?;
+        let restore = |r: std::result::Result<(), crate::state::StateError>| r.map_err(|e| refuse(path, e.to_string()));
+        restore(self.selector.restore(&body.components.selector))?;
+        restore(self.generator.restore(&body.components.generator))?;
+        // Another stop criterion (`glompo resume --convergence`) starts fresh.
+        if self.checker.to_string() == body.components.checker_expression {
+            restore(self.checker.restore(&body.components.checker))?;
+        }
         if let Some(h) = self.hunter.as_mut() {
-            restore("hunter", h.restore(&body.components.hunter))?;
+            restore(h.restore(&body.components.hunter))?;
         }
         let mut starts = Vec::with_capacity(body.optimizers.len());
         for (live, pending) in body.optimizers.iter().zip(pending) {
