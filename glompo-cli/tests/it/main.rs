@@ -4,4 +4,5 @@ mod bad_input;
 mod cgroup;
 mod faults;
 mod lifecycle;
+mod link;
 mod run;

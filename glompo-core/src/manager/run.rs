@@ -18,11 +18,11 @@ use crate::error::{CoreError, Result};
 use crate::evaluator::evaluate_one;
 use crate::generator::{GenerateContext, Generator};
 use crate::hunter::HuntContext;
-use crate::optimizer::{OptimizerFactory, OptimizerId, StartContext};
+use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::derive_seed;
-use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
+use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe, SavedState};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
 /// A runner that has not ended yet.
@@ -38,6 +38,9 @@ struct Live {
     /// With a budget: the evaluations it was allowed to start, and those of them logged.
     granted: u64,
     logged: u64,
+    /// The latest answer to a save request, and the batches it reported done (in step mode).
+    saved: Option<SavedState>,
+    batches_done: u64,
 }
 
 impl Live {
@@ -565,8 +568,6 @@ impl State<'_> {
             }
         };
         // With a budget the runner starts with no credit; `refill` grants its first below.
-        let limited = self.budget.is_some();
-        let control = Arc::new(if limited { Control::with_credit(0) } else { Control::default() });
         let recipe = RunnerRecipe {
             opt_id,
             optimizer: spec.factory.name().to_owned(),
@@ -577,8 +578,26 @@ impl State<'_> {
             bounds: self.m.bounds.clone(),
             seed,
             detailed: self.m.detailed_log,
-            limited,
+            limited: self.budget.is_some(),
+            stepped: false,
+            resume: None,
         };
+        self.launch(recipe, optimizer, &spec)
+    }
+
+    /// Starts the runner of `recipe` on the backend, with `optimizer` built by `spec`'s factory from
+    /// the recipe's start context, and books it as live. The optimizer's record and start event must
+    /// exist. A recipe with [`resume`](RunnerRecipe::resume) starts from a saved state: the runner
+    /// restores it before its first `ask` and replays the pending evaluations (a thread runner and a
+    /// process runner alike: a process backend rebuilds the runner from the recipe).
+    fn launch(
+        &mut self,
+        recipe: RunnerRecipe,
+        optimizer: Box<dyn Optimizer>,
+        spec: &OptimizerSpec,
+    ) -> Result<()> {
+        let opt_id = recipe.opt_id;
+        let control = Arc::new(Control::for_recipe(&recipe));
         let objective = Arc::clone(&self.m.objective);
         let evaluator = Arc::clone(&spec.evaluator);
         let runner = Runner::deferred(
@@ -600,6 +619,8 @@ impl State<'_> {
                     stopped_at: None,
                     granted: 0,
                     logged: 0,
+                    saved: None,
+                    batches_done: 0,
                 };
                 self.live.insert(opt_id, live);
                 self.refill();
@@ -641,6 +662,27 @@ impl State<'_> {
                 self.refill();
                 Ok(())
             }
+            Message::Saved { opt_id, saved } => {
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                    live.saved = Some(saved);
+                }
+                Ok(())
+            }
+            Message::BatchDone { opt_id, .. } => {
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                    live.batches_done += 1;
+                }
+                Ok(())
+            }
+            Message::Replayed { opt_id, used, unused } => self.log.optimizer_event(&json!({
+                "event": "replayed",
+                "opt_id": opt_id,
+                "t": self.now(),
+                "used": used,
+                "unused": unused,
+            })),
         }
     }
 
