@@ -6,8 +6,10 @@
 //! the objective, runs the runner and writes every [`Message`] as a JSON line on a pipe of its own: the
 //! pipe's write end is descriptor [`MESSAGE_FD`] (3) in the child, which [`MESSAGE_FD_ENV`] names, so
 //! that nothing the optimizer, the objective or a library prints can corrupt a message. The manager's
-//! side forwards the messages into the run's channel. Stops and shared incumbents travel the other way
-//! as lines on the child's stdin (`{"stop": true}`, `{"inject": {"x": [...], "fx": ...}}`).
+//! side forwards the messages into the run's channel. [`Directive`]s travel the other way as JSON lines
+//! on the child's stdin (`"stop"`, `{"inject": {"x": [...], "fx": ...}}`, `{"grant": 256}`, `"save"`,
+//! `"pause"`, `"resume"`, `{"step": 3}`), relayed from the runner's [`Control`] as it changes, so that
+//! a process runner is driven and answers exactly like a thread runner.
 //!
 //! The child's stdout and stderr are the manager's, or with [`ProcessBackend::printstreams`] the files
 //! `DIR/<opt_id>.out` and `DIR/<opt_id>.err` (the worker processes a runner starts write their stderr
@@ -120,12 +122,13 @@ impl Backend for ProcessBackend {
     }
 
     fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>, CoreError> {
-        let (recipe, control, tx) = (runner.recipe().clone(), runner.control(), runner.sender());
-        // The optimizer is rebuilt in the child; this copy is not needed.
-        drop(runner);
-        let opt_id = recipe.opt_id;
+        let (opt_id, control, tx) = (runner.opt_id(), runner.control(), runner.sender());
         let spawn_error =
             |e: &dyn std::fmt::Display| CoreError::Backend(format!("{}: cannot start: {e}", self.argv[0]));
+        // The child rebuilds the runner from its recipe (a saved state to resume from included); the
+        // optimizer of this copy is not needed.
+        let first = serde_json::to_string(runner.recipe()).map_err(|e| spawn_error(&e))? + "\n";
+        drop(runner);
         let (stdout, stderr) = match &self.printstreams {
             Some(dir) => {
                 let (out, err) = printstream_files(dir, opt_id)?;
@@ -156,7 +159,6 @@ impl Backend for ProcessBackend {
             let _ = child.wait();
             return Err(spawn_error(&"no pipe to the runner"));
         };
-        let first = serde_json::to_string(&recipe).map_err(|e| spawn_error(&e))? + "\n";
         if let Err(e) = stdin.write_all(first.as_bytes()).and_then(|()| stdin.flush()) {
             let _ = child.kill();
             let _ = child.wait();
@@ -284,9 +286,11 @@ fn forward_messages(pipe: File, tx: &Sender<Message>) -> Option<RunnerEnd> {
     None
 }
 
-/// Passes stops, offered incumbents and evaluation credit to the child until it is done.
+/// Passes stops, offered incumbents, evaluation credit, save requests, pauses, resumes and steps to
+/// the child until it is done. A pause and a resume that both came between two looks cancel out.
 fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
     let (mut seen, mut stop_sent, mut forwarded) = (0, false, 0);
+    let (mut saves, mut paused, mut steps) = (0, false, 0);
     while !done.load(Ordering::SeqCst) {
         let mut directives = Vec::new();
         if control.is_stopped() && !stop_sent {
@@ -296,11 +300,25 @@ fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
         if let Some(best) = control.take_offer() {
             directives.push(Directive::Inject(best));
         }
-        let granted = control.granted();
-        if granted > forwarded {
-            directives.push(Directive::Grant(granted - forwarded));
-            forwarded = granted;
+        // One reading of all requests, forwarded in this order: the child sees them as a thread
+        // runner would (a save requested after a pause is applied after the pause).
+        let now = control.requests();
+        if now.granted > forwarded {
+            directives.push(Directive::Grant(now.granted - forwarded));
+            forwarded = now.granted;
         }
+        if now.paused != paused {
+            paused = now.paused;
+            directives.push(if paused { Directive::Pause } else { Directive::Resume });
+        }
+        if now.steps_given > steps {
+            directives.push(Directive::Step(now.steps_given - steps));
+            steps = now.steps_given;
+        }
+        for _ in saves..now.save_requests {
+            directives.push(Directive::Save);
+        }
+        saves = now.save_requests;
         let mut text = String::new();
         for directive in &directives {
             match serde_json::to_string(directive) {
@@ -412,9 +430,10 @@ impl Drop for ProcessHandle {
 pub type RunnerParts = (Box<dyn Optimizer>, Box<dyn Evaluator>, Arc<dyn Objective>);
 
 /// The child side of [`ProcessBackend`]: reads the [`RunnerRecipe`] from stdin, builds the runner's
-/// parts with `build`, runs it, writes its messages as JSON lines and applies the stops and incumbents
-/// that arrive on stdin. Returns when the runner has ended and its last message is written; an error
-/// (a bad recipe, parts that cannot be built) is written as the runner's crash.
+/// parts with `build` (as for a fresh start: the runner itself restores a recipe's saved state), runs
+/// it, writes its messages as JSON lines and applies the [`Directive`]s that arrive on stdin. Returns
+/// when the runner has ended and its last message is written; an error (a bad recipe, parts that
+/// cannot be built) is written as the runner's crash.
 ///
 /// The messages go to the descriptor that the environment variable [`MESSAGE_FD_ENV`] names, which
 /// this function takes over (it closes it at the end and keeps it from the processes the runner
@@ -427,16 +446,14 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
     let recipe: RunnerRecipe = serde_json::from_str(&line).map_err(|e| format!("bad recipe: {e}"))?;
     // Bounded like the manager's own channel: when the pipe is full (the manager falls behind), the
     // runner waits instead of evaluating past the budget.
-    let (tx, rx) = crossbeam_channel::bounded(RUNNER_QUEUE_PER_WORKER * recipe.workers.max(1));
+    let (tx, rx) = crossbeam_channel::bounded::<Message>(RUNNER_QUEUE_PER_WORKER * recipe.workers.max(1));
     // Why the manager's directives could not be read, if they could not: the runner then stops, and its
     // end is a crash with this cause.
     let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let cause = Arc::clone(&broken);
     let writer = std::thread::spawn(move || {
         for mut msg in rx {
-            let opt_id = match &msg {
-                Message::Results { opt_id, .. } | Message::Ended { opt_id, .. } => *opt_id,
-            };
+            let opt_id = msg.opt_id();
             if let Message::Ended { end: end @ RunnerEnd::Stopped, .. } = &mut msg
                 && let Some(e) = cause.lock().unwrap_or_else(|e| e.into_inner()).take()
             {
@@ -462,7 +479,7 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
         }
         Ok((optimizer, evaluator, objective)) => {
             // A budgeted runner starts with no credit: the manager's first grant follows the recipe.
-            let control = Arc::new(if recipe.limited { Control::with_credit(0) } else { Control::default() });
+            let control = Arc::new(Control::for_recipe(&recipe));
             let inbox = Arc::clone(&control);
             let why = Arc::clone(&broken);
             std::thread::spawn(move || {

@@ -1,6 +1,6 @@
 //! The runner: the loop that drives one optimizer on whatever level-1 backend hosts it.
 //!
-//! `control check -> ask -> evaluate the batch -> stream results -> tell`, until the optimizer
+//! `batch boundary -> ask -> evaluate the batch -> stream results -> tell`, until the optimizer
 //! converges, crashes or is told to stop. Results of fast objectives are sent in small groups (at most
 //! [`FLUSH_INTERVAL`] apart, and always at the end of a batch), so nothing is held back past the step
 //! at which a stop or a checkpoint is acted on. A runner always ends by sending [`Message::Ended`].
@@ -8,10 +8,21 @@
 //! A runner starts an evaluation only with a credit from its manager (its [`Control`]): the manager
 //! grants credits out of the run's `max_evals` budget as it logs results, so a run never starts more
 //! evaluations than its budget, and a runner can run at most its credit window ahead of the log.
+//!
+//! At each batch boundary (after a `tell` and before the next `ask`, and before the first `ask`) the
+//! runner acts on its control: a stop ends it; it takes the latest offered incumbent, answers every
+//! save request with [`Message::Saved`], and waits (on the control's condition variable) while it is
+//! paused or, in step mode ([`RunnerRecipe::stepped`]), while it has no step left. A runner started
+//! from a saved state ([`RunnerRecipe::resume`]) restores it first and replays the evaluations that
+//! were logged after it instead of making them again. The same [`Directive`]s and [`Message`]s carry
+//! all of this between processes.
+
+mod control;
+mod link;
+mod replay;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -22,6 +33,11 @@ use crate::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate
 use crate::objective::Objective;
 use crate::optimizer::{Optimizer, OptimizerId, Status};
 use crate::point::Evaluation;
+
+use self::control::Boundary;
+pub use self::control::{Control, Directive, Requests};
+pub use self::link::{PendingEval, ResumeFrom, SavedState};
+use self::replay::Replay;
 
 /// The longest time a finished evaluation waits in the runner before it is sent to the manager.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
@@ -119,164 +135,42 @@ pub enum Message {
         /// How it ended.
         end: RunnerEnd,
     },
+    /// The answer to one save request ([`Control::request_save`]), made at a batch boundary: every
+    /// result the state includes was sent before it.
+    Saved {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// The state, or why the optimizer could not save.
+        saved: SavedState,
+    },
+    /// In step mode only: a batch was told to the optimizer.
+    BatchDone {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// The evaluations whose results the runner has sent so far, this batch's included.
+        evaluations: u64,
+    },
+    /// A resumed runner's replay is over (sent once, before any result of a batch that was not
+    /// replayed, or before its end if that comes first).
+    Replayed {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// The pending evaluations used instead of evaluations.
+        used: u64,
+        /// The pending evaluations never asked for, dropped.
+        unused: u64,
+    },
 }
 
-/// What a manager tells a runner in another process, one per line on the runner's input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Directive {
-    /// Stop at the next step; start no new evaluation.
-    Stop,
-    /// A new incumbent to offer the optimizer.
-    Inject(Evaluation),
-    /// This many more evaluations may start.
-    Grant(u64),
-}
-
-/// The manager's side of one runner: a stop flag, a mailbox for shared incumbents, and the runner's
-/// evaluation credit.
-///
-/// A runner takes one credit before it starts each evaluation; with none left it waits until its
-/// manager grants more or stops it. [`Control::default`] has unlimited credit (a run without an
-/// evaluation budget); [`Control::with_credit`] starts with a given number.
-#[derive(Debug)]
-pub struct Control {
-    stop: AtomicBool,
-    injection: Mutex<Option<Evaluation>>,
-    credit: Mutex<Credit>,
-    changed: Condvar,
-}
-
-#[derive(Debug)]
-struct Credit {
-    /// Credits not taken yet; `None`: unlimited.
-    left: Option<u64>,
-    /// Credits granted so far, the first ones included.
-    granted: u64,
-    /// Bumped by every stop, offer and grant, so that a relay can wait for news.
-    version: u64,
-}
-
-impl Default for Control {
-    fn default() -> Self {
-        Control::build(None)
-    }
-}
-
-impl Control {
-    fn build(left: Option<u64>) -> Self {
-        Control {
-            stop: AtomicBool::new(false),
-            injection: Mutex::new(None),
-            credit: Mutex::new(Credit { left, granted: left.unwrap_or(0), version: 0 }),
-            changed: Condvar::new(),
-        }
-    }
-
-    /// A control whose runner may start `credit` evaluations before it needs a [`Control::grant`].
-    pub fn with_credit(credit: u64) -> Self {
-        Control::build(Some(credit))
-    }
-
-    fn credit(&self) -> std::sync::MutexGuard<'_, Credit> {
-        self.credit.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Wakes whoever waits on this control after a change.
-    fn changed(&self, mut credit: std::sync::MutexGuard<'_, Credit>) {
-        credit.version += 1;
-        drop(credit);
-        self.changed.notify_all();
-    }
-
-    /// Wakes whoever waits for news ([`Control::wait_for_news`]) without changing anything: a relay
-    /// whose runner ended looks at it at once.
-    pub fn wake(&self) {
-        self.changed(self.credit());
-    }
-
-    /// Asks the runner to stop at its next step; its evaluator starts no new point.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.changed(self.credit());
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    /// Offers a new incumbent; only the latest offer is kept until the runner takes it.
-    pub fn offer(&self, best: Evaluation) {
-        *self.injection.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
-        self.changed(self.credit());
-    }
-
-    /// Takes the latest offered incumbent, if any.
-    pub fn take_offer(&self) -> Option<Evaluation> {
-        self.injection.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-
-    /// Lets the runner start `n` more evaluations (nothing changes for unlimited credit).
-    pub fn grant(&self, n: u64) {
-        let mut credit = self.credit();
-        if let Some(left) = &mut credit.left {
-            *left += n;
-            credit.granted += n;
-            self.changed(credit);
-        }
-    }
-
-    /// Whether the runner's evaluations are counted against a budget.
-    pub fn is_limited(&self) -> bool {
-        self.credit().left.is_some()
-    }
-
-    /// The credits granted so far, the first ones included (0 for unlimited credit).
-    pub fn granted(&self) -> u64 {
-        self.credit().granted
-    }
-
-    /// Takes one credit if the runner may start an evaluation now.
-    pub fn try_admit(&self) -> Admission {
-        if self.is_stopped() {
-            return Admission::Cancelled;
-        }
-        let mut credit = self.credit();
-        match &mut credit.left {
-            None => Admission::Go,
-            Some(0) => Admission::Wait,
-            Some(left) => {
-                *left -= 1;
-                Admission::Go
-            }
-        }
-    }
-
-    /// Waits until a stop or a grant, or at most `timeout`.
-    fn wait_for_credit(&self, timeout: Duration) {
-        let credit = self.credit();
-        let starved = |c: &mut Credit| c.left == Some(0) && !self.is_stopped();
-        let _ = self.changed.wait_timeout_while(credit, timeout, starved);
-    }
-
-    /// Waits until anything changed since `seen` (a stop, an offer or a grant), or at most `timeout`,
-    /// and returns the version to wait from next time. Relays to runners in other processes use it.
-    pub fn wait_for_news(&self, seen: u64, timeout: Duration) -> u64 {
-        let credit = self.credit();
-        let (credit, _) = self
-            .changed
-            .wait_timeout_while(credit, timeout, |c| c.version == seen)
-            .unwrap_or_else(|e| e.into_inner());
-        credit.version
-    }
-
-    /// Applies a directive from the manager (the runner's side of a process backend).
-    pub fn apply(&self, directive: Directive) {
-        match directive {
-            Directive::Stop => self.stop(),
-            Directive::Inject(best) => self.offer(best),
-            Directive::Grant(n) => self.grant(n),
+impl Message {
+    /// The optimizer it is about.
+    pub fn opt_id(&self) -> OptimizerId {
+        match self {
+            Message::Results { opt_id, .. }
+            | Message::Ended { opt_id, .. }
+            | Message::Saved { opt_id, .. }
+            | Message::BatchDone { opt_id, .. }
+            | Message::Replayed { opt_id, .. } => *opt_id,
         }
     }
 }
@@ -307,6 +201,14 @@ pub struct RunnerRecipe {
     /// and evaluates only what the manager grants it ([`Directive::Grant`]).
     #[serde(default)]
     pub limited: bool,
+    /// Whether the runner runs in step mode: only the batches it is given steps for
+    /// ([`Control::step`]), with a [`Message::BatchDone`] after each.
+    #[serde(default)]
+    pub stepped: bool,
+    /// A saved state to restore before the first `ask`, and the evaluations logged after it to
+    /// replay. A state that does not restore ends the runner as [`RunnerEnd::Crashed`].
+    #[serde(default)]
+    pub resume: Option<ResumeFrom>,
 }
 
 /// A runner's level-2 evaluator, or how to build it where the runner runs: a backend that rebuilds
@@ -327,6 +229,12 @@ pub struct Runner {
     pub(crate) control: Arc<Control>,
     pub(crate) tx: Sender<Message>,
     pub(crate) detailed: bool,
+    /// The evaluations whose results it has sent.
+    sent: u64,
+    /// The pending evaluations of a resumed runner while its replay lasts.
+    replay: Option<Replay>,
+    /// The pending evaluations it has replayed into the optimizer.
+    replayed: u64,
 }
 
 impl std::fmt::Debug for Runner {
@@ -340,6 +248,8 @@ impl std::fmt::Debug for Runner {
 
 impl Runner {
     /// A runner for an optimizer built from `recipe` (process backends rebuild runners this way).
+    /// The optimizer is built as for a fresh start: a recipe with [`resume`](RunnerRecipe::resume)
+    /// makes the runner restore the state into it before its first `ask`.
     pub fn new(
         recipe: RunnerRecipe,
         optimizer: Box<dyn Optimizer>,
@@ -381,6 +291,9 @@ impl Runner {
             objective,
             control,
             tx,
+            sent: 0,
+            replay: None,
+            replayed: 0,
         }
     }
 
@@ -411,6 +324,8 @@ impl Runner {
             Ok(end) => end,
             Err(payload) => RunnerEnd::Crashed(format!("panicked: {}", panic_message(payload.as_ref()))),
         };
+        // A replay that the end cut short is reported too: the manager learns what was not used.
+        self.end_replay();
         // The manager may already be gone at the end of a run; then nobody needs the message.
         let _ = self.tx.send(Message::Ended { opt_id: self.opt_id, end });
     }
@@ -422,12 +337,18 @@ impl Runner {
                 Err(e) => return RunnerEnd::Crashed(format!("cannot build the evaluator: {e}")),
             }
         }
-        loop {
-            if self.control.is_stopped() {
-                return RunnerEnd::Stopped;
+        if let Some(resume) = self.recipe.resume.take() {
+            if let Some(state) = &resume.state
+                && let Err(e) = self.optimizer.restore(state)
+            {
+                return RunnerEnd::Crashed(format!("cannot restore the saved state: {e}"));
             }
-            if let Some(best) = self.control.take_offer() {
-                self.optimizer.inject(&best.x, best.fx);
+            self.replay = Some(Replay::new(resume.pending));
+            self.end_replay_if_done();
+        }
+        loop {
+            if let Some(end) = self.boundary() {
+                return end;
             }
             let batch = match self.optimizer.ask() {
                 Ok(batch) if batch.is_empty() => {
@@ -436,36 +357,133 @@ impl Runner {
                 Ok(batch) => batch,
                 Err(e) => return RunnerEnd::Crashed(format!("ask failed: {e}")),
             };
-            let Some(outcomes) = self.evaluate(&batch) else { return RunnerEnd::Stopped };
-            let evals: Vec<Evaluation> = batch
-                .into_iter()
-                .zip(&outcomes)
-                .map(|(x, o)| Evaluation { x, fx: o.as_ref().map_or(f64::NAN, |out| out.fx) })
-                .collect();
-            match self.optimizer.tell(&evals) {
-                Ok(Status::Running) => {}
-                Ok(Status::Converged(reason)) => return RunnerEnd::Converged(reason),
+            let values = match self.values(&batch) {
+                Ok(values) => values,
+                Err(end) => return end,
+            };
+            let evals: Vec<Evaluation> =
+                batch.into_iter().zip(values).map(|(x, fx)| Evaluation { x, fx }).collect();
+            let status = match self.optimizer.tell(&evals) {
+                Ok(status) => status,
                 Err(e) => return RunnerEnd::Crashed(format!("tell failed: {e}")),
+            };
+            if self.recipe.stepped {
+                let _ = self.tx.send(Message::BatchDone { opt_id: self.opt_id, evaluations: self.sent });
+            }
+            if let Status::Converged(reason) = status {
+                return RunnerEnd::Converged(reason);
             }
         }
     }
 
+    /// A batch boundary: a stop ends the runner (`Some`); otherwise it takes the latest offered
+    /// incumbent, answers save requests, and waits while paused or, in step mode, without a step.
+    fn boundary(&mut self) -> Option<RunnerEnd> {
+        loop {
+            if self.control.is_stopped() {
+                return Some(RunnerEnd::Stopped);
+            }
+            if let Some(best) = self.control.take_offer() {
+                self.optimizer.inject(&best.x, best.fx);
+            }
+            match self.control.boundary(self.recipe.stepped) {
+                Boundary::Stop => return Some(RunnerEnd::Stopped),
+                Boundary::Go => return None,
+                Boundary::News => {}
+                Boundary::Save(n) => {
+                    let saved = self.saved();
+                    for _ in 0..n {
+                        let _ = self.tx.send(Message::Saved { opt_id: self.opt_id, saved: saved.clone() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The optimizer's state now, or why it could not be saved (a panic of `save` included: the runner
+    /// goes on either way).
+    fn saved(&self) -> SavedState {
+        let state = match catch_unwind(AssertUnwindSafe(|| self.optimizer.save())) {
+            Ok(Ok(state)) => Ok(state),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(payload) => Err(format!("save panicked: {}", panic_message(payload.as_ref()))),
+        };
+        SavedState { state, evaluations: self.sent, replayed: self.replayed }
+    }
+
+    /// The values of `batch` to tell the optimizer: the records of pending evaluations while a replay
+    /// lasts, evaluations for the other points. `Err` ends the runner (a stop during the batch, or an
+    /// evaluator that broke its contract).
+    fn values(&mut self, batch: &[Vec<f64>]) -> Result<Vec<f64>, RunnerEnd> {
+        let replayed = match &mut self.replay {
+            Some(replay) => replay.take(batch),
+            None => return Ok(self.evaluate(batch)?.iter().map(fx).collect()),
+        };
+        if replayed.iter().all(Option::is_none) {
+            // Replay ends at the first batch none of whose points was logged.
+            self.end_replay();
+            return Ok(self.evaluate(batch)?.iter().map(fx).collect());
+        }
+        let todo: Vec<Vec<f64>> =
+            batch.iter().zip(&replayed).filter(|(_, r)| r.is_none()).map(|(x, _)| x.clone()).collect();
+        let fresh = if todo.is_empty() { Vec::new() } else { self.evaluate(&todo)? };
+        let mut values = Vec::with_capacity(batch.len());
+        let mut evaluated_at = Vec::with_capacity(todo.len());
+        for (i, record) in replayed.into_iter().enumerate() {
+            match record {
+                Some(record) => {
+                    self.replayed += 1;
+                    values.push(record.fx);
+                }
+                None => {
+                    evaluated_at.push(i);
+                    values.push(f64::NAN);
+                }
+            }
+        }
+        // `evaluate` returned one outcome per point of `todo`: every placeholder is replaced.
+        for (i, outcome) in evaluated_at.into_iter().zip(&fresh) {
+            values[i] = fx(outcome);
+        }
+        self.end_replay_if_done();
+        Ok(values)
+    }
+
+    /// Ends a replay that has no pending evaluation left.
+    fn end_replay_if_done(&mut self) {
+        if self.replay.as_ref().is_some_and(Replay::is_done) {
+            self.end_replay();
+        }
+    }
+
+    /// Ends the replay, if one lasts, and reports it.
+    fn end_replay(&mut self) {
+        if let Some(replay) = self.replay.take() {
+            let (used, unused) = replay.counts();
+            let _ = self.tx.send(Message::Replayed { opt_id: self.opt_id, used, unused });
+        }
+    }
+
     /// Evaluates a batch, streaming results to the manager in groups at most [`FLUSH_INTERVAL`] apart.
-    fn evaluate(&mut self, batch: &[Vec<f64>]) -> Option<Vec<EvalOutcome>> {
+    /// `Err` when a stop cancelled it, or when the evaluator did not return one outcome per point.
+    fn evaluate(&mut self, batch: &[Vec<f64>]) -> Result<Vec<EvalOutcome>, RunnerEnd> {
         struct Pending {
             group: ResultGroup,
             since: Instant,
+            sent: u64,
         }
         let dim = batch[0].len();
         let pending = Mutex::new(Pending {
             group: ResultGroup::with_capacity(dim, batch.len()),
             since: Instant::now(),
+            sent: 0,
         });
         let (opt_id, tx) = (self.opt_id, &self.tx);
         let flush = |p: &mut Pending| {
             if !p.group.is_empty() {
                 let left = batch.len() - p.group.len();
                 let results = std::mem::replace(&mut p.group, ResultGroup::with_capacity(dim, left));
+                p.sent += results.len() as u64;
                 let _ = tx.send(Message::Results { opt_id, results });
             }
             p.since = Instant::now();
@@ -484,8 +502,22 @@ impl Runner {
         };
         let outcomes = evaluator.evaluate(&*self.objective, batch, self.detailed, &gate, &report);
         flush_now();
-        outcomes
+        self.sent += pending.lock().unwrap_or_else(|e| e.into_inner()).sent;
+        match outcomes {
+            None => Err(RunnerEnd::Stopped),
+            Some(outcomes) if outcomes.len() == batch.len() => Ok(outcomes),
+            Some(outcomes) => Err(RunnerEnd::Crashed(format!(
+                "the evaluator returned {} outcomes for a batch of {}",
+                outcomes.len(),
+                batch.len()
+            ))),
+        }
     }
+}
+
+/// The value an optimizer is told for an outcome: NaN for a failed evaluation.
+fn fx(outcome: &EvalOutcome) -> f64 {
+    outcome.as_ref().map_or(f64::NAN, |out| out.fx)
 }
 
 /// The longest a runner waiting for credit sleeps before it looks at its control again (grants and
@@ -518,3 +550,6 @@ impl Gate for RunnerGate<'_> {
         admission
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,8 +8,9 @@ use crate::point::Evaluation;
 
 /// A deterministic optimizer whose behaviour is set by its factory: it walks from `x0` towards the
 /// centre of the box by `step` of the remaining distance per batch (or stays put when `step` is 0),
-/// asks `batch` copies of its point, and can be made to converge or panic after a number of batches.
-/// An injected point becomes its own.
+/// asks `batch` copies of its point (or, with a `spread`, points between it and the centre), and can
+/// be made to converge or panic after a number of batches, or to fail to save. An injected point
+/// becomes its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptedOptimizer {
     name: String,
@@ -31,6 +32,13 @@ pub struct Script {
     pub converge_after: Option<u64>,
     /// Panic in `ask` after this many batches.
     pub panic_after: Option<u64>,
+    /// Point `i` of a batch of `n` lies `spread × i / n` of the way from the optimizer's point to the
+    /// centre (0: every point of a batch is the same).
+    #[serde(default)]
+    pub spread: f64,
+    /// `save` fails.
+    #[serde(default)]
+    pub save_fails: bool,
 }
 
 impl Optimizer for ScriptedOptimizer {
@@ -47,7 +55,14 @@ impl Optimizer for ScriptedOptimizer {
         if self.script.panic_after.is_some_and(|n| self.batches >= n) {
             panic!("scripted panic after {} batches", self.batches);
         }
-        Ok(vec![self.x.clone(); self.script.batch])
+        let n = self.script.batch;
+        let spread = self.script.spread;
+        Ok((0..n)
+            .map(|i| {
+                let f = spread * i as f64 / n as f64;
+                self.x.iter().zip(&self.centre).map(|(x, c)| x + f * (c - x)).collect()
+            })
+            .collect())
     }
 
     fn tell(&mut self, evals: &[Evaluation]) -> Result<Status, OptimizerError> {
@@ -83,6 +98,9 @@ impl Optimizer for ScriptedOptimizer {
     }
 
     fn save(&self) -> Result<serde_json::Value, OptimizerError> {
+        if self.script.save_fails {
+            return Err(OptimizerError::Internal("scripted save failure".into()));
+        }
         serde_json::to_value(self).map_err(|e| OptimizerError::Internal(e.to_string()))
     }
 
@@ -105,8 +123,23 @@ impl ScriptedFactory {
     pub fn descending() -> Self {
         ScriptedFactory {
             name: "scripted".into(),
-            script: Script { step: 0.5, batch: 1, converge_after: None, panic_after: None },
+            script: Script {
+                step: 0.5,
+                batch: 1,
+                converge_after: None,
+                panic_after: None,
+                spread: 0.0,
+                save_fails: false,
+            },
         }
+    }
+
+    /// The factory whose [`OptimizerFactory::name`] and [`OptimizerFactory::settings`] are these (a
+    /// runner process rebuilds it from its recipe this way).
+    pub fn from_settings(name: &str, settings: &serde_json::Value) -> Result<Self, OptimizerError> {
+        let script = serde_json::from_value(settings.clone())
+            .map_err(|e| OptimizerError::invalid_option("script", e.to_string()))?;
+        Ok(ScriptedFactory { name: name.into(), script })
     }
 
     /// One that stays at its start point forever (a stagnating optimizer).
@@ -148,6 +181,18 @@ impl ScriptedFactory {
     /// Panic in `ask` after `n` batches.
     pub fn panic_after(mut self, n: u64) -> Self {
         self.script.panic_after = Some(n);
+        self
+    }
+
+    /// Spreads the points of a batch between the optimizer's point and the centre (see [`Script::spread`]).
+    pub fn spread(mut self, spread: f64) -> Self {
+        self.script.spread = spread;
+        self
+    }
+
+    /// Makes `save` fail.
+    pub fn save_fails(mut self) -> Self {
+        self.script.save_fails = true;
         self
     }
 }

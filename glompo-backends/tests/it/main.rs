@@ -1,6 +1,7 @@
 //! Integration tests of glompo-backends.
 
 mod command;
+mod link;
 mod process;
 mod reaper;
 mod thread;

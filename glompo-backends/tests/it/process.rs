@@ -34,6 +34,8 @@ fn runner() -> (Runner, crossbeam_channel::Receiver<Message>) {
         seed: 1,
         detailed: false,
         limited: false,
+        stepped: false,
+        resume: None,
     };
     let (tx, rx) = crossbeam_channel::unbounded();
     let objective = Arc::new(from_fn(|x: &[f64]| x[0] * x[0]));

@@ -126,9 +126,9 @@ fn runs_killed_at_random_moments_resume_with_every_checkpointed_evaluation_kept(
         let before = if first { 0 } else { complete_lines(&out.join("evaluations.jsonl")).len() };
         // Wait for a checkpoint of this session, then a little more.
         wait_for("a checkpoint", || {
-            checkpoints(&out).iter().any(|p| {
-                glompo_core::manager::inspect(p).is_ok_and(|i| i.evaluations as usize > before)
-            })
+            checkpoints(&out)
+                .iter()
+                .any(|p| glompo_core::manager::inspect(p).is_ok_and(|i| i.evaluations as usize > before))
         });
         moment = moment.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(moment >> 58));
@@ -170,7 +170,9 @@ fn signals_leave_a_checkpoint_a_summary_naming_them_and_no_process_on_every_back
         let config = write_config(tmp.path(), &config);
         let out = tmp.path().join("out");
         let mut run = start(tmp.path(), &["run", &config, "--dir", "out", "-q"]);
-        wait_for("evaluations", || fs::read_to_string(out.join("evaluations.jsonl")).is_ok_and(|t| t.lines().count() > 20));
+        wait_for("evaluations", || {
+            fs::read_to_string(out.join("evaluations.jsonl")).is_ok_and(|t| t.lines().count() > 20)
+        });
         kill(Pid::from_raw(run.0.id() as i32), signal).unwrap();
         let code = run.0.wait().unwrap().code();
         assert_eq!(code, Some(128 + signal as i32), "{backend} {signal}");
@@ -185,14 +187,18 @@ fn signals_leave_a_checkpoint_a_summary_naming_them_and_no_process_on_every_back
         let marker = format!("GLOMPO_RUN={}.", run.0.id());
         let left = || {
             fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|e| {
-                fs::read(e.path().join("environ"))
-                    .is_ok_and(|env| String::from_utf8_lossy(&env).split('\0').any(|v| v.starts_with(&marker)))
+                fs::read(e.path().join("environ")).is_ok_and(|env| {
+                    String::from_utf8_lossy(&env).split('\0').any(|v| v.starts_with(&marker))
+                })
             })
         };
         wait_for("the run's processes to be gone", || !left());
         drop(run);
         // And the checkpoint resumes.
-        let mut config_limit = start(tmp.path(), &["resume", "out", "-q", "--convergence", &format!("max_evals({})", info.evaluations + 30)]);
+        let mut config_limit = start(
+            tmp.path(),
+            &["resume", "out", "-q", "--convergence", &format!("max_evals({})", info.evaluations + 30)],
+        );
         assert!(config_limit.0.wait().unwrap().success(), "{backend}");
         let logged = lines(&out.join("evaluations.jsonl"));
         assert_eq!(logged.len() as u64, info.evaluations + 30, "{backend}");
@@ -207,7 +213,10 @@ fn damaged_checkpoints_and_another_runs_directory_are_refused_with_nothing_chang
     config["checkpoint"] = json!({"every_evals": 100, "at_end": true});
     let config_path = write_config(tmp.path(), &config);
     for dir in ["a", "b"] {
-        let done = glompo(&["run", &config_path, "--dir", dir, "--seed", if dir == "a" { "1" } else { "2" }, "-q"], tmp.path());
+        let done = glompo(
+            &["run", &config_path, "--dir", dir, "--seed", if dir == "a" { "1" } else { "2" }, "-q"],
+            tmp.path(),
+        );
         assert!(done.status.success(), "{}", stderr(&done));
     }
     let a = tmp.path().join("a");
@@ -252,7 +261,11 @@ fn damaged_checkpoints_and_another_runs_directory_are_refused_with_nothing_chang
     let before_b = snapshot(&b);
     let refused = glompo(&["resume", foreign.to_str().unwrap(), "-q"], tmp.path());
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("another run's log") || stderr(&refused).contains("seed"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("another run's log") || stderr(&refused).contains("seed"),
+        "{}",
+        stderr(&refused)
+    );
     assert!(snapshot(&b) == before_b);
 }
 

@@ -5,4 +5,5 @@ mod cgroup;
 mod checkpoint;
 mod faults;
 mod lifecycle;
+mod link;
 mod run;

@@ -127,6 +127,19 @@ pub struct StopIgnored {
     pub why: String,
 }
 
+/// What a resumed optimizer made of the evaluations it had logged after its saved state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replayed {
+    /// The optimizer.
+    pub opt_id: OptimizerId,
+    /// Seconds since the run started.
+    pub t: f64,
+    /// The logged evaluations it was told again instead of evaluating them.
+    pub used: u64,
+    /// Those it never asked for again (they stay in the log, counted).
+    pub unused: u64,
+}
+
 /// One line of `optimizers.jsonl`, tagged by `event`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -137,6 +150,8 @@ pub enum OptimizerEvent {
     End(OptimizerEnd),
     /// A STOP file could not act.
     StopIgnored(StopIgnored),
+    /// A resumed optimizer replayed its logged evaluations.
+    Replayed(Replayed),
 }
 
 /// One logged evaluation, as `evaluations.jsonl` holds it.

@@ -317,7 +317,13 @@ impl RunLog {
     /// Locks `dir` for the resumed run of a checkpoint taken in `source` and opens its logs cut back to
     /// `marks` (checked by the caller): in `source` itself the logs are truncated; a new `dir` is
     /// prepared as for a new run and gets a copy of the logs up to the marks.
-    pub(crate) fn resume(dir: &Path, source: &Path, marks: &LogMarks, count: u64, overwrite: bool) -> Result<Self> {
+    pub(crate) fn resume(
+        dir: &Path,
+        source: &Path,
+        marks: &LogMarks,
+        count: u64,
+        overwrite: bool,
+    ) -> Result<Self> {
         let lock = lock_dir(dir)?;
         let same = fs::canonicalize(dir).map_err(|e| CoreError::io(dir, e))?
             == fs::canonicalize(source).map_err(|e| CoreError::io(source, e))?;

@@ -25,7 +25,8 @@ pub use checkpoint::{
     inspect, latest,
 };
 pub use event::{
-    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
+    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, Replayed,
+    StopIgnored,
 };
 pub use log::{CHECKPOINT_FILE, LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
 

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use self::checkpoints::Taking;
 use super::book::{Period, RunBook};
 use super::event::{
-    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, StopIgnored,
+    EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, Replayed,
+    StopIgnored,
 };
 use super::log::{RunLog, stop_file_id};
 use super::{
@@ -21,12 +23,14 @@ use crate::error::{CoreError, Result};
 use crate::evaluator::evaluate_one;
 use crate::generator::{GenerateContext, Generator};
 use crate::hunter::HuntContext;
-use crate::optimizer::{OptimizerFactory, OptimizerId, StartContext};
+use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::RunSeeds;
-use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
+use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe, SavedState};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
+
+mod checkpoints;
 
 /// A runner that has not ended yet.
 struct Live {
@@ -41,6 +45,12 @@ struct Live {
     /// With a budget: the evaluations it was allowed to start, and those of them logged.
     granted: u64,
     logged: u64,
+    /// How it was built (a checkpoint holds it).
+    recipe: RunnerRecipe,
+    /// The latest answer to a save request, with the optimizer's evaluation count it includes, and the
+    /// batches it reported done (in step mode).
+    saved: Option<(SavedState, u64)>,
+    batches_done: u64,
 }
 
 impl Live {
@@ -65,6 +75,11 @@ struct State<'m> {
     factories: BTreeMap<OptimizerId, Arc<dyn OptimizerFactory>>,
     /// The optimizer type names, shared by their records.
     names: Vec<Arc<str>>,
+    /// The checkpoint being taken, and when the last one was (and at which evaluation count).
+    taking: Option<Taking>,
+    last_checkpoint: (Instant, u64),
+    /// The seconds of the run's sessions before this one (a resumed run's).
+    offset: f64,
 }
 
 /// The optimizer id under which the generator's own evaluations are logged.
@@ -135,8 +150,23 @@ impl Manager {
     /// Errors come only from setting up the run directory (nothing is written then) or from a selector
     /// whose optimizers can never fit; a failing optimizer or objective never fails the run.
     pub fn run(mut self) -> Result<RunResult> {
-        let log = RunLog::open(self.settings.dir.as_deref(), self.settings.overwrite)?;
+        // A resume is checked whole (the checkpoint, the logs, every optimizer to build again) before
+        // anything in the run directory changes.
+        let resumed = match self.resume.take() {
+            Some(path) => Some(self.prepare_resume(&path)?),
+            None => None,
+        };
+        let log = match (&resumed, self.settings.dir.as_deref()) {
+            (Some(r), Some(dir)) => {
+                RunLog::resume(dir, &r.source, &r.body.logs, r.body.count, self.settings.overwrite)?
+            }
+            _ => RunLog::open(self.settings.dir.as_deref(), self.settings.overwrite)?,
+        };
         let started_unix = unix_now();
+        let (book, starts) = match resumed {
+            Some(r) => (r.body.book.resumed(started_unix), r.starts),
+            None => (RunBook::new(started_unix), Vec::new()),
+        };
         let settings = self.settings();
         // Bounded, so that runners wait when the manager falls behind instead of running past the budget.
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_SLOTS_PER_JOB * self.settings.max_jobs);
@@ -147,14 +177,24 @@ impl Manager {
             rx,
             start: Instant::now(),
             live: BTreeMap::new(),
-            book: RunBook::new(started_unix),
+            last_checkpoint: (Instant::now(), book.counters.evaluations),
+            offset: book.earlier_seconds(),
+            book,
             end: None,
             budget: None,
             factories: BTreeMap::new(),
             names: Vec::new(),
+            taking: None,
         };
         st.budget = st.m.checker.budget();
-        let outcome = st.event_loop();
+        let outcome = st.restart(starts).and_then(|()| st.event_loop());
+        // The checkpoint of an interrupted run, or `at_end`, is taken while the optimizers still run.
+        let final_reason = match &st.end {
+            Some(EndReason::Interrupted { by }) => Some(by.clone()),
+            _ if st.m.settings.checkpoints.at_end => Some("at_end".to_owned()),
+            _ => None,
+        };
+        let outcome = outcome.and_then(|()| st.final_checkpoint(final_reason));
         st.shutdown();
         let wall_time_s = st.start.elapsed().as_secs_f64();
         st.book.close_period(unix_now(), wall_time_s);
@@ -211,7 +251,13 @@ impl Manager {
 }
 
 impl State<'_> {
+    /// Seconds since the run started (its earlier sessions included).
     fn now(&self) -> f64 {
+        self.offset + self.session_seconds()
+    }
+
+    /// Seconds since this session started.
+    fn session_seconds(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }
 
@@ -220,12 +266,12 @@ impl State<'_> {
     }
 
     fn run_state(&self) -> RunState {
-        let t = self.now();
+        let t = self.session_seconds();
         RunState {
             evaluations: self.book.counters.evaluations,
             best_fx: self.book.best.as_ref().map(|b| b.fx),
             session_seconds: t,
-            overall_seconds: self.book.earlier_seconds() + t,
+            overall_seconds: self.offset + t,
             optimizers_started: self.book.counters.optimizers_started,
             optimizers_killed: self.book.counters.optimizers_killed,
             optimizers_converged: self.book.counters.optimizers_converged,
@@ -273,6 +319,9 @@ impl State<'_> {
         }
         self.force_terminations()?;
         self.check_convergence();
+        if self.end.is_none() {
+            self.checkpoint_triggers()?;
+        }
         Ok(())
     }
 
@@ -558,8 +607,6 @@ impl State<'_> {
             }
         };
         // With a budget the runner starts with no credit; `refill` grants its first below.
-        let limited = self.budget.is_some();
-        let control = Arc::new(if limited { Control::with_credit(0) } else { Control::default() });
         let recipe = RunnerRecipe {
             opt_id,
             optimizer: spec.factory.name().to_owned(),
@@ -570,8 +617,28 @@ impl State<'_> {
             bounds: self.m.bounds.clone(),
             seed,
             detailed: self.m.settings.detailed_log,
-            limited,
+            limited: self.budget.is_some(),
+            stepped: false,
+            resume: None,
         };
+        self.launch(recipe, optimizer, &spec)
+    }
+
+    /// Starts the runner of `recipe` on the backend, with `optimizer` built by `spec`'s factory from
+    /// the recipe's start context, and books it as live. The optimizer's record and start event must
+    /// exist. A recipe with [`resume`](RunnerRecipe::resume) starts from a saved state: the runner
+    /// restores it before its first `ask` and replays the pending evaluations (a thread runner and a
+    /// process runner alike: a process backend rebuilds the runner from the recipe).
+    fn launch(
+        &mut self,
+        recipe: RunnerRecipe,
+        optimizer: Box<dyn Optimizer>,
+        spec: &OptimizerSpec,
+    ) -> Result<()> {
+        let opt_id = recipe.opt_id;
+        let control = Arc::new(Control::for_recipe(&recipe));
+        // What a checkpoint holds of it: how to build it, without the evaluations it replays.
+        let kept = RunnerRecipe { resume: None, ..recipe.clone() };
         let objective = Arc::clone(&self.m.objective);
         let evaluator = Arc::clone(&spec.evaluator);
         let runner = Runner::deferred(
@@ -585,6 +652,7 @@ impl State<'_> {
         match self.m.backend.spawn(runner) {
             Ok(handle) => {
                 let live = Live {
+                    recipe: kept,
                     handle,
                     control,
                     workers: spec.workers,
@@ -593,6 +661,8 @@ impl State<'_> {
                     stopped_at: None,
                     granted: 0,
                     logged: 0,
+                    saved: None,
+                    batches_done: 0,
                 };
                 self.live.insert(opt_id, live);
                 self.refill();
@@ -634,7 +704,28 @@ impl State<'_> {
                 self.ended(opt_id, end, cause.flatten())?;
                 // Its unused credit is free again.
                 self.refill();
+                self.answered(opt_id)
+            }
+            Message::Saved { opt_id, saved } => {
+                // Everything the runner sent before it answered is logged: the state includes the
+                // optimizer's evaluations counted so far.
+                let at = self.book.records.get(opt_id as usize - 1).map_or(0, OptimizerRecord::evaluations);
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                    live.saved = Some((saved, at));
+                }
+                self.answered(opt_id)
+            }
+            Message::BatchDone { opt_id, .. } => {
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                    live.batches_done += 1;
+                }
                 Ok(())
+            }
+            Message::Replayed { opt_id, used, unused } => {
+                let event = OptimizerEvent::Replayed(Replayed { opt_id, t: self.now(), used, unused });
+                self.emit(&Event::Optimizer(&event))
             }
         }
     }

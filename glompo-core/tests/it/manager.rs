@@ -743,3 +743,57 @@ fn an_observer_sees_every_logged_event_in_order_and_the_end_last() {
     assert!(c.hunts > 0 && result.counters.optimizers_killed > 0);
     assert_eq!((c.finished, c.after_finished), (Some(result.counters.evaluations), 0));
 }
+
+/// Starts every runner as a resume would: from its optimizer's fresh state, with one pending
+/// evaluation of a point that it never asks for.
+#[derive(Debug)]
+struct Resuming(glompo_core::backend::ThreadBackend);
+
+impl glompo_core::backend::Backend for Resuming {
+    fn name(&self) -> &str {
+        "resuming"
+    }
+
+    fn spawn(
+        &mut self,
+        runner: glompo_core::runner::Runner,
+    ) -> glompo_core::Result<Box<dyn glompo_core::backend::RunnerHandle>> {
+        use glompo_core::runner::{EvalRecord, PendingEval, ResumeFrom, Runner};
+        use glompo_core::{OptimizerFactory, StartContext};
+        let mut recipe = runner.recipe().clone();
+        let factory = ScriptedFactory::from_settings(&recipe.optimizer, &recipe.options).unwrap();
+        let ctx = StartContext {
+            opt_id: recipe.opt_id,
+            x0: &recipe.x0,
+            bounds: &recipe.bounds,
+            seed: recipe.seed,
+            workers: recipe.workers,
+        };
+        let (fresh, optimizer) = (factory.build(&ctx).unwrap(), factory.build(&ctx).unwrap());
+        let never =
+            PendingEval { x: vec![9.0, 9.0], record: EvalRecord { fx: 1.0, extras: None, error: None } };
+        recipe.resume = Some(ResumeFrom { state: Some(fresh.save().unwrap()), pending: vec![never] });
+        let evaluator = Box::new(glompo_core::evaluator::Serial);
+        let rebuilt = Runner::new(recipe, optimizer, evaluator, sphere(), runner.control(), runner.sender());
+        self.0.spawn(rebuilt)
+    }
+}
+
+#[test]
+fn the_outcome_of_a_replay_is_an_optimizer_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = builder(sphere(), vec![spec(ScriptedFactory::descending())])
+        .max_jobs(1)
+        .checker(checker::max_evals(5))
+        .backend(Box::new(Resuming(Default::default())))
+        .dir(dir.path())
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(result.counters.evaluations, 5);
+    let replayed = events(dir.path(), 1, "replayed");
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    assert_eq!((&replayed[0]["used"], &replayed[0]["unused"]), (&Value::from(0), &Value::from(1)));
+    assert!(replayed[0]["t"].as_f64().unwrap() >= 0.0);
+}

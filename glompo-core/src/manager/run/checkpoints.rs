@@ -72,7 +72,10 @@ impl State<'_> {
         let (at, evals) = self.last_checkpoint;
         if policy.every_seconds.is_some_and(|s| at.elapsed().as_secs_f64() >= s) {
             self.want_checkpoint("every_seconds")?;
-        } else if policy.every_evals.is_some_and(|n| self.book.counters.evaluations.saturating_sub(evals) >= n) {
+        } else if policy
+            .every_evals
+            .is_some_and(|n| self.book.counters.evaluations.saturating_sub(evals) >= n)
+        {
             self.want_checkpoint("every_evals")?;
         }
         if let Some(dir) = self.log.dir() {
@@ -171,7 +174,8 @@ fn live_optimizer(live: &Live, taking: &Taking) -> LiveOptimizer {
     let (state, evaluations_at_state, note) = match &live.saved {
         Some((saved, at)) => match &saved.state {
             Ok(state) => {
-                let note = late.then(|| format!("did not answer in time; its state is of evaluation {at} of it"));
+                let note =
+                    late.then(|| format!("did not answer in time; its state is of evaluation {at} of it"));
                 (Some(state.clone()), *at, note)
             }
             Err(e) => (None, 0, Some(format!("its optimizer cannot save: {e}"))),
@@ -179,7 +183,13 @@ fn live_optimizer(live: &Live, taking: &Taking) -> LiveOptimizer {
         None if live.stop_cause.is_some() => (None, 0, Some("it was told to stop".into())),
         None => (None, 0, Some("it has not answered a save request yet; it restarts from its recipe".into())),
     };
-    LiveOptimizer { recipe: live.recipe.clone(), state, evaluations_at_state, stop_cause: live.stop_cause.clone(), note }
+    LiveOptimizer {
+        recipe: live.recipe.clone(),
+        state,
+        evaluations_at_state,
+        stop_cause: live.stop_cause.clone(),
+        note,
+    }
 }
 
 /// A checkpoint read and checked against its run directory, with every optimizer to restart built:
@@ -216,14 +226,18 @@ impl Manager {
         if body.settings.seed != self.settings.seed {
             return Err(refuse(
                 path,
-                format!("was taken of a run with seed {}; this run has seed {}", body.settings.seed, self.settings.seed),
+                format!(
+                    "was taken of a run with seed {}; this run has seed {}",
+                    body.settings.seed, self.settings.seed
+                ),
             ));
         }
         if body.bounds != self.bounds {
             return Err(refuse(path, "was taken of a run with other bounds"));
         }
         let pending = checkpoint::pending(&source, &body, path)?;
-        let restore = |r: std::result::Result<(), crate::state::StateError>| r.map_err(|e| refuse(path, e.to_string()));
+        let restore =
+            |r: std::result::Result<(), crate::state::StateError>| r.map_err(|e| refuse(path, e.to_string()));
         restore(self.selector.restore(&body.components.selector))?;
         restore(self.generator.restore(&body.components.generator))?;
         // Another stop criterion (`glompo resume --convergence`) starts fresh.
@@ -252,10 +266,9 @@ impl Manager {
                 seed: recipe.seed,
                 workers: recipe.workers,
             };
-            let optimizer = spec
-                .factory
-                .build(&ctx)
-                .map_err(|e| refuse(path, format!("optimizer {} cannot be built again: {e}", recipe.opt_id)))?;
+            let optimizer = spec.factory.build(&ctx).map_err(|e| {
+                refuse(path, format!("optimizer {} cannot be built again: {e}", recipe.opt_id))
+            })?;
             let pending: Vec<PendingEval> =
                 pending.into_iter().map(|e| PendingEval { x: e.x, record: e.record }).collect();
             recipe.resume = Some(ResumeFrom { state: live.state.clone(), pending });
@@ -271,7 +284,9 @@ impl Manager {
             if spec.evaluator.name() != recipe.evaluator || spec.workers != recipe.workers {
                 continue;
             }
-            let fits = |f: &Arc<dyn OptimizerFactory>| f.name() == recipe.optimizer && f.settings() == recipe.options;
+            let fits = |f: &Arc<dyn OptimizerFactory>| {
+                f.name() == recipe.optimizer && f.settings() == recipe.options
+            };
             if fits(&spec.factory) {
                 return Some(spec.clone());
             }
@@ -304,5 +319,4 @@ impl State<'_> {
         }
         Ok(())
     }
-
 }
