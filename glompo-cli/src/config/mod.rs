@@ -463,12 +463,13 @@ fn optimizer(
     let centre = bounds.centre();
     let trial = glompo_core::StartContext { opt_id: 0, x0: &centre, bounds, seed: 0, workers };
     drop(factory.build(&trial).map_err(option_error)?);
-    let resolved = json!({
-        "type": factory.name(),
-        "options": factory.settings(),
-        "workers": workers,
-        "evaluator": evaluator.name(),
-    });
+    // As a config writes it (the options beside `type`), so that a resume reads it back.
+    let mut resolved = json!({"type": factory.name()});
+    if let (Some(entry), Value::Object(options)) = (resolved.as_object_mut(), factory.settings()) {
+        entry.extend(options);
+    }
+    resolved["workers"] = json!(workers);
+    resolved["evaluator"] = json!(evaluator.name());
     Ok((OptimizerSpec { factory, workers, evaluator }, resolved))
 }
 

@@ -90,6 +90,13 @@ fn is_printstream(name: &str) -> bool {
     })
 }
 
+/// Whether the file at `path` is a checkpoint glompo wrote: it starts as every one does.
+fn is_checkpoint(path: &Path) -> bool {
+    let head = format!("{{\"format\":\"{}\"", super::checkpoint::CHECKPOINT_FORMAT);
+    let mut buf = vec![0; head.len()];
+    File::open(path).and_then(|mut f| f.read_exact(&mut buf)).is_ok_and(|()| buf == head.as_bytes())
+}
+
 /// Whether `name` is a STOP file: `STOP_<opt_id>`.
 pub(crate) fn stop_file_id(name: &str) -> Option<OptimizerId> {
     name.strip_prefix("STOP_").filter(|n| n.bytes().all(|b| b.is_ascii_digit())).and_then(|n| n.parse().ok())
@@ -120,7 +127,7 @@ fn glompo_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
         for entry in fs::read_dir(&checkpoints).map_err(|e| CoreError::io(&checkpoints, e))? {
             let path = entry.map_err(|e| CoreError::io(&checkpoints, e))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if (name.ends_with(".json") || name.ends_with(".json.tmp")) && path.is_file() {
+            if (name.ends_with(".json") || name.ends_with(".json.tmp")) && is_checkpoint(&path) {
                 run.push(path);
             }
         }

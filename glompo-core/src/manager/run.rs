@@ -691,6 +691,9 @@ impl State<'_> {
                     self.hunt()?;
                 }
                 self.refill();
+                if self.end.is_none() {
+                    self.evaluations_trigger()?;
+                }
                 Ok(())
             }
             // A runner abandoned earlier has had its end logged already.

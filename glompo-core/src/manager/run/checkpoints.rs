@@ -66,17 +66,24 @@ impl State<'_> {
         }
     }
 
-    /// The periodic triggers: every so many seconds or evaluations, and a `CHKPT` file.
-    pub(super) fn checkpoint_triggers(&mut self) -> Result<()> {
-        let policy = &self.m.settings.checkpoints;
-        let (at, evals) = self.last_checkpoint;
-        if policy.every_seconds.is_some_and(|s| at.elapsed().as_secs_f64() >= s) {
-            self.want_checkpoint("every_seconds")?;
-        } else if policy
-            .every_evals
-            .is_some_and(|n| self.book.counters.evaluations.saturating_sub(evals) >= n)
+    /// After each result message: a checkpoint every so many evaluations.
+    pub(super) fn evaluations_trigger(&mut self) -> Result<()> {
+        let evals = self.last_checkpoint.1;
+        let due = self.m.settings.checkpoints.every_evals;
+        if self.taking.is_none()
+            && due.is_some_and(|n| self.book.counters.evaluations.saturating_sub(evals) >= n)
         {
             self.want_checkpoint("every_evals")?;
+        }
+        Ok(())
+    }
+
+    /// At every tick: a checkpoint every so many seconds, one a `CHKPT` file asks for, and the write
+    /// of one whose optimizers have had their time to answer.
+    pub(super) fn checkpoint_triggers(&mut self) -> Result<()> {
+        let at = self.last_checkpoint.0;
+        if self.m.settings.checkpoints.every_seconds.is_some_and(|s| at.elapsed().as_secs_f64() >= s) {
+            self.want_checkpoint("every_seconds")?;
         }
         if let Some(dir) = self.log.dir() {
             let file = dir.join(crate::manager::CHECKPOINT_FILE);
