@@ -211,6 +211,19 @@ pub struct RunnerRecipe {
     pub resume: Option<ResumeFrom>,
 }
 
+impl RunnerRecipe {
+    /// What its optimizer was built from.
+    pub fn start_context(&self) -> crate::optimizer::StartContext<'_> {
+        crate::optimizer::StartContext {
+            opt_id: self.opt_id,
+            x0: &self.x0,
+            bounds: &self.bounds,
+            seed: self.seed,
+            workers: self.workers,
+        }
+    }
+}
+
 /// A runner's level-2 evaluator, or how to build it where the runner runs: a backend that rebuilds
 /// runners in other processes never needs the manager's copy, so the manager does not start one (a pool of
 /// threads or worker processes) for nothing.

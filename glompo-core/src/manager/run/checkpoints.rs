@@ -17,7 +17,7 @@ use crate::error::{CoreError, Result};
 use crate::manager::Manager;
 use crate::manager::checkpoint::{self, Body, CHECKPOINTS, ComponentStates, LiveOptimizer, LogMarks};
 use crate::manager::event::{EndHow, Event};
-use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext};
+use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId};
 use crate::runner::{PendingEval, ResumeFrom, RunnerEnd, RunnerRecipe};
 use crate::selector::{MAX_DOUBLINGS, OptimizerSpec};
 
@@ -266,14 +266,7 @@ impl Manager {
                     ),
                 )
             })?;
-            let ctx = StartContext {
-                opt_id: recipe.opt_id,
-                x0: &recipe.x0,
-                bounds: &recipe.bounds,
-                seed: recipe.seed,
-                workers: recipe.workers,
-            };
-            let optimizer = spec.factory.build(&ctx).map_err(|e| {
+            let optimizer = spec.factory.build(&recipe.start_context()).map_err(|e| {
                 refuse(path, format!("optimizer {} cannot be built again: {e}", recipe.opt_id))
             })?;
             let pending: Vec<PendingEval> =
