@@ -324,7 +324,7 @@ fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
             match serde_json::to_string(directive) {
                 Ok(line) => text += &(line + "\n"),
                 // Directives hold only numbers: this cannot fail, but if it did the child must stop.
-                Err(_) => text += "{\"stop\"}\n",
+                Err(_) => text += "\"stop\"\n",
             }
         }
         if !text.is_empty() && stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).is_err() {
