@@ -282,6 +282,17 @@ fn a_chkpt_file_and_glompo_checkpoint_ask_a_live_run_for_a_checkpoint() {
     assert!(asked.status.success(), "{}", stderr(&asked));
     wait_for("the checkpoint", || checkpoints(&out).len() == 1);
     assert!(!out.join("CHKPT").exists());
+    // `at_start` takes one once the first optimizers run.
+    let at_start = tmp.path().join("at_start");
+    let mut with = slow_config("threads");
+    with["checkpoint"] = json!({"at_start": true});
+    with["convergence"] = json!("max_evals(200)");
+    let with = write_config(tmp.path(), &with);
+    let done = glompo(&["run", &with, "--dir", "at_start", "-q"], tmp.path());
+    assert!(done.status.success(), "{}", stderr(&done));
+    let taken = checkpoints(&at_start);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(glompo_core::manager::inspect(&taken[0]).unwrap().reason, "at_start");
     let info = glompo_core::manager::inspect(&checkpoints(&out)[0]).unwrap();
     assert_eq!((info.reason.as_str(), info.count), ("CHKPT file", 1));
     drop(run);

@@ -281,6 +281,11 @@ impl State<'_> {
 
     fn event_loop(&mut self) -> Result<()> {
         let mut next_tick = Instant::now() + TICK;
+        self.fill_slots()?;
+        // `at_start`: once the first optimizers have started (of this session, for a resumed run).
+        if self.m.settings.checkpoints.at_start && self.end.is_none() {
+            self.want_checkpoint("at_start")?;
+        }
         loop {
             self.fill_slots()?;
             if self.end.is_some() {
