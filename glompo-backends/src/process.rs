@@ -297,12 +297,14 @@ fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
             stop_sent = true;
             directives.push(Directive::Stop);
         }
+        // One reading of all requests, forwarded in this order: the child sees them as a thread
+        // runner would (a save requested after a pause is applied after the pause). The offer is read
+        // after them and sent before them: an offer made before a step or a save reaches the child
+        // before that step or save does.
+        let now = control.requests();
         if let Some(best) = control.take_offer() {
             directives.push(Directive::Inject(best));
         }
-        // One reading of all requests, forwarded in this order: the child sees them as a thread
-        // runner would (a save requested after a pause is applied after the pause).
-        let now = control.requests();
         if now.granted > forwarded {
             directives.push(Directive::Grant(now.granted - forwarded));
             forwarded = now.granted;

@@ -6,6 +6,8 @@
 //! measured just before the case with `slots` threads calling it at once (a 10 ms sleep takes about
 //! 10.1 ms). The ratio to `slots / 10 ms` is printed too. The layouts are the issue's: 2 jobs × 1 worker, 1 job × 2 workers and
 //! 2 jobs × 2 workers, with level 1 on threads and in processes (`glompo __runner`) and level 2 serial,
+//! in the async schedule; and in the deterministic schedule (rounds of one batch per optimizer, each
+//! random search asking a batch of one point per worker) 4 jobs × 1 worker and 2 jobs × 2 workers,
 //! on threads and in worker processes (`glompo __worker`); the glompo binary must be built next to
 //! this example (`cargo xtask bench efficiency` does that).
 
@@ -18,7 +20,7 @@ use std::time::Instant;
 use glompo_backends::{CommandSpec, ProcessBackend, Processes, Threads};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::functions;
-use glompo_core::manager::Manager;
+use glompo_core::manager::{Manager, Schedule};
 use glompo_core::selector::{CycleSelector, OptimizerSpec};
 use serde_json::json;
 
@@ -73,13 +75,22 @@ fn main() {
     ];
     let runner_config = json!({"objective": {"function": "sphere", "dim": 10, "delay_s": DELAY}}).to_string();
     let runner = vec![glompo_binary().to_string_lossy().into_owned(), "__runner".into(), runner_config];
+    // The layouts in the async schedule, and in the deterministic one its case (4 optimizers
+    // of equal batches on 4 slots) and the 2 x 2 layout.
+    let layouts = [
+        (Schedule::Async, (2usize, 1usize)),
+        (Schedule::Async, (1, 2)),
+        (Schedule::Async, (2, 2)),
+        (Schedule::Deterministic, (4, 1)),
+        (Schedule::Deterministic, (2, 2)),
+    ];
     println!(
-        "{:<10} {:<10} {:<22} {:>9} {:>9} {:>11} {:>11}",
-        "level 1", "level 2", "layout", "evals/s", "ideal", "efficiency", "vs 10 ms"
+        "{:<10} {:<10} {:<14} {:<22} {:>9} {:>9} {:>11} {:>11}",
+        "level 1", "level 2", "schedule", "layout", "evals/s", "ideal", "efficiency", "vs 10 ms"
     );
     for level1 in ["threads", "processes"] {
         for (name, evaluator) in &level2 {
-            for (jobs, workers) in [(2usize, 1usize), (1, 2), (2, 2)] {
+            for (schedule, (jobs, workers)) in layouts {
                 if *name == "serial" && workers > 1 {
                     continue;
                 }
@@ -92,6 +103,7 @@ fn main() {
                     .selector(Box::new(CycleSelector::new(vec![spec]).expect("one optimizer")))
                     .checker(glompo_core::checker::max_evals(evals))
                     .max_jobs(jobs * workers)
+                    .schedule(schedule)
                     .seed(1);
                 if level1 == "processes" {
                     let backend = ProcessBackend::new(runner.clone()).expect("a runner command");
@@ -104,7 +116,8 @@ fn main() {
                 let rate = result.counters.evaluations as f64 / start.elapsed().as_secs_f64();
                 let ideal = (jobs * workers) as f64 / call;
                 println!(
-                    "{level1:<10} {name:<10} {:<22} {rate:>9.1} {ideal:>9.1} {:>10.1}% {:>10.1}%",
+                    "{level1:<10} {name:<10} {:<14} {:<22} {rate:>9.1} {ideal:>9.1} {:>10.1}% {:>10.1}%",
+                    schedule.name(),
                     format!("{jobs} jobs x {workers} workers"),
                     100.0 * rate / ideal,
                     100.0 * rate * DELAY / (jobs * workers) as f64

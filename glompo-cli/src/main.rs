@@ -204,6 +204,7 @@ fn run(
         .dir(&plan.dir)
         .overwrite(plan.overwrite)
         .checkpoints(plan.checkpoints)
+        .schedule(plan.schedule)
         .interrupt(interrupt)
         .config(plan.resolved);
     if let Some(h) = plan.hunter {

@@ -10,9 +10,10 @@
 //! evaluations than its budget, and a runner can run at most its credit window ahead of the log.
 //!
 //! At each batch boundary (after a `tell` and before the next `ask`, and before the first `ask`) the
-//! runner acts on its control: a stop ends it; it takes the latest offered incumbent, answers every
-//! save request with [`Message::Saved`], and waits (on the control's condition variable) while it is
-//! paused or, in step mode ([`RunnerRecipe::stepped`]), while it has no step left. A runner started
+//! runner acts on its control: a stop ends it; it answers every save request with [`Message::Saved`],
+//! waits (on the control's condition variable) while it is paused or, in step mode
+//! ([`RunnerRecipe::stepped`]), while it has no step left, and takes the latest offered incumbent
+//! before it saves and before its next `ask`. A runner started
 //! from a saved state ([`RunnerRecipe::resume`]) restores it first and replays the evaluations that
 //! were logged after it instead of making them again. The same [`Directive`]s and [`Message`]s carry
 //! all of this between processes.
@@ -86,9 +87,14 @@ impl ResultGroup {
 
     /// Adds the outcome of evaluating `x`, which must have the group's dimension.
     pub fn push(&mut self, x: &[f64], outcome: &EvalOutcome) {
+        self.push_record(x, EvalRecord::new(outcome));
+    }
+
+    /// Adds an evaluation of `x` whose record is made already.
+    fn push_record(&mut self, x: &[f64], record: EvalRecord) {
         debug_assert_eq!(x.len(), self.dim);
         self.xs.extend_from_slice(x);
-        self.records.push(EvalRecord::new(outcome));
+        self.records.push(record);
     }
 
     /// The number of evaluations.
@@ -143,7 +149,17 @@ pub enum Message {
         /// The state, or why the optimizer could not save.
         saved: SavedState,
     },
-    /// In step mode only: a batch was told to the optimizer.
+    /// In step mode with a budget only ([`RunnerRecipe::limited`]): the evaluations the batch just
+    /// asked needs, sent before any starts, so that the manager can grant a round's credit in
+    /// optimizer-id order.
+    Asked {
+        /// The optimizer.
+        opt_id: OptimizerId,
+        /// The points of the batch it will evaluate (the replayed ones are not among them).
+        evaluations: u64,
+    },
+    /// In step mode only: a batch was told to the optimizer, and it waits at the next boundary (a
+    /// batch after which the optimizer converged is followed by [`Message::Ended`] instead).
     BatchDone {
         /// The optimizer.
         opt_id: OptimizerId,
@@ -169,6 +185,7 @@ impl Message {
             Message::Results { opt_id, .. }
             | Message::Ended { opt_id, .. }
             | Message::Saved { opt_id, .. }
+            | Message::Asked { opt_id, .. }
             | Message::BatchDone { opt_id, .. }
             | Message::Replayed { opt_id, .. } => *opt_id,
         }
@@ -380,36 +397,49 @@ impl Runner {
                 Ok(status) => status,
                 Err(e) => return RunnerEnd::Crashed(format!("tell failed: {e}")),
             };
-            if self.recipe.stepped {
-                let _ = self.tx.send(Message::BatchDone { opt_id: self.opt_id, evaluations: self.sent });
-            }
+            // A batch that ends the optimizer is reported by its end alone: the manager of a stepped
+            // runner knows at once whether it waits at a boundary or has ended.
             if let Status::Converged(reason) = status {
                 return RunnerEnd::Converged(reason);
+            }
+            if self.recipe.stepped {
+                let _ = self.tx.send(Message::BatchDone { opt_id: self.opt_id, evaluations: self.sent });
             }
         }
     }
 
-    /// A batch boundary: a stop ends the runner (`Some`); otherwise it takes the latest offered
-    /// incumbent, answers save requests, and waits while paused or, in step mode, without a step.
+    /// A batch boundary: a stop ends the runner (`Some`); otherwise it answers save requests, waits
+    /// while paused or, in step mode, without a step, and takes the latest offered incumbent.
     fn boundary(&mut self) -> Option<RunnerEnd> {
         loop {
             if self.control.is_stopped() {
                 return Some(RunnerEnd::Stopped);
             }
-            if let Some(best) = self.control.take_offer() {
-                self.optimizer.inject(&best.x, best.fx);
-            }
             match self.control.boundary(self.recipe.stepped) {
                 Boundary::Stop => return Some(RunnerEnd::Stopped),
-                Boundary::Go => return None,
+                Boundary::Go => {
+                    self.take_offer();
+                    return None;
+                }
                 Boundary::News => {}
                 Boundary::Save(n) => {
+                    self.take_offer();
                     let saved = self.saved();
                     for _ in 0..n {
                         let _ = self.tx.send(Message::Saved { opt_id: self.opt_id, saved: saved.clone() });
                     }
                 }
             }
+        }
+    }
+
+    /// Injects the latest offered incumbent, if any. Offers are taken only just before the next batch
+    /// and before a save, never while waiting: two offers made one after the other are one injection
+    /// (the later) however the runner was woken, and a saved state includes every offer made before
+    /// the save was asked for.
+    fn take_offer(&mut self) {
+        if let Some(best) = self.control.take_offer() {
+            self.optimizer.inject(&best.x, best.fx);
         }
     }
 
@@ -477,19 +507,29 @@ impl Runner {
         }
     }
 
-    /// Evaluates a batch, streaming results to the manager in groups at most [`FLUSH_INTERVAL`] apart.
+    /// Evaluates a batch, streaming results to the manager in groups at most [`FLUSH_INTERVAL`] apart
+    /// or, in step mode, sending them together in the batch's order once the batch is over (a stop
+    /// included): a deterministic round does not depend on which evaluation finished first.
     /// `Err` when a stop cancelled it, or when the evaluator did not return one outcome per point.
     fn evaluate(&mut self, batch: &[Vec<f64>]) -> Result<Vec<EvalOutcome>, RunnerEnd> {
         struct Pending {
             group: ResultGroup,
             since: Instant,
             sent: u64,
+            /// In step mode: the outcomes so far with their places in the batch.
+            held: Vec<(usize, EvalRecord)>,
+        }
+        let stepped = self.recipe.stepped;
+        if stepped && self.control.is_limited() {
+            let evaluations = batch.len() as u64;
+            let _ = self.tx.send(Message::Asked { opt_id: self.opt_id, evaluations });
         }
         let dim = batch[0].len();
         let pending = Mutex::new(Pending {
             group: ResultGroup::with_capacity(dim, batch.len()),
             since: Instant::now(),
             sent: 0,
+            held: Vec::new(),
         });
         let (opt_id, tx) = (self.opt_id, &self.tx);
         let flush = |p: &mut Pending| {
@@ -503,19 +543,36 @@ impl Runner {
         };
         let report = |i: usize, outcome: &EvalOutcome| {
             let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            if stepped {
+                p.held.push((i, EvalRecord::new(outcome)));
+                return;
+            }
             p.group.push(&batch[i], outcome);
             if p.since.elapsed() >= FLUSH_INTERVAL {
                 flush(&mut p);
             }
         };
-        let flush_now = || flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
+        // A stepped runner's credit is granted per round from the batch sizes it announced, not from
+        // its results: it holds them until the batch is over.
+        let flush_now = || {
+            if !stepped {
+                flush(&mut pending.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+        };
         let gate = RunnerGate { control: &self.control, flush: &flush_now };
         let LevelTwo::Built(evaluator) = &mut self.evaluator else {
             unreachable!("steps builds the evaluator before the first batch")
         };
         let outcomes = evaluator.evaluate(&*self.objective, batch, self.detailed, &gate, &report);
-        flush_now();
-        self.sent += pending.lock().unwrap_or_else(|e| e.into_inner()).sent;
+        let mut p = pending.into_inner().unwrap_or_else(|e| e.into_inner());
+        if stepped {
+            p.held.sort_unstable_by_key(|(i, _)| *i);
+            for (i, record) in p.held.drain(..) {
+                p.group.push_record(&batch[i], record);
+            }
+        }
+        flush(&mut p);
+        self.sent += p.sent;
         match outcomes {
             None => Err(RunnerEnd::Stopped),
             Some(outcomes) if outcomes.len() == batch.len() => Ok(outcomes),

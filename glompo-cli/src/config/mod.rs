@@ -19,7 +19,7 @@ use glompo_core::expr::{expected_one_of, normalise_name};
 use glompo_core::fields::{Fields, found};
 use glompo_core::generator::{self, Generator};
 use glompo_core::hunter::{self, HunterExpr};
-use glompo_core::manager::{CheckpointPolicy, DEFAULT_MAX_INITIAL_FAILURES};
+use glompo_core::manager::{CheckpointPolicy, DEFAULT_MAX_INITIAL_FAILURES, Schedule};
 use glompo_core::rng::RunSeeds;
 use glompo_core::selector::{self, OptimizerSpec, Selector};
 use glompo_core::{Bounds, CoreError, Objective};
@@ -110,6 +110,7 @@ pub(crate) struct Plan {
     pub(crate) dir: PathBuf,
     pub(crate) overwrite: bool,
     pub(crate) checkpoints: CheckpointPolicy,
+    pub(crate) schedule: Schedule,
     /// The whole config with every default filled in, as stored in `summary.json`.
     pub(crate) resolved: Value,
 }
@@ -187,7 +188,9 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         specs.push(spec);
         resolved_opts.push(resolved);
     }
-    let schedule = f.choice("schedule", "async", &["async"])?;
+    let schedule = f.choice("schedule", Schedule::Async.name(), &Schedule::ALL.map(Schedule::name))?;
+    let schedule = Schedule::from_name(&schedule)
+        .ok_or_else(|| f.error("schedule", format!("`{schedule}` is a name without a schedule")))?;
     // The file's seed is checked even when the command line overrides it.
     let file_seed = f.u64("seed", 0)?;
     let seed = o.seed.unwrap_or(file_seed);
@@ -247,7 +250,7 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         "generator": generator_config,
         "max_jobs": max_jobs,
         "backend": backend,
-        "schedule": schedule,
+        "schedule": schedule.name(),
         "convergence": checker.to_string(),
         "hunters": hunter.as_ref().map(ToString::to_string),
         "hunt_frequency": hunt_frequency,
@@ -290,6 +293,7 @@ fn resolve(map: Map<String, Value>, base: &Path, o: Overrides) -> Result<Plan, C
         dir,
         overwrite,
         checkpoints,
+        schedule,
         resolved,
     })
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::run::{Reap, glompo, lines, small_config, stderr, write_config};
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
@@ -20,7 +20,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn checkpoints(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn checkpoints(dir: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = fs::read_dir(dir.join("checkpoints"))
         .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
         .unwrap_or_default();
@@ -30,7 +30,7 @@ fn checkpoints(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The evaluations of a log without their arrival times: what must be equal between two runs.
-fn evaluations(dir: &Path) -> Vec<Value> {
+pub(crate) fn evaluations(dir: &Path) -> Vec<Value> {
     lines(&dir.join("evaluations.jsonl"))
         .into_iter()
         .map(|mut e| {
@@ -47,7 +47,7 @@ fn complete_lines(path: &Path) -> Vec<Value> {
     complete.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn summary(dir: &Path) -> Value {
+pub(crate) fn summary(dir: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
 
@@ -99,7 +99,7 @@ fn slow_config(backend: &str) -> Value {
     })
 }
 
-fn start(tmp: &Path, args: &[&str]) -> Reap {
+pub(crate) fn start(tmp: &Path, args: &[&str]) -> Reap {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_glompo"))
         .args(args)
         .arg("--no-reap")

@@ -271,26 +271,19 @@ fn saved_states_restore_and_resume(optimizer_type: &str) {
                 .collect();
             let expected = with_values(&after[k..]);
             let resume = ResumeFrom { state: Some(state), pending };
-            let mut resumed = Link::start(
-                level1,
-                &model,
-                "resumed",
-                recipe(optimizer_type, evaluator, false, Some(resume)),
-            );
-            while results(&resumed.seen).len() < expected.len() {
-                resumed.next();
-            }
-            resumed.control.pause();
+            let mut resumed =
+                Link::start(level1, &model, "resumed", recipe(optimizer_type, evaluator, true, Some(resume)));
+            // In step mode, so that it cannot run on (and converge) before it is asked to save: the
+            // third batch replayed, the fourth half replayed, the fifth evaluated.
+            resumed.control.step(3);
+            resumed.batches(3);
             resumed.control.request_save();
             let held = resumed.saved();
             assert_eq!(held.replayed, k as u64, "{what}");
             let sent = results(&resumed.seen);
             assert_eq!(held.evaluations, sent.len() as u64, "{what}");
-            assert_eq!(
-                canonical(in_order, &with_values(&sent[..expected.len()])),
-                canonical(in_order, &expected),
-                "{what}"
-            );
+            assert_eq!(sent.len(), expected.len(), "{what}");
+            assert_eq!(canonical(in_order, &with_values(&sent)), canonical(in_order, &expected), "{what}");
             // Every call was sent, and the first ones were exactly the points not logged before.
             let calls = resumed.calls();
             assert_eq!(calls.len(), sent.len(), "{what}");

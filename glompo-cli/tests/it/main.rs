@@ -7,3 +7,4 @@ mod faults;
 mod lifecycle;
 mod link;
 mod run;
+mod schedule;

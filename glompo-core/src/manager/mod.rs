@@ -165,6 +165,8 @@ pub(crate) struct Settings {
     pub(crate) force_terminations_after: Option<Duration>,
     pub(crate) max_initial_failures: u64,
     pub(crate) checkpoints: CheckpointPolicy,
+    #[serde(default)]
+    pub(crate) schedule: Schedule,
 }
 
 impl Default for Settings {
@@ -181,6 +183,41 @@ impl Default for Settings {
             force_terminations_after: None,
             max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
             checkpoints: CheckpointPolicy::default(),
+            schedule: Schedule::default(),
+        }
+    }
+}
+
+/// How the manager schedules its optimizers' batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Each optimizer runs at its own pace and its results are applied as they arrive: the most
+    /// throughput, and a run that depends on timing.
+    #[default]
+    Async,
+    /// Rounds: every live optimizer evaluates one batch, all batches in parallel, and the round's
+    /// results are applied in optimizer-id order, in each batch's order; hunts, starts, convergence
+    /// checks and checkpoints happen between rounds. The same seed gives the same evaluations, in
+    /// the same order, on every backend and with any number of workers, and a run resumed from a
+    /// checkpoint continues as if it had never stopped. A round lasts as long as its slowest batch.
+    Deterministic,
+}
+
+impl Schedule {
+    /// Every schedule.
+    pub const ALL: [Schedule; 2] = [Schedule::Async, Schedule::Deterministic];
+
+    /// The schedule of a name made by [`Schedule::name`].
+    pub fn from_name(name: &str) -> Option<Schedule> {
+        Schedule::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Its name in configs: `async` or `deterministic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Async => "async",
+            Schedule::Deterministic => "deterministic",
         }
     }
 }
@@ -357,6 +394,12 @@ impl ManagerBuilder {
         self
     }
 
+    /// How batches are scheduled (default: [`Schedule::Async`]).
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.settings.schedule = schedule;
+        self
+    }
+
     /// Continues the run a checkpoint was taken of, instead of starting a new one. The manager must be
     /// configured as that run was (the same objective, bounds, optimizers and seed: what differs is an
     /// error); the checker, `max_jobs` and time limits may differ. The run directory is the
@@ -499,6 +542,7 @@ impl Manager {
             "share_best_solutions": self.settings.share_best,
             "detailed_log": self.settings.detailed_log,
             "seed": self.settings.seed,
+            "schedule": self.settings.schedule.name(),
         })
     }
 }

@@ -15,7 +15,8 @@ use super::event::{
 };
 use super::log::{RunLog, stop_file_id};
 use super::{
-    Best, Counters, EndReason, INTERRUPT_GRACE, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult, TICK,
+    Best, Counters, EndReason, INTERRUPT_GRACE, MAX_IMMEDIATE_CRASHES, Manager, Progress, RunResult,
+    Schedule, TICK,
 };
 use crate::backend::RunnerHandle;
 use crate::checker::RunState;
@@ -31,6 +32,7 @@ use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
 mod checkpoints;
+mod rounds;
 
 /// A runner that has not ended yet.
 struct Live {
@@ -51,6 +53,9 @@ struct Live {
     /// batches it reported done (in step mode).
     saved: Option<(SavedState, u64)>,
     batches_done: u64,
+    /// In the deterministic schedule: it has finished this round's batch and waits for the next
+    /// round (that is not silence).
+    at_boundary: bool,
 }
 
 impl Live {
@@ -80,6 +85,12 @@ struct State<'m> {
     last_checkpoint: (Instant, u64),
     /// The seconds of the run's sessions before this one (a resumed run's).
     offset: f64,
+    /// In the deterministic schedule: whether a round is under way, and a checkpoint asked for during
+    /// it (taken when it is over).
+    in_round: bool,
+    deferred_checkpoint: Option<String>,
+    /// When the periodic work is due next ([`TICK`]).
+    next_tick: Instant,
 }
 
 /// The optimizer id under which the generator's own evaluations are logged.
@@ -185,16 +196,25 @@ impl Manager {
             factories: BTreeMap::new(),
             names: Vec::new(),
             taking: None,
+            in_round: false,
+            deferred_checkpoint: None,
+            next_tick: Instant::now() + TICK,
         };
         st.budget = st.m.checker.budget();
-        let outcome = st.restart(starts).and_then(|()| st.event_loop());
+        let outcome = st.restart(starts).and_then(|()| match st.m.settings.schedule {
+            Schedule::Async => st.event_loop(),
+            Schedule::Deterministic => st.rounds(),
+        });
         // The checkpoint of an interrupted run, or `at_end`, is taken while the optimizers still run.
         let final_reason = match &st.end {
             Some(EndReason::Interrupted { by }) => Some(by.clone()),
             _ if st.m.settings.checkpoints.at_end => Some("at_end".to_owned()),
             _ => None,
         };
-        let outcome = outcome.and_then(|()| st.final_checkpoint(final_reason));
+        let outcome = outcome.and_then(|()| match final_reason {
+            Some(reason) => st.take_checkpoint(&reason),
+            None => Ok(()),
+        });
         st.shutdown();
         let wall_time_s = st.start.elapsed().as_secs_f64();
         st.book.close_period(unix_now(), wall_time_s);
@@ -261,6 +281,11 @@ impl State<'_> {
         self.start.elapsed().as_secs_f64()
     }
 
+    /// Whether the run is in rounds ([`Schedule::Deterministic`]).
+    fn deterministic(&self) -> bool {
+        self.m.settings.schedule == Schedule::Deterministic
+    }
+
     fn busy_slots(&self) -> usize {
         self.live.values().map(|l| l.workers).sum()
     }
@@ -280,7 +305,6 @@ impl State<'_> {
     }
 
     fn event_loop(&mut self) -> Result<()> {
-        let mut next_tick = Instant::now() + TICK;
         self.fill_slots()?;
         // `at_start`: once the first optimizers have started (of this session, for a resumed run).
         if self.m.settings.checkpoints.at_start && self.end.is_none() {
@@ -296,20 +320,27 @@ impl State<'_> {
                 self.end = Some(EndReason::Exhausted { detail });
                 return Ok(());
             }
-            let wait = next_tick.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(wait) {
-                Ok(msg) => {
-                    self.handle(msg)?;
-                    self.check_convergence();
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => unreachable!("the manager holds a sender"),
-            }
-            if Instant::now() >= next_tick {
-                next_tick = Instant::now() + TICK;
-                self.tick()?;
+            if let Some(msg) = self.next_message()? {
+                self.handle(msg)?;
+                self.check_convergence();
             }
         }
+    }
+
+    /// The next message of a runner, or `None` when the next tick came first; the tick's work is done
+    /// before it returns.
+    fn next_message(&mut self) -> Result<Option<Message>> {
+        let wait = self.next_tick.saturating_duration_since(Instant::now());
+        let msg = match self.rx.recv_timeout(wait) {
+            Ok(msg) => Some(msg),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => unreachable!("the manager holds a sender"),
+        };
+        if Instant::now() >= self.next_tick {
+            self.next_tick = Instant::now() + TICK;
+            self.tick()?;
+        }
+        Ok(msg)
     }
 
     /// Periodic work: flush the logs, act on STOP files and the interrupt flag, check time limits.
@@ -340,7 +371,7 @@ impl State<'_> {
         let silent: Vec<OptimizerId> = self
             .live
             .iter()
-            .filter(|(_, l)| l.stopped_at.is_none() && l.last_feedback.elapsed() >= limit)
+            .filter(|(_, l)| l.stopped_at.is_none() && !l.at_boundary && l.last_feedback.elapsed() >= limit)
             .map(|(&id, _)| id)
             .collect();
         for id in silent {
@@ -498,6 +529,10 @@ impl State<'_> {
     /// is available.
     fn refill(&mut self) {
         let Some(budget) = self.budget else { return };
+        // A deterministic round grants its own credit, batch by batch.
+        if self.deterministic() {
+            return;
+        }
         let mut available = self.available();
         // A slot's share of what is left, so that a small budget is spread over every slot instead of
         // going to the first optimizer; near the end of a budget a runner holds a few credits only.
@@ -623,7 +658,7 @@ impl State<'_> {
             seed,
             detailed: self.m.settings.detailed_log,
             limited: self.budget.is_some(),
-            stepped: false,
+            stepped: self.deterministic(),
             resume: None,
         };
         self.launch(recipe, optimizer, &spec)
@@ -668,6 +703,7 @@ impl State<'_> {
                     logged: 0,
                     saved: None,
                     batches_done: 0,
+                    at_boundary: false,
                 };
                 self.live.insert(opt_id, live);
                 self.refill();
@@ -680,16 +716,7 @@ impl State<'_> {
     fn handle(&mut self, msg: Message) -> Result<()> {
         match msg {
             Message::Results { opt_id, results } => {
-                let n = results.len() as u64;
-                if let Some(live) = self.live.get_mut(&opt_id) {
-                    live.last_feedback = Instant::now();
-                    live.logged += n;
-                }
-                // One arrival time for the group: its evaluations reached the manager together.
-                let t = self.now();
-                for (x, r) in results.iter() {
-                    self.evaluation(opt_id, x, r, t)?;
-                }
+                self.apply_results(opt_id, &results)?;
                 if self.end.is_none()
                     && self.book.counters.evaluations - self.book.last_hunt >= self.m.settings.hunt_frequency
                 {
@@ -724,6 +751,12 @@ impl State<'_> {
                 }
                 self.answered(opt_id)
             }
+            Message::Asked { opt_id, .. } => {
+                if let Some(live) = self.live.get_mut(&opt_id) {
+                    live.last_feedback = Instant::now();
+                }
+                Ok(())
+            }
             Message::BatchDone { opt_id, .. } => {
                 if let Some(live) = self.live.get_mut(&opt_id) {
                     live.last_feedback = Instant::now();
@@ -736,6 +769,20 @@ impl State<'_> {
                 self.emit(&Event::Optimizer(&event))
             }
         }
+    }
+
+    /// Logs and books a group of results of one optimizer.
+    fn apply_results(&mut self, opt_id: OptimizerId, results: &ResultGroup) -> Result<()> {
+        if let Some(live) = self.live.get_mut(&opt_id) {
+            live.last_feedback = Instant::now();
+            live.logged += results.len() as u64;
+        }
+        // One arrival time for the group: its evaluations reached the manager together.
+        let t = self.now();
+        for (x, r) in results.iter() {
+            self.evaluation(opt_id, x, r, t)?;
+        }
+        Ok(())
     }
 
     fn evaluation(&mut self, opt_id: OptimizerId, x: &[f64], r: &EvalRecord, t: f64) -> Result<()> {

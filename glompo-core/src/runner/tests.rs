@@ -8,11 +8,12 @@ use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::*;
-use crate::evaluator::Serial;
+use crate::evaluator::{Evaluator, Gate, Serial, evaluate_one};
 use crate::objective::from_fn;
 use crate::optimizer::{OptimizerFactory, StartContext};
 use crate::point::Bounds;
 use crate::testing::ScriptedFactory;
+use std::sync::Mutex;
 
 const OPT_ID: OptimizerId = 4;
 
@@ -52,6 +53,16 @@ struct Started {
 }
 
 fn start(factory: &ScriptedFactory, stepped: bool, resume: Option<ResumeFrom>) -> Started {
+    launch(factory, recipe(factory, stepped, resume), Box::new(Serial), Control::default())
+}
+
+/// A runner of `factory` built from `recipe`, with `evaluator` and `control`, on a thread.
+fn launch(
+    factory: &ScriptedFactory,
+    recipe: RunnerRecipe,
+    evaluator: Box<dyn Evaluator>,
+    control: Control,
+) -> Started {
     let calls = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&calls);
     let objective = Arc::new(from_fn(move |x: &[f64]| {
@@ -59,15 +70,8 @@ fn start(factory: &ScriptedFactory, stepped: bool, resume: Option<ResumeFrom>) -
         x.iter().map(|v| v * v).sum()
     }));
     let (tx, rx) = crossbeam_channel::unbounded();
-    let control = Arc::new(Control::default());
-    let runner = Runner::new(
-        recipe(factory, stepped, resume),
-        build(factory),
-        Box::new(Serial),
-        objective,
-        Arc::clone(&control),
-        tx,
-    );
+    let control = Arc::new(control);
+    let runner = Runner::new(recipe, build(factory), evaluator, objective, Arc::clone(&control), tx);
     let thread = std::thread::spawn(move || runner.run());
     Started { control, rx, calls, thread }
 }
@@ -126,6 +130,7 @@ fn directives_and_messages_have_exact_json_forms() {
     assert_eq!(serde_json::from_str::<Message>(&text).unwrap(), failed);
     for msg in [
         Message::BatchDone { opt_id: 1, evaluations: 9 },
+        Message::Asked { opt_id: 1, evaluations: 12 },
         Message::Replayed { opt_id: 1, used: 4, unused: 1 },
     ] {
         let text = serde_json::to_string(&msg).unwrap();
@@ -253,6 +258,104 @@ fn a_stepped_runner_reports_every_batch_up_to_its_convergence() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(kinds, ["2 results, done 2", "4 results, done 4", "4 results, Converged(\"script\")"]);
+    // The batch after which it converged is reported by its end alone.
+    assert_eq!(kinds, ["2 results, done 2", "4 results, Converged(\"script\")"]);
     assert_eq!(r.stop(), []);
+}
+
+/// An evaluator that evaluates and reports a batch's points from the last to the first, and records
+/// the batches it was given.
+struct Backwards(Arc<Mutex<Vec<Vec<Vec<f64>>>>>);
+
+impl Evaluator for Backwards {
+    fn evaluate(
+        &mut self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+        detailed: bool,
+        gate: &dyn Gate,
+        report: &(dyn Fn(usize, &EvalOutcome) + Sync),
+    ) -> Option<Vec<EvalOutcome>> {
+        self.0.lock().unwrap().push(points.to_vec());
+        let mut outcomes = vec![None; points.len()];
+        for i in (0..points.len()).rev() {
+            if !gate.admit() {
+                return None;
+            }
+            let outcome = evaluate_one(objective, &points[i], detailed);
+            report(i, &outcome);
+            outcomes[i] = Some(outcome);
+        }
+        outcomes.into_iter().collect()
+    }
+}
+
+fn points(results: &ResultGroup) -> Vec<Vec<f64>> {
+    results.iter().map(|(x, _)| x.to_vec()).collect()
+}
+
+#[test]
+fn a_stepped_runner_sends_its_batch_in_the_batchs_order_whatever_finished_first() {
+    let factory = ScriptedFactory::descending().batch(3).spread(0.5);
+    for stepped in [false, true] {
+        let given = Arc::new(Mutex::new(Vec::new()));
+        let evaluator = Box::new(Backwards(Arc::clone(&given)));
+        let r = launch(&factory, recipe(&factory, stepped, None), evaluator, Control::default());
+        r.control.step(1);
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match r.next() {
+                Message::Results { results, .. } => got.extend(points(&results)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let _ = r.stop();
+        let mut batch = given.lock().unwrap()[0].clone();
+        if !stepped {
+            // Streamed: in the order they finished.
+            batch.reverse();
+        }
+        assert_eq!(got, batch, "stepped: {stepped}");
+    }
+}
+
+#[test]
+fn a_stepped_runner_with_a_budget_announces_each_batch_and_starts_it_only_with_credit() {
+    let factory = ScriptedFactory::descending().batch(3).spread(0.5);
+    let limited = RunnerRecipe { limited: true, ..recipe(&factory, true, None) };
+    let r = launch(&factory, limited, Box::new(Serial), Control::with_credit(0));
+    r.control.step(1);
+    assert_eq!(r.next(), Message::Asked { opt_id: OPT_ID, evaluations: 3 });
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(r.calls.load(Ordering::SeqCst), 0, "evaluated without credit");
+    r.control.grant(3);
+    let Message::Results { results, .. } = r.next() else { panic!("no results") };
+    assert_eq!(results.len(), 3);
+    assert_eq!(r.next(), Message::BatchDone { opt_id: OPT_ID, evaluations: 3 });
+    // A batch the manager stops before granting it ends the runner with nothing evaluated.
+    r.control.step(1);
+    assert_eq!(r.next(), Message::Asked { opt_id: OPT_ID, evaluations: 3 });
+    let calls = Arc::clone(&r.calls);
+    assert_eq!(r.stop(), [Message::Ended { opt_id: OPT_ID, end: RunnerEnd::Stopped }]);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn the_latest_offer_is_taken_before_a_save_and_before_the_next_batch() {
+    let factory = ScriptedFactory::descending();
+    let r = start(&factory, true, None);
+    r.control.step(1);
+    let _ = r.next();
+    assert_eq!(r.next(), Message::BatchDone { opt_id: OPT_ID, evaluations: 1 });
+    // Two offers while it waits for a step: the later is the one its state and its next batch have.
+    r.control.offer(Evaluation { x: vec![0.75, 0.75], fx: 0.1 });
+    r.control.offer(Evaluation { x: vec![-0.5, 0.25], fx: 0.05 });
+    r.control.request_save();
+    let Message::Saved { saved, .. } = r.next() else { panic!("no answer") };
+    assert_eq!(saved.state.unwrap()["x"], json!([-0.5, 0.25]));
+    r.control.offer(Evaluation { x: vec![0.125, 0.125], fx: 0.01 });
+    r.control.step(1);
+    let Message::Results { results, .. } = r.next() else { panic!("no results") };
+    assert_eq!(points(&results), [vec![0.125, 0.125]]);
+    let _ = r.stop();
 }

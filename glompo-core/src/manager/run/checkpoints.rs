@@ -28,10 +28,22 @@ pub(super) struct Taking {
     waiting: BTreeSet<OptimizerId>,
 }
 
+impl Taking {
+    /// What asked for it.
+    pub(super) fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 impl State<'_> {
-    /// Asks for a checkpoint (nothing without a run directory, or while one is being taken).
+    /// Asks for a checkpoint (nothing without a run directory, or while one is being taken). During a
+    /// deterministic round it is taken when the round is over.
     pub(super) fn want_checkpoint(&mut self, reason: &str) -> Result<()> {
         if self.log.dir().is_none() || self.taking.is_some() {
+            return Ok(());
+        }
+        if self.in_round {
+            self.deferred_checkpoint.get_or_insert_with(|| reason.to_owned());
             return Ok(());
         }
         let mut waiting = BTreeSet::new();
@@ -95,13 +107,13 @@ impl State<'_> {
         self.checkpoint_if_ready()
     }
 
-    /// At the end of the run (before the runners are stopped): the checkpoint of an interrupted run
-    /// or of `at_end`, taken while the optimizers still run; the evaluations arriving meanwhile are
-    /// logged. A second interrupt writes at once what is there.
-    pub(super) fn final_checkpoint(&mut self, reason: Option<String>) -> Result<()> {
-        let Some(reason) = reason else { return Ok(()) };
+    /// Takes a checkpoint now and waits until it is written: at the end of the run (before the
+    /// runners are stopped: the checkpoint of an interrupted run or of `at_end`, taken while the
+    /// optimizers still run; the evaluations arriving meanwhile are logged) and between deterministic
+    /// rounds. A second interrupt writes at once what is there.
+    pub(super) fn take_checkpoint(&mut self, reason: &str) -> Result<()> {
         if self.taking.is_none() {
-            self.want_checkpoint(&reason)?;
+            self.want_checkpoint(reason)?;
         }
         while self.taking.is_some() {
             if self.m.interrupt.count() >= 2 {
@@ -315,6 +327,7 @@ impl State<'_> {
             }
             let mut recipe = start.recipe;
             recipe.limited = self.budget.is_some();
+            recipe.stepped = self.deterministic();
             self.launch(recipe, start.optimizer, &start.spec)?;
         }
         Ok(())

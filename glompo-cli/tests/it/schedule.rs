@@ -1,0 +1,127 @@
+//! The deterministic schedule end to end: the same config and seed give the same evaluations on every
+//! backend and worker count, and a deterministic run checkpointed anywhere (by its policy or by a
+//! signal) and resumed is the run that was never interrupted.
+
+use std::fs;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::checkpoint::{checkpoints, evaluations, start, summary, wait_for};
+use crate::run::{glompo, stderr, write_config};
+
+/// Three optimizers of different batch sizes, hunts and shared incumbents: everything whose order
+/// depends on timing in the async schedule. The batches do not depend on the worker count (CMA-ES's
+/// population and random search's batch are given), so the runs of every layout must be equal.
+fn config(backend: &str, evaluator: &str, workers: usize) -> Value {
+    json!({
+        "objective": {"function": "rastrigin", "dim": 4},
+        "optimizers": [
+            {"type": "cma-es", "sigma0": 1.0, "popsize": 8, "workers": workers, "evaluator": evaluator},
+            {"type": "nelder-mead", "initial-step": 0.1, "workers": workers, "evaluator": evaluator},
+            {"type": "random-search", "iters": 30, "batch": 4, "workers": workers, "evaluator": evaluator}
+        ],
+        "max_jobs": 2 * workers,
+        "backend": backend,
+        "schedule": "deterministic",
+        "share_best_solutions": true,
+        "convergence": "max_evals(2000)",
+        "hunters": "min_evals(100) & best_unmoving(100, 0.01)",
+        "hunt_frequency": 50,
+        "seed": 5
+    })
+}
+
+fn run(tmp: &std::path::Path, config: &Value, dir: &str) -> Vec<Value> {
+    let file = write_config(tmp, config);
+    let out = glompo(&["run", &file, "--dir", dir, "-q"], tmp);
+    assert!(out.status.success(), "{dir}: {}", stderr(&out));
+    evaluations(&tmp.join(dir))
+}
+
+#[test]
+fn a_deterministic_run_is_the_same_on_every_backend_and_worker_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let expected = run(tmp.path(), &config("threads", "serial", 1), "reference");
+    assert_eq!(expected.len(), 2000);
+    // The run has what makes async runs differ: several optimizers, kills and injected incumbents.
+    let s = summary(&tmp.path().join("reference"));
+    assert!(s["counters"]["optimizers_started"].as_u64().unwrap() >= 4, "{s}");
+    assert!(s["counters"]["hunts"].as_u64().unwrap() > 10, "{s}");
+    for (backend, evaluator, workers) in [
+        ("processes", "serial", 1),
+        ("threads", "threads", 4),
+        ("processes", "threads", 4),
+        ("threads", "processes", 4),
+        ("processes-forced", "processes", 2),
+    ] {
+        let dir = format!("{backend}-{evaluator}-{workers}");
+        let got = run(tmp.path(), &config(backend, evaluator, workers), &dir);
+        let first = got.iter().zip(&expected).position(|(a, b)| a != b);
+        assert!(got.len() == expected.len() && first.is_none(), "{dir}: first difference at {first:?}");
+    }
+}
+
+#[test]
+fn a_deterministic_run_resumed_from_any_of_its_checkpoints_is_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for backend in ["threads", "processes"] {
+        let mut with = config(backend, "serial", 1);
+        with["checkpoint"] = json!({"every_evals": 400});
+        let full = format!("full-{backend}");
+        let expected = run(tmp.path(), &with, &full);
+        // Taking checkpoints changes nothing.
+        assert_eq!(run(tmp.path(), &config(backend, "serial", 1), &format!("plain-{backend}")), expected);
+        let taken = checkpoints(&tmp.path().join(&full));
+        assert!(taken.len() >= 4, "{taken:?}");
+        for (i, checkpoint) in taken.iter().enumerate() {
+            let dir = format!("resumed-{backend}-{i}");
+            let out = glompo(&["resume", checkpoint.to_str().unwrap(), "--dir", &dir, "-q"], tmp.path());
+            assert!(out.status.success(), "{dir}: {}", stderr(&out));
+            assert_eq!(evaluations(&tmp.path().join(&dir)), expected, "{dir}");
+        }
+    }
+}
+
+#[test]
+fn a_deterministic_run_stopped_by_a_signal_resumes_into_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut slow = config("processes", "threads", 2);
+    slow["objective"]["delay_s"] = json!(0.002);
+    let expected = run(tmp.path(), &slow, "full");
+    let file = write_config(tmp.path(), &slow);
+    for (i, (signal, after)) in
+        [(Signal::SIGTERM, 100), (Signal::SIGUSR1, 400), (Signal::SIGINT, 700)].into_iter().enumerate()
+    {
+        let dir = format!("stopped-{i}");
+        let out = tmp.path().join(&dir);
+        let mut running = start(tmp.path(), &["run", &file, "--dir", &dir, "-q"]);
+        wait_for("evaluations", || {
+            fs::read_to_string(out.join("evaluations.jsonl")).is_ok_and(|t| t.lines().count() > after)
+        });
+        kill(Pid::from_raw(running.0.id() as i32), signal).unwrap();
+        assert_eq!(running.0.wait().unwrap().code(), Some(128 + signal as i32), "{signal}");
+        drop(running);
+        assert_eq!(summary(&out)["end_reason"], format!("interrupted by {signal}"));
+        let at = glompo_core::manager::inspect(&checkpoints(&out)[0]).unwrap().evaluations;
+        assert!(at > after as u64 && at < 2000, "{signal}: {at}");
+        let resumed = glompo(&["resume", &dir, "-q"], tmp.path());
+        assert!(resumed.status.success(), "{signal}: {}", stderr(&resumed));
+        assert_eq!(evaluations(&out), expected, "{signal} after {at} evaluations");
+    }
+}
+
+#[test]
+fn a_deterministic_budget_is_spent_in_whole_batches_and_never_overshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut with = config("threads", "serial", 1);
+    // Every batch has 8 points: 1003 is 125 batches and 3 evaluations.
+    with["optimizers"] = json!([{"type": "random-search", "iters": 1000000, "batch": 8}]);
+    with["convergence"] = json!("max_evals(1003)");
+    let got = run(tmp.path(), &with, "out");
+    assert_eq!(got.len(), 1000);
+    let s = summary(&tmp.path().join("out"));
+    let reason = s["end_reason"].as_str().unwrap();
+    assert!(reason.contains("does not fit in the 3 left"), "{reason}");
+}
