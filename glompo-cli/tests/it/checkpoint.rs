@@ -62,8 +62,20 @@ fn one_slot_config() -> Value {
 
 #[test]
 fn a_run_resumed_from_a_checkpoint_goes_on_as_the_run_that_was_not_interrupted() {
+    resumed_one_slot_run("threads");
+}
+
+#[test]
+fn a_run_of_runner_processes_resumed_from_a_checkpoint_goes_on_as_the_run_that_was_not_interrupted() {
+    resumed_one_slot_run("processes");
+}
+
+/// The async run on one slot, and the same run resumed from a checkpoint in its middle, on `backend`.
+fn resumed_one_slot_run(backend: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), &one_slot_config());
+    let mut config = one_slot_config();
+    config["backend"] = json!(backend);
+    let config = write_config(tmp.path(), &config);
     let full = glompo(&["run", &config, "--dir", "full", "-q"], tmp.path());
     assert!(full.status.success(), "{}", stderr(&full));
     let full_dir = tmp.path().join("full");
@@ -78,7 +90,7 @@ fn a_run_resumed_from_a_checkpoint_goes_on_as_the_run_that_was_not_interrupted()
     let resumed = glompo(&["resume", middle.to_str().unwrap(), "--dir", "resumed", "-q"], tmp.path());
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let resumed_dir = tmp.path().join("resumed");
-    assert_eq!(evaluations(&resumed_dir), expected, "resumed at evaluation {at}");
+    assert_eq!(evaluations(&resumed_dir), expected, "{backend}: resumed at evaluation {at}");
     let s = summary(&resumed_dir);
     assert_eq!(s["counters"], summary(&full_dir)["counters"]);
     assert_eq!(s["periods"].as_array().unwrap().len(), 2);
@@ -113,8 +125,19 @@ pub(crate) fn start(tmp: &Path, args: &[&str]) -> Reap {
 
 #[test]
 fn runs_killed_at_random_moments_resume_with_every_checkpointed_evaluation_kept() {
+    killed_at_random_moments("threads");
+}
+
+#[test]
+fn runs_of_runner_processes_killed_at_random_moments_resume_with_every_checkpointed_evaluation_kept() {
+    killed_at_random_moments("processes");
+}
+
+/// Ten sessions of one run on `backend`, each killed with SIGKILL a while after its first checkpoint
+/// and resumed: the log keeps every checkpointed evaluation, and its call_ids have no gap or duplicate.
+fn killed_at_random_moments(backend: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), &slow_config("threads"));
+    let config = write_config(tmp.path(), &slow_config(backend));
     let out = tmp.path().join("out");
     // A fixed sequence of moments, so that the test is the same every time.
     let mut moment = 7u64;
@@ -138,7 +161,11 @@ fn runs_killed_at_random_moments_resume_with_every_checkpointed_evaluation_kept(
         let newest = glompo_core::manager::latest(&out).unwrap();
         let kept = glompo_core::manager::inspect(&newest).unwrap().evaluations as usize;
         let logged = complete_lines(&out.join("evaluations.jsonl"));
-        assert!(logged.len() >= kept, "trial {trial}: {} logged, {kept} checkpointed", logged.len());
+        assert!(
+            logged.len() >= kept,
+            "{backend} trial {trial}: {} logged, {kept} checkpointed",
+            logged.len()
+        );
         // The next resume cuts the log back to the checkpoint; what it keeps must be what was there.
         let prefix: Vec<Value> = logged[..kept].to_vec();
         let mut check = start(tmp.path(), &["resume", "out", "-q"]);
@@ -149,9 +176,13 @@ fn runs_killed_at_random_moments_resume_with_every_checkpointed_evaluation_kept(
         check.0.wait().unwrap();
         drop(check);
         let after = complete_lines(&out.join("evaluations.jsonl"));
-        assert_eq!(&after[..kept], &prefix[..], "trial {trial}");
+        assert_eq!(&after[..kept], &prefix[..], "{backend} trial {trial}");
         for (i, e) in after.iter().enumerate() {
-            assert_eq!(e["call_id"], i as u64 + 1, "trial {trial}: a gap or a duplicate at line {}", i + 1);
+            let line = i + 1;
+            assert_eq!(
+                e["call_id"], line as u64,
+                "{backend} trial {trial}: a gap or a duplicate at line {line}"
+            );
         }
     }
 }
