@@ -1,7 +1,6 @@
 //! The `glompo` command: run managed optimizations from a JSON config.
 
 mod args;
-mod config;
 mod signal;
 mod worker;
 
@@ -11,11 +10,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use glompo_backends::reaper;
+use glompo_cli::{Origin, Overrides, RunConfig};
 use glompo_core::functions;
-use glompo_core::manager::{EndReason, Manager, RunResult};
+use glompo_core::manager::{EndReason, RunResult};
 
 use crate::args::{Cli, Command};
-use crate::config::{ConfigError, Overrides, Plan};
 
 /// Exit code of a run that failed.
 const FAILED: u8 = 1;
@@ -35,7 +34,9 @@ fn main() -> ExitCode {
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
         Command::Worker { objective } => worker::serve(&objective),
         Command::Runner { config } => {
-            match glompo_backends::process::serve_runner(|recipe| config::runner_parts(&config, recipe)) {
+            match glompo_backends::process::serve_runner(|recipe| {
+                glompo_cli::config::runner_parts(&config, recipe)
+            }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(FAILED, &e),
             }
@@ -54,12 +55,12 @@ fn main() -> ExitCode {
                 Err(message) => return fail(USAGE, &message),
             };
             let overrides = Overrides { dir, overwrite, seed, ..Overrides::default() };
-            let plan = match config::load(&config, overrides) {
-                Ok(plan) => plan,
-                Err(ConfigError(message)) => return fail(USAGE, &message),
+            let run_config = match RunConfig::from_file(&config, &overrides) {
+                Ok(run_config) => run_config,
+                Err(e) => return fail(USAGE, &e.to_string()),
             };
             let status_every = (!quiet && !status_every.is_zero()).then_some(status_every);
-            run(plan, quiet, status_every, keeper, None)
+            run(&run_config, Origin::File(config), quiet, status_every, keeper, None)
         }
         Command::Resume {
             from,
@@ -81,11 +82,12 @@ fn main() -> ExitCode {
                 Err(message) => return fail(USAGE, &message),
             };
             let resumed = Resumed { from, dir, overwrite, convergence, max_jobs, seconds };
-            let (plan, checkpoint) = match resumed.plan() {
+            let (run_config, checkpoint) = match resumed.config() {
                 Ok(found) => found,
                 Err(e) => return fail(USAGE, &e),
             };
-            run(plan, quiet, status_every, keeper, Some(checkpoint))
+            let origin = Origin::Checkpoint(checkpoint.clone());
+            run(&run_config, origin, quiet, status_every, keeper, Some(checkpoint))
         }
         Command::Checkpoint { dir } => request_checkpoint(&dir),
     }
@@ -102,8 +104,8 @@ struct Resumed {
 }
 
 impl Resumed {
-    /// The checkpoint to resume from and the plan of its run, with the overrides.
-    fn plan(self) -> Result<(Plan, std::path::PathBuf), String> {
+    /// The checkpoint to resume from and the config of its run, with the overrides.
+    fn config(self) -> Result<(RunConfig, std::path::PathBuf), String> {
         let checkpoint = if self.from.is_dir() {
             glompo_core::manager::latest(&self.from).map_err(|e| e.to_string())?
         } else {
@@ -140,8 +142,9 @@ impl Resumed {
             convergence,
             max_jobs: self.max_jobs,
         };
-        let plan = config::load_resolved(&checkpoint, config, overrides).map_err(|ConfigError(m)| m)?;
-        Ok((plan, checkpoint))
+        let config = RunConfig::from_resolved(config, &overrides)
+            .map_err(|e| e.with_origin(Origin::Checkpoint(checkpoint.clone())).to_string())?;
+        Ok((config, checkpoint))
     }
 }
 
@@ -178,58 +181,29 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Runs `config` (from `origin`, which its errors name), from the checkpoint `resume` if given.
 fn run(
-    plan: Plan,
+    config: &RunConfig,
+    origin: Origin,
     quiet: bool,
     status_every: Option<Duration>,
     keeper: Option<reaper::Keeper>,
     resume: Option<std::path::PathBuf>,
 ) -> ExitCode {
-    let dir = plan.dir.clone();
+    let dir = config.output.dir.clone();
+    // The config is checked again and an external program started once, before anything else.
+    let builder = match config.builder() {
+        Ok(builder) => builder,
+        Err(e) => return fail(USAGE, &e.with_origin(origin).to_string()),
+    };
     let interrupt = match signal::install() {
         Ok(flag) => flag,
         Err(e) => return fail(FAILED, &e),
     };
     let signalled = std::sync::Arc::clone(&interrupt);
-    let mut builder = Manager::builder(plan.objective.clone(), plan.bounds.clone())
-        .selector(plan.selector)
-        .generator(plan.generator)
-        .checker(plan.checker)
-        .max_jobs(plan.max_jobs)
-        .hunt_frequency(plan.hunt_frequency)
-        .share_best_solutions(plan.share_best)
-        .detailed_log(plan.detailed_log)
-        .max_initial_failures(plan.max_initial_failures)
-        .seed(plan.seed)
-        .dir(&plan.dir)
-        .overwrite(plan.overwrite)
-        .checkpoints(plan.checkpoints)
-        .schedule(plan.schedule)
-        .interrupt(interrupt)
-        .config(plan.resolved);
-    if let Some(h) = plan.hunter {
-        builder = builder.hunter(h);
-    }
-    if let Some(runner_config) = &plan.runner_config {
-        let exe = match std::env::current_exe() {
-            Ok(exe) => exe.to_string_lossy().into_owned(),
-            Err(e) => return fail(FAILED, &format!("cannot find glompo itself: {e}")),
-        };
-        match glompo_backends::ProcessBackend::new(vec![exe, "__runner".into(), runner_config.to_string()]) {
-            // `printstreams/` is one of the run directory's own folders: the manager refuses a directory
-            // that holds one and replaces it on --overwrite, before any runner starts.
-            Ok(backend) if plan.split_printstreams => {
-                builder = builder.backend(Box::new(backend.printstreams(plan.dir.join("printstreams"))));
-            }
-            Ok(backend) => builder = builder.backend(Box::new(backend)),
-            Err(e) => return fail(FAILED, &e.to_string()),
-        }
-    }
+    let mut builder = builder.interrupt(interrupt);
     if let Some(checkpoint) = &resume {
         builder = builder.resume(checkpoint);
-    }
-    if let Some(limit) = plan.force_terminations_after {
-        builder = builder.force_terminations_after(limit);
     }
     if let Some(every) = status_every {
         builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
@@ -244,9 +218,9 @@ fn run(
     if !quiet {
         eprintln!(
             "glompo: minimising {} ({}-D) with up to {} jobs; writing {}",
-            plan.objective_name,
-            plan.dim,
-            plan.max_jobs,
+            config.objective.name(),
+            config.objective.dim(),
+            config.max_jobs,
             dir.display()
         );
     }

@@ -25,11 +25,16 @@ pub(crate) fn read(path: &Path) -> Result<Map<String, Value>, String> {
     let Strict(value) = serde_json::from_slice(&bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     match value {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "expected a JSON object of the run's fields ({{\"objective\": …, \"optimizers\": …}}), found {}",
-            glompo_core::fields::found(&other)
-        )),
+        other => Err(not_an_object(&other)),
     }
+}
+
+/// What is wrong with a config that is `value`, not an object.
+pub(crate) fn not_an_object(value: &Value) -> String {
+    format!(
+        "expected a JSON object of the run's fields ({{\"objective\": …, \"optimizers\": …}}), found {}",
+        glompo_core::fields::found(value)
+    )
 }
 
 /// A JSON value read like [`Value`], except that an object with a key given twice is an error.

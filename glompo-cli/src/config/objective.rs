@@ -2,13 +2,15 @@
 //! without starting anything.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use glompo_backends::CommandSpec;
+use glompo_backends::{BackendError, CommandObjective, CommandSpec};
 use glompo_core::fields::{Fields, found};
 use glompo_core::functions::{self, Benchmark};
-use glompo_core::{Bounds, CoreError};
-use serde_json::{Map, Value, json};
+use glompo_core::{Bounds, CoreError, Objective};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The largest `objective.dim`: every point, bound and optimizer state is that long, and a typo of a
 /// few zeros must be an error, not gigabytes of memory.
@@ -16,6 +18,61 @@ pub(crate) const MAX_DIM: u64 = 100_000;
 
 /// The options of an external program objective.
 const COMMAND_OPTIONS: &[&str] = &["command", "dim", "timeout_s", "cwd"];
+
+/// The resolved `objective` of a config: a built-in function or an external program, with every path
+/// absolute.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ObjectiveConfig {
+    /// A built-in benchmark function (`glompo functions` lists them).
+    Function {
+        /// Its name, as the catalogue spells it.
+        function: String,
+        /// The number of variables.
+        dim: usize,
+        /// Its own parameters as given (`delay_s`, a function's constants).
+        #[serde(flatten)]
+        params: Map<String, Value>,
+    },
+    /// An external program speaking the JSON-lines protocol.
+    Command {
+        /// The program (a relative path resolved against the config file's folder) and its arguments.
+        command: Vec<String>,
+        /// The number of variables.
+        dim: usize,
+        /// How long one evaluation may take (`timeout_s`), if the program has a limit of its own.
+        #[serde(rename = "timeout_s", serialize_with = "super::seconds")]
+        timeout: Option<Duration>,
+        /// The folder the program runs in.
+        #[serde(serialize_with = "super::lossy_path")]
+        cwd: PathBuf,
+    },
+}
+
+impl ObjectiveConfig {
+    /// The objective's name, for messages: a built-in's name, or the command line.
+    pub fn name(&self) -> String {
+        match self {
+            ObjectiveConfig::Function { function, .. } => function.clone(),
+            ObjectiveConfig::Command { command, .. } => command.join(" "),
+        }
+    }
+
+    /// The number of variables.
+    pub fn dim(&self) -> usize {
+        match self {
+            ObjectiveConfig::Function { dim, .. } | ObjectiveConfig::Command { dim, .. } => *dim,
+        }
+    }
+
+    /// As JSON (an object), as the config writes it.
+    pub(crate) fn to_json(&self) -> Value {
+        // Nothing in it can fail to serialize: its keys are strings, its paths are written lossily and
+        // its numbers are finite.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
 
 /// The objective as configured, before anything is started.
 pub(crate) enum ObjectivePlan {
@@ -27,13 +84,6 @@ pub(crate) enum ObjectivePlan {
 }
 
 impl ObjectivePlan {
-    pub(crate) fn name(&self) -> String {
-        match self {
-            ObjectivePlan::Builtin(b) => b.name().to_owned(),
-            ObjectivePlan::Command { spec, .. } => spec.argv.join(" "),
-        }
-    }
-
     pub(crate) fn dim(&self) -> usize {
         match self {
             ObjectivePlan::Builtin(b) => b.dim(),
@@ -53,7 +103,7 @@ impl ObjectivePlan {
     /// run's `evaluation_timeout_s`, applies unless the command has its own `timeout_s`.
     pub(crate) fn worker_spec(
         &self,
-        resolved: &Value,
+        resolved: &ObjectiveConfig,
         timeout: Option<Duration>,
     ) -> Result<CommandSpec, CoreError> {
         match self {
@@ -62,11 +112,35 @@ impl ObjectivePlan {
                 let exe = std::env::current_exe()
                     .map_err(|e| CoreError::config("objective", format!("cannot find glompo itself: {e}")))?;
                 Ok(CommandSpec {
-                    argv: vec![exe.to_string_lossy().into_owned(), "__worker".into(), resolved.to_string()],
+                    argv: vec![
+                        exe.to_string_lossy().into_owned(),
+                        "__worker".into(),
+                        resolved.to_json().to_string(),
+                    ],
                     timeout,
                     env: Vec::new(),
                     cwd: None,
                 })
+            }
+        }
+    }
+
+    /// The objective itself, `timeout` as in [`worker_spec`](Self::worker_spec). An external
+    /// program's first worker is started at once; with `check_within`, a program that exits within
+    /// that time (a typo in a script's name) is an error, as one that cannot start is.
+    pub(crate) fn objective(
+        self,
+        timeout: Option<Duration>,
+        check_within: Option<Duration>,
+    ) -> Result<Arc<dyn Objective>, BackendError> {
+        match self {
+            ObjectivePlan::Builtin(b) => Ok(Arc::new(b)),
+            ObjectivePlan::Command { spec, .. } => {
+                let command = CommandObjective::new(command_spec(spec, timeout))?;
+                if let Some(within) = check_within {
+                    command.check_started(within)?;
+                }
+                Ok(Arc::new(command))
             }
         }
     }
@@ -81,7 +155,10 @@ pub(crate) fn command_spec(spec: CommandSpec, timeout: Option<Duration>) -> Comm
 /// Reads the `objective` object; relative paths are resolved against `base`, the config file's
 /// folder. Returns the plan and the resolved config (every path absolute, so that a runner process
 /// started elsewhere rebuilds the same objective).
-pub(crate) fn plan(map: Map<String, Value>, base: &Path) -> Result<(ObjectivePlan, Value), CoreError> {
+pub(crate) fn plan(
+    map: Map<String, Value>,
+    base: &Path,
+) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let mut f = Fields::new("objective", map);
     if !f.has("dim") {
         return Err(f.missing("dim", "missing; give the number of variables"));
@@ -100,13 +177,11 @@ pub(crate) fn plan(map: Map<String, Value>, base: &Path) -> Result<(ObjectivePla
     };
     let params = f.rest()?;
     let function = functions::build(&name, dim, &params)?;
-    let mut resolved = params;
-    resolved.insert("function".into(), Value::String(function.name().to_owned()));
-    resolved.insert("dim".into(), json!(dim));
-    Ok((ObjectivePlan::Builtin(function), Value::Object(resolved)))
+    let resolved = ObjectiveConfig::Function { function: function.name().to_owned(), dim, params };
+    Ok((ObjectivePlan::Builtin(function), resolved))
 }
 
-fn command(mut f: Fields, dim: usize, base: &Path) -> Result<(ObjectivePlan, Value), CoreError> {
+fn command(mut f: Fields, dim: usize, base: &Path) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let command = f.take("command").unwrap_or(Value::Null);
     let mut argv: Vec<String> = match &command {
         Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>(),
@@ -133,12 +208,7 @@ fn command(mut f: Fields, dim: usize, base: &Path) -> Result<(ObjectivePlan, Val
     if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
         argv[0] = under(base, &argv[0]).to_string_lossy().into_owned();
     }
-    let resolved = json!({
-        "command": argv,
-        "dim": dim,
-        "timeout_s": timeout.map(|t| t.as_secs_f64()),
-        "cwd": cwd.to_string_lossy(),
-    });
+    let resolved = ObjectiveConfig::Command { command: argv.clone(), dim, timeout, cwd: cwd.clone() };
     let spec = CommandSpec { argv, timeout, env: Vec::new(), cwd: Some(cwd) };
     Ok((ObjectivePlan::Command { spec, dim }, resolved))
 }

@@ -1,9 +1,10 @@
-//! Integration tests of the `glompo` binary.
+//! Integration tests of the `glompo` binary and of its library (`library`).
 
 mod bad_input;
 mod cgroup;
 mod checkpoint;
 mod faults;
+mod library;
 mod lifecycle;
 mod link;
 mod run;
