@@ -99,7 +99,7 @@ fn every_field_of_a_full_config_round_trips() {
                 {"type": "random-search"}
             ],
             "selector": "random", "generator": {"type": "random"}, "max_jobs": 3,
-            "backend": "processes-forced", "schedule": "async",
+            "backend": "processes-forced", "schedule": "deterministic",
             "convergence": "max_evals(60) | target_cost(0, 1e-6)",
             "hunters": "min_evals(5) & (best_unmoving(20, 0.01) | parameter_distance(0.05))",
             "hunt_frequency": 7, "share_best_solutions": true, "detailed_log": true,
@@ -114,13 +114,14 @@ fn every_field_of_a_full_config_round_trips() {
     };
     assert_eq!(command[0], tmp.path().join("model.sh").to_string_lossy());
     assert_eq!((cwd.clone(), timeout.map(|t| t.as_secs_f64())), (tmp.path().join("data"), Some(5.0)));
-    assert_eq!(config.backend, BackendKind::ProcessesForced);
+    assert_eq!((config.backend, config.schedule), (BackendKind::ProcessesForced, Schedule::Deterministic));
     assert_eq!(config.evaluation_timeout.map(|t| t.as_secs_f64()), Some(0.25));
     assert_eq!((config.checkpoint.every_evals, config.checkpoint.keep), (Some(25), Some(2)));
     // --dir wins over `output.dir`; `output.overwrite` stays.
     assert_eq!((config.output.dir.clone(), config.output.overwrite), (tmp.path().join("run"), true));
     let written = serde_json::to_value(&config).unwrap();
     assert_eq!(written["evaluation_timeout_s"], 0.25);
+    assert_eq!(written["schedule"], "deterministic");
     assert_eq!(written["checkpoint"]["answer_within_s"], 2.0);
     assert_eq!(serde_json::from_value::<RunConfig>(written).unwrap(), config);
 }
