@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// glompo: globally managed parallel optimization.
 #[derive(Debug, Parser)]
@@ -27,15 +27,8 @@ pub(crate) enum Command {
         /// The run seed (overrides `seed`; default 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Print only the result (no start and progress lines).
-        #[arg(short, long)]
-        quiet: bool,
-        /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
-        #[arg(long)]
-        no_reap: bool,
-        /// Seconds between progress lines on stderr (0: none).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-        status_every: f64,
+        #[command(flatten)]
+        session: Session,
     },
     /// Continue a run from its newest checkpoint (or from the checkpoint file given), as the run that
     /// was never interrupted: the logs are cut back to the checkpoint and every optimizer alive then
@@ -58,15 +51,8 @@ pub(crate) enum Command {
         /// End this session after this many seconds (the checker gets `| max_seconds(session=S)`).
         #[arg(long, value_name = "S")]
         seconds: Option<f64>,
-        /// Print only the result (no start and progress lines).
-        #[arg(short, long)]
-        quiet: bool,
-        /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
-        #[arg(long)]
-        no_reap: bool,
-        /// Seconds between progress lines on stderr (0: none).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-        status_every: f64,
+        #[command(flatten)]
+        session: Session,
     },
     /// Ask a live run to write a checkpoint now (it creates `DIR/CHKPT`, which the run consumes).
     Checkpoint {
@@ -105,4 +91,18 @@ pub(crate) enum Command {
         /// The resolved objective config, as JSON.
         objective: String,
     },
+}
+
+/// What `glompo run` and `glompo resume` share: how the session prints and starts.
+#[derive(Debug, Args)]
+pub(crate) struct Session {
+    /// Print only the result (no start and progress lines).
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
+    #[arg(long)]
+    pub(crate) no_reap: bool,
+    /// Seconds between progress lines on stderr (0: none).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) status_every: f64,
 }

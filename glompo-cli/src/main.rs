@@ -14,7 +14,7 @@ use glompo_cli::{Origin, Overrides, RunConfig};
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, RunResult};
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, Session};
 
 /// Exit code of a run that failed.
 const FAILED: u8 = 1;
@@ -43,43 +43,22 @@ fn main() -> ExitCode {
         }
         Command::Reap { dry_run } => reap(dry_run),
         Command::Keeper => keep(),
-        Command::Run { config, dir, overwrite, seed, quiet, no_reap, status_every } => {
-            // First of all, before any thread exists: mark this process as a run (it re-executes
-            // itself once to carry the marker), adopt orphaned descendants, and clear stale runs.
-            let keeper = match prepare_processes(quiet, !no_reap) {
-                Ok(keeper) => keeper,
-                Err(e) => return fail(FAILED, &e),
-            };
-            let status_every = match status_interval(status_every) {
-                Ok(every) => every,
-                Err(message) => return fail(USAGE, &message),
+        Command::Run { config, dir, overwrite, seed, session } => {
+            let (keeper, status_every) = match begin(&session) {
+                Ok(begun) => begun,
+                Err(code) => return code,
             };
             let overrides = Overrides { dir, overwrite, seed, ..Overrides::default() };
             let run_config = match RunConfig::from_file(&config, &overrides) {
                 Ok(run_config) => run_config,
                 Err(e) => return fail(USAGE, &e.to_string()),
             };
-            let status_every = (!quiet && !status_every.is_zero()).then_some(status_every);
-            run(&run_config, Origin::File(config), quiet, status_every, keeper, None)
+            run(&run_config, Origin::File(config), session.quiet, status_every, keeper, None)
         }
-        Command::Resume {
-            from,
-            dir,
-            overwrite,
-            convergence,
-            max_jobs,
-            seconds,
-            quiet,
-            no_reap,
-            status_every,
-        } => {
-            let keeper = match prepare_processes(quiet, !no_reap) {
-                Ok(keeper) => keeper,
-                Err(e) => return fail(FAILED, &e),
-            };
-            let status_every = match status_interval(status_every) {
-                Ok(every) => (!quiet && !every.is_zero()).then_some(every),
-                Err(message) => return fail(USAGE, &message),
+        Command::Resume { from, dir, overwrite, convergence, max_jobs, seconds, session } => {
+            let (keeper, status_every) = match begin(&session) {
+                Ok(begun) => begun,
+                Err(code) => return code,
             };
             let resumed = Resumed { from, dir, overwrite, convergence, max_jobs, seconds };
             let (run_config, checkpoint) = match resumed.config() {
@@ -87,10 +66,19 @@ fn main() -> ExitCode {
                 Err(e) => return fail(USAGE, &e),
             };
             let origin = Origin::Checkpoint(checkpoint.clone());
-            run(&run_config, origin, quiet, status_every, keeper, Some(checkpoint))
+            run(&run_config, origin, session.quiet, status_every, keeper, Some(checkpoint))
         }
         Command::Checkpoint { dir } => request_checkpoint(&dir),
     }
+}
+
+/// The start of a `glompo run` or `glompo resume`, first of all and before any thread exists: marks
+/// this process as a run (it re-executes itself once to carry the marker), adopts orphaned
+/// descendants and clears stale runs; and the interval of progress lines (`None`: none).
+fn begin(session: &Session) -> Result<(Option<reaper::Keeper>, Option<Duration>), ExitCode> {
+    let keeper = prepare_processes(session.quiet, !session.no_reap).map_err(|e| fail(FAILED, &e))?;
+    let every = status_interval(session.status_every).map_err(|message| fail(USAGE, &message))?;
+    Ok((keeper, (!session.quiet && !every.is_zero()).then_some(every)))
 }
 
 /// `glompo resume`'s arguments.
