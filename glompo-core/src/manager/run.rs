@@ -310,21 +310,28 @@ impl State<'_> {
         if self.m.settings.checkpoints.at_start && self.end.is_none() {
             self.want_checkpoint("at_start")?;
         }
-        loop {
-            self.fill_slots()?;
-            if self.end.is_some() {
-                return Ok(());
-            }
-            if self.live.is_empty() && !self.book.spawning {
-                let detail = self.book.spawn_note.take().unwrap_or_default();
-                self.end = Some(EndReason::Exhausted { detail });
-                return Ok(());
-            }
+        while !self.fill_or_finish()? {
             if let Some(msg) = self.next_message()? {
                 self.handle(msg)?;
                 self.check_convergence();
             }
         }
+        Ok(())
+    }
+
+    /// Starts what fits in the free slots, and says whether the run is over: it has an end, or nothing
+    /// runs and nothing more will start (it is then exhausted).
+    fn fill_or_finish(&mut self) -> Result<bool> {
+        self.fill_slots()?;
+        if self.end.is_some() {
+            return Ok(true);
+        }
+        if self.live.is_empty() && !self.book.spawning {
+            let detail = self.book.spawn_note.take().unwrap_or_default();
+            self.end = Some(EndReason::Exhausted { detail });
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// The next message of a runner, or `None` when the next tick came first; the tick's work is done

@@ -8,7 +8,7 @@ use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::*;
-use crate::evaluator::{Evaluator, Gate, Serial, evaluate_one};
+use crate::evaluator::{Evaluator, Gate, Serial, evaluate_point};
 use crate::objective::from_fn;
 use crate::optimizer::{OptimizerFactory, StartContext};
 use crate::point::Bounds;
@@ -279,12 +279,7 @@ impl Evaluator for Backwards {
         self.0.lock().unwrap().push(points.to_vec());
         let mut outcomes = vec![None; points.len()];
         for i in (0..points.len()).rev() {
-            if !gate.admit() {
-                return None;
-            }
-            let outcome = evaluate_one(objective, &points[i], detailed);
-            report(i, &outcome);
-            outcomes[i] = Some(outcome);
+            outcomes[i] = Some(evaluate_point(objective, i, &points[i], detailed, gate, report)?);
         }
         outcomes.into_iter().collect()
     }

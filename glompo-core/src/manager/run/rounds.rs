@@ -48,16 +48,7 @@ impl State<'_> {
         if self.m.settings.checkpoints.at_start && self.end.is_none() {
             self.take_checkpoint("at_start")?;
         }
-        loop {
-            self.fill_slots()?;
-            if self.end.is_some() {
-                return Ok(());
-            }
-            if self.live.is_empty() && !self.book.spawning {
-                let detail = self.book.spawn_note.take().unwrap_or_default();
-                self.end = Some(EndReason::Exhausted { detail });
-                return Ok(());
-            }
+        while !self.fill_or_finish()? {
             self.round()?;
             if self.m.interrupt.count() >= 2 {
                 self.end.get_or_insert_with(|| EndReason::Interrupted { by: self.m.interrupt.cause() });
@@ -65,6 +56,7 @@ impl State<'_> {
             }
             self.between_rounds()?;
         }
+        Ok(())
     }
 
     /// Steps every live optimizer once, waits for all of them, and applies the round.
