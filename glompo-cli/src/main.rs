@@ -24,6 +24,30 @@ const USAGE: u8 = 2;
 /// SIGINT, 143 for SIGTERM, 138 for SIGUSR1, 129 for SIGHUP).
 const SIGNALLED: u8 = 128;
 
+/// Exit code of a run that stopped a margin before its batch job's end (`EX_TEMPFAIL`): it took a
+/// checkpoint, and `glompo resume` goes on in the next job.
+const DEADLINE: u8 = 75;
+
+/// The environment variable with a Slurm job's end, in seconds since the Unix epoch.
+const JOB_END: &str = "SLURM_JOB_END_TIME";
+
+/// The deadline of a run in a batch job whose end is `value` (of [`JOB_END`]): `margin` before it,
+/// with what set it. `None` outside such a job; a value that is not a time is an error naming it.
+fn job_end(value: Option<&std::ffi::OsStr>, margin: Duration) -> Result<Option<(f64, String)>, String> {
+    let Some(value) = value else { return Ok(None) };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<u64>() {
+        Ok(end) => {
+            let margin_s = margin.as_secs_f64();
+            Ok(Some((end as f64 - margin_s, format!("{JOB_END} − {margin_s} s"))))
+        }
+        Err(e) => Err(format!(
+            "{JOB_END}={text:?}: expected the job's end in seconds since the Unix epoch ({e}); \
+             unset it to run without a deadline"
+        )),
+    }
+}
+
 /// The longest `--status-every` (a year).
 const MAX_STATUS_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -196,6 +220,11 @@ fn run(
     if let Some(every) = status_every {
         builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
     }
+    match job_end(std::env::var_os(JOB_END).as_deref(), config.checkpoint.before_job_end) {
+        Ok(Some((unix, by))) => builder = builder.deadline(unix, by),
+        Ok(None) => {}
+        Err(message) => return fail(USAGE, &message),
+    }
     let manager = match builder.build() {
         Ok(m) => m,
         Err(e) => return fail(if e.is_usage() { USAGE } else { FAILED }, &e.to_string()),
@@ -228,6 +257,7 @@ fn run(
                     Ok(signal @ 1..=127) => ExitCode::from(SIGNALLED + signal),
                     _ => ExitCode::from(FAILED),
                 },
+                EndReason::Deadline { .. } => ExitCode::from(DEADLINE),
                 ref end if end.is_failure() => ExitCode::from(FAILED),
                 _ => ExitCode::SUCCESS,
             }

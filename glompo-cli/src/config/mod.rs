@@ -361,6 +361,7 @@ fn checkpoint<S: Serializer>(policy: &CheckpointPolicy, s: S) -> Result<S::Ok, S
         keep: Option<usize>,
         name: &'a str,
         answer_within_s: f64,
+        before_job_end_s: f64,
     }
     Written {
         every_seconds: policy.every_seconds,
@@ -370,6 +371,7 @@ fn checkpoint<S: Serializer>(policy: &CheckpointPolicy, s: S) -> Result<S::Ok, S
         keep: policy.keep,
         name: &policy.name,
         answer_within_s: policy.answer_within.as_secs_f64(),
+        before_job_end_s: policy.before_job_end.as_secs_f64(),
     }
     .serialize(s)
 }

@@ -203,6 +203,7 @@ fn checkpoint(map: Option<Map<String, Value>>) -> Result<CheckpointPolicy, CoreE
         },
         name: f.string("name")?.unwrap_or(defaults.name),
         answer_within: f.seconds("answer_within_s")?.unwrap_or(defaults.answer_within),
+        before_job_end: f.seconds("before_job_end_s")?.unwrap_or(defaults.before_job_end),
     };
     f.finish()?;
     policy.check()?;

@@ -328,3 +328,52 @@ fn a_chkpt_file_and_glompo_checkpoint_ask_a_live_run_for_a_checkpoint() {
     assert_eq!((info.reason.as_str(), info.count), ("CHKPT file", 1));
     drop(run);
 }
+
+#[test]
+fn a_run_in_a_batch_job_checkpoints_and_stops_a_margin_before_the_jobs_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    for backend in ["threads", "processes"] {
+        let mut config = slow_config(backend);
+        config["checkpoint"] = json!({"before_job_end_s": 60});
+        let file = write_config(tmp.path(), &config);
+        let dir = format!("job-{backend}");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // The job ends in 61 s: the run has about one second.
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glompo"))
+            .args(["run", &file, "--dir", &dir, "-q", "--no-reap"])
+            .env("SLURM_JOB_END_TIME", (now + 61).to_string())
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(75), "{backend}: {}", stderr(&out));
+        assert!(started.elapsed() < Duration::from_secs(30), "{backend}: it did not stop at its deadline");
+        let run_dir = tmp.path().join(&dir);
+        let reason = summary(&run_dir)["end_reason"].as_str().unwrap().to_owned();
+        assert_eq!(reason, "stopped at its deadline (SLURM_JOB_END_TIME − 60 s); resume it to go on");
+        let taken = checkpoints(&run_dir);
+        assert_eq!(taken.len(), 1, "{backend}: {taken:?}");
+        let info = glompo_core::manager::inspect(&taken[0]).unwrap();
+        assert_eq!(info.reason, "SLURM_JOB_END_TIME − 60 s");
+        // The next job resumes it (without a deadline here) and it goes on from the checkpoint.
+        let limit = format!("max_evals({})", info.evaluations + 40);
+        let resumed = glompo(&["resume", &dir, "-q", "--convergence", &limit], tmp.path());
+        assert!(resumed.status.success(), "{backend}: {}", stderr(&resumed));
+        assert_eq!(lines(&run_dir.join("evaluations.jsonl")).len() as u64, info.evaluations + 40);
+    }
+    // A value that is not a time is refused before anything is written.
+    let file = write_config(tmp.path(), &slow_config("threads"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glompo"))
+        .args(["run", &file, "--dir", "bad", "-q", "--no-reap"])
+        .env("SLURM_JOB_END_TIME", "tomorrow")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("SLURM_JOB_END_TIME=\"tomorrow\": expected the job's end"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!tmp.path().join("bad").exists());
+}

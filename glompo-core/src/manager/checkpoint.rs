@@ -57,6 +57,14 @@ pub struct CheckpointPolicy {
     /// it has (an optimizer deep in a long evaluation is checkpointed with its last state and the
     /// evaluations it logged since).
     pub answer_within: std::time::Duration,
+    /// In a batch job with an end time (`SLURM_JOB_END_TIME`, read by the CLI): how long before that
+    /// end the run takes a checkpoint and stops ([`ManagerBuilder::deadline`](crate::manager::ManagerBuilder::deadline)).
+    #[serde(default = "default_before_job_end")]
+    pub before_job_end: std::time::Duration,
+}
+
+fn default_before_job_end() -> std::time::Duration {
+    CheckpointPolicy::default().before_job_end
 }
 
 impl Default for CheckpointPolicy {
@@ -69,6 +77,7 @@ impl Default for CheckpointPolicy {
             keep: None,
             name: DEFAULT_NAME.to_owned(),
             answer_within: std::time::Duration::from_secs(1),
+            before_job_end: std::time::Duration::from_secs(300),
         }
     }
 }

@@ -147,6 +147,7 @@ pub struct ManagerBuilder {
     interrupt: Option<Arc<Interrupt>>,
     observers: Vec<Box<dyn Observe>>,
     resume: Option<PathBuf>,
+    deadline: Option<Deadline>,
     settings: Settings,
 }
 
@@ -350,6 +351,15 @@ impl ManagerBuilder {
         self
     }
 
+    /// Stops the run at `unix_seconds` (seconds since the Unix epoch) as an interrupt would: a
+    /// checkpoint is taken (with a run directory) and the run ends [`EndReason::Deadline`], naming
+    /// `by`. For a batch job's end: the CLI sets it a margin before `SLURM_JOB_END_TIME`. A deadline
+    /// already past stops the run at its first tick.
+    pub fn deadline(mut self, unix_seconds: f64, by: impl Into<String>) -> Self {
+        self.deadline = Some(Deadline { unix: unix_seconds, by: by.into() });
+        self
+    }
+
     /// An [`Interrupt`] that, once raised (by a signal handler, say), ends the run cleanly at the next
     /// tick; the evaluations in flight get [`INTERRUPT_GRACE`], or none after a second interrupt.
     pub fn interrupt(mut self, interrupt: Arc<Interrupt>) -> Self {
@@ -465,6 +475,7 @@ impl ManagerBuilder {
             interrupt: self.interrupt.unwrap_or_default(),
             observers: self.observers,
             resume: self.resume,
+            deadline: self.deadline,
             settings,
         })
     }
@@ -483,7 +494,15 @@ pub struct Manager {
     interrupt: Arc<Interrupt>,
     observers: Vec<Box<dyn Observe>>,
     resume: Option<PathBuf>,
+    deadline: Option<Deadline>,
     settings: Settings,
+}
+
+/// When a run must stop, in seconds since the Unix epoch, and what set it.
+#[derive(Debug, Clone)]
+struct Deadline {
+    unix: f64,
+    by: String,
 }
 
 impl fmt::Debug for Manager {
@@ -510,6 +529,7 @@ impl Manager {
             interrupt: None,
             observers: Vec::new(),
             resume: None,
+            deadline: None,
             settings: Settings::default(),
         }
     }
@@ -614,6 +634,12 @@ pub enum EndReason {
         /// What raised it (`SIGTERM`, `SIGINT`, `request`).
         by: String,
     },
+    /// The run reached the deadline it was given ([`ManagerBuilder::deadline`]): a batch job's end,
+    /// a margin before it. A checkpoint was taken, so the run can be resumed.
+    Deadline {
+        /// What set it (`SLURM_JOB_END_TIME − 300 s`).
+        by: String,
+    },
     /// Writing the logs failed.
     LogFailed {
         /// The error.
@@ -651,6 +677,7 @@ impl fmt::Display for EndReason {
                 write!(f, "the first {count} evaluations all failed; the last one: {error}")
             }
             EndReason::Interrupted { by } => write!(f, "interrupted by {by}"),
+            EndReason::Deadline { by } => write!(f, "stopped at its deadline ({by}); resume it to go on"),
             EndReason::LogFailed { error } => write!(f, "writing the logs failed: {error}"),
         }
     }

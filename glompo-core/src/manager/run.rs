@@ -207,7 +207,7 @@ impl Manager {
         });
         // The checkpoint of an interrupted run, or `at_end`, is taken while the optimizers still run.
         let final_reason = match &st.end {
-            Some(EndReason::Interrupted { by }) => Some(by.clone()),
+            Some(EndReason::Interrupted { by } | EndReason::Deadline { by }) => Some(by.clone()),
             _ if st.m.settings.checkpoints.at_end => Some("at_end".to_owned()),
             _ => None,
         };
@@ -356,6 +356,12 @@ impl State<'_> {
         self.progress()?;
         if self.m.interrupt.count() > 0 && self.end.is_none() {
             self.end = Some(EndReason::Interrupted { by: self.m.interrupt.cause() });
+        }
+        if let Some(deadline) = &self.m.deadline
+            && self.end.is_none()
+            && unix_now() >= deadline.unix
+        {
+            self.end = Some(EndReason::Deadline { by: deadline.by.clone() });
         }
         if let Some(dir) = self.log.dir().map(Path::to_path_buf) {
             self.stop_files(&dir)?;
@@ -945,7 +951,8 @@ impl State<'_> {
             if interrupts >= 2 {
                 break;
             }
-            if interrupts == 1 {
+            // A deadline is a batch job's end coming: the evaluations in flight get an interrupt's grace.
+            if interrupts == 1 || matches!(self.end, Some(EndReason::Deadline { .. })) {
                 let grace = Instant::now() + INTERRUPT_GRACE;
                 if deadline.is_none_or(|d| grace < d) {
                     deadline = Some(grace);

@@ -177,7 +177,8 @@ impl State<'_> {
     /// as it would have, so that its checkpoint is the state the uninterrupted run had after this
     /// round; the convergence check is left to the resumed run, which makes it first.
     fn between_rounds(&mut self) -> Result<()> {
-        let interrupted = matches!(self.end, Some(EndReason::Interrupted { .. }));
+        let interrupted =
+            matches!(self.end, Some(EndReason::Interrupted { .. } | EndReason::Deadline { .. }));
         if (self.end.is_none() || interrupted)
             && self.book.counters.evaluations - self.book.last_hunt >= self.m.settings.hunt_frequency
         {
