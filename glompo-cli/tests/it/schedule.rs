@@ -115,13 +115,15 @@ fn a_deterministic_run_stopped_by_a_signal_resumes_into_the_uninterrupted_run() 
 #[test]
 fn a_deterministic_budget_is_spent_in_whole_batches_and_never_overshot() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut with = config("threads", "serial", 1);
-    // Every batch has 8 points: 1003 is 125 batches and 3 evaluations.
-    with["optimizers"] = json!([{"type": "random-search", "iters": 1000000, "batch": 8}]);
-    with["convergence"] = json!("max_evals(1003)");
-    let got = run(tmp.path(), &with, "out");
-    assert_eq!(got.len(), 1000);
-    let s = summary(&tmp.path().join("out"));
-    let reason = s["end_reason"].as_str().unwrap();
-    assert!(reason.contains("does not fit in the 3 left"), "{reason}");
+    for backend in ["threads", "processes"] {
+        let mut with = config(backend, "serial", 1);
+        // Every batch has 8 points: 1003 is 125 batches and 3 evaluations.
+        with["optimizers"] = json!([{"type": "random-search", "iters": 1000000, "batch": 8}]);
+        with["convergence"] = json!("max_evals(1003)");
+        let got = run(tmp.path(), &with, backend);
+        assert_eq!(got.len(), 1000, "{backend}");
+        let s = summary(&tmp.path().join(backend));
+        let reason = s["end_reason"].as_str().unwrap();
+        assert!(reason.contains("(8 evaluations) does not fit in the 3 left"), "{backend}: {reason}");
+    }
 }
