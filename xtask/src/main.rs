@@ -4,7 +4,8 @@
 //! - `test`: the whole test suite (cargo-nextest when installed, one process per test, then the
 //!   doctests);
 //! - `fmt`, `lint`: format, or run clippy;
-//! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere;
+//! - `bench overhead`: managed evaluations per second on the cheap 10-D sphere (`--checkpoint-every S`:
+//!   the same logged run with and without a checkpoint every `S` seconds, and without the log);
 //! - `bench hunt`: the cost of a hunt after 10^3 and 10^6 evaluations per optimizer;
 //! - `bench efficiency`: parallel efficiency of the backends with a 10 ms objective;
 //! - `bench orphans`: processes left alive 2 s after a `kill -9` of the manager, over the backend
@@ -12,6 +13,8 @@
 //! - `bench budget`: how far `max_evals` is overshot and what killed optimizers still report, on every
 //!   backend × evaluator combination;
 //! - `bench memory`: peak RSS after 10^7 evaluations with thousands of restarts against 10^5;
+//! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
+//!   event, split into the wait for the saves and the write, and the steps of the write alone;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         ["bench", "budget", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "budget", rest)),
         ["bench", "memory", rest @ ..] => example("glompo-cli", "memory", rest),
+        ["bench", "checkpoint", rest @ ..] => example("glompo-cli", "checkpoint", rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -54,7 +58,8 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
-     [--no-log] [--processes] [--side-by-side] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG]>";
+     [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
+     | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH]>";
 
 /// The workspace root.
 fn root() -> PathBuf {
