@@ -13,23 +13,20 @@
 //!   messages, builds the body, encodes and checksums it, writes and fsyncs the file, renames it and
 //!   fsyncs the folder).
 //!
-//! After the run, the newest checkpoint is read back and its writing is replayed outside the run step
-//! by step (clone, encode, raw-value check, checksum, buffered write, fsync, rename and fsync of the
-//! folder: the steps of glompo-core's private `checkpoint::write`), and it is read and checked with
-//! [`glompo_core::manager::inspect`]. One CMA-ES is also run alone to time its `save`. CPU times and
+//! After the run, the largest checkpoint is read and checked with [`glompo_core::manager::inspect`]. One CMA-ES is also run alone to time its `save`. CPU times and
 //! the time spent waiting for a CPU come from `/proc/.../schedstat` (Linux).
 //!
 //! Options: `--checkpoints K` (default 25: the run's budget is `(K + 1) N` evaluations, which holds
 //! a few fewer, since each checkpoint's count starts from where the previous one was written),
 //! `--every-evals N` (default 50 000, about a second of the run), `--dim D` (default 100), `--jobs J`
-//! (default 16), `--function NAME` (default rosenbrock), `--replays R` (default 10), `--dir PATH` (the
+//! (default 16), `--function NAME` (default rosenbrock), `--replays R` (default 10: reads of the largest
+//! checkpoint), `--dir PATH` (the
 //! folder of the temporary run directory; default the system's temporary folder). It prints every
 //! checkpoint, then the medians and maxima.
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -40,7 +37,6 @@ use glompo_core::{
     Evaluation, Objective, Optimizer, OptimizerError, OptimizerFactory, OptimizerId, StartContext,
 };
 use serde_json::json;
-use serde_json::value::RawValue;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     match args.iter().position(|a| a == name) {
@@ -269,80 +265,6 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     (ms(v[v.len() / 2]), ms(v[v.len() - 1]))
 }
 
-/// glompo-core's checkpoint checksum (64-bit FNV-1a over the body's bytes).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-#[derive(serde::Serialize)]
-struct Envelope<'a> {
-    format: &'a str,
-    version: u32,
-    checksum: String,
-    body: &'a RawValue,
-}
-
-/// The steps of one checkpoint write, timed.
-#[derive(Debug, Default, Clone)]
-struct Steps {
-    clone: Duration,
-    encode: Duration,
-    raw_check: Duration,
-    checksum: Duration,
-    write: Duration,
-    fsync: Duration,
-    rename: Duration,
-    drop: Duration,
-    bytes: u64,
-}
-
-/// Picks one step's time out of [`Steps`].
-type Step = fn(&Steps) -> Duration;
-
-/// Writes `body` as glompo-core's `checkpoint::write` does, into `folder`, timing each step.
-fn replay_write(body: &serde_json::Value, folder: &Path) -> std::io::Result<Steps> {
-    let mut steps = Steps::default();
-    let t = Instant::now();
-    let body = body.clone();
-    steps.clone = t.elapsed();
-    let t = Instant::now();
-    let text = serde_json::to_string(&body)?;
-    steps.encode = t.elapsed();
-    let t = Instant::now();
-    let raw = RawValue::from_string(text)?;
-    steps.raw_check = t.elapsed();
-    let t = Instant::now();
-    let checksum = format!("fnv1a64:{:016x}", fnv1a64(raw.get().as_bytes()));
-    steps.checksum = t.elapsed();
-    let envelope = Envelope {
-        format: glompo_core::manager::CHECKPOINT_FORMAT,
-        version: glompo_core::manager::CHECKPOINT_VERSION,
-        checksum,
-        body: &raw,
-    };
-    let path = folder.join("replay.json");
-    let tmp = folder.join("replay.json.tmp");
-    let t = Instant::now();
-    let mut file = std::io::BufWriter::new(File::create(&tmp)?);
-    serde_json::to_writer(&mut file, &envelope)?;
-    file.write_all(b"\n")?;
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    steps.write = t.elapsed();
-    let t = Instant::now();
-    file.sync_all()?;
-    steps.fsync = t.elapsed();
-    let t = Instant::now();
-    fs::rename(&tmp, &path)?;
-    File::open(folder)?.sync_all()?;
-    steps.rename = t.elapsed();
-    steps.bytes = fs::metadata(&path)?.len();
-    let t = Instant::now();
-    drop(raw);
-    drop(body);
-    steps.drop = t.elapsed();
-    Ok(steps)
-}
-
 /// One optimizer alone, `generations` generations into `objective`, then `save` timed `repeats` times:
 /// the median time of a save and the size of its state as JSON.
 fn lone_save(
@@ -482,46 +404,11 @@ fn main() {
         "median CPU per checkpoint: all the saves {saves_med:.1} ms, the manager {manager_med:.1} ms (and {manager_q:.1} ms waiting for a CPU), the whole process {process_med:.1} ms"
     );
 
-    // The newest checkpoint, written again outside the run, step by step, and read back.
-    let Some(newest) = samples.last() else {
+    // The largest checkpoint, read back and checked.
+    let Some(newest) = samples.iter().max_by_key(|s| s.bytes) else {
         println!("no checkpoint was taken");
         return;
     };
-    let text = fs::read_to_string(&newest.path).expect("the checkpoint reads");
-    let mut envelope: serde_json::Value = serde_json::from_str(&text).expect("the checkpoint is JSON");
-    let body = envelope["body"].take();
-    drop(text);
-    let folder = dir.path().join("replay");
-    fs::create_dir_all(&folder).expect("a replay folder");
-    let mut runs: Vec<Steps> = Vec::new();
-    for _ in 0..replays {
-        runs.push(replay_write(&body, &folder).expect("the replay writes"));
-    }
-    let med = |f: Step| stats(runs.iter().map(f).collect());
-    let rows: [(&str, Step); 7] = [
-        ("clone of the body (the manager clones the saved states into it)", |s| s.clone),
-        ("encode to a string (serde_json::to_string)", |s| s.encode),
-        ("RawValue::from_string (checks the JSON again)", |s| s.raw_check),
-        ("checksum (FNV-1a over the bytes)", |s| s.checksum),
-        ("buffered write of the envelope", |s| s.write),
-        ("fsync of the file", |s| s.fsync),
-        ("rename + fsync of the folder", |s| s.rename),
-    ];
-    println!(
-        "replayed write of checkpoint {} ({:.2} MB; replayed file {:.2} MB), {replays} times: step | median | max",
-        newest.count,
-        newest.bytes as f64 / 1e6,
-        runs.first().map_or(0.0, |s| s.bytes as f64 / 1e6)
-    );
-    let mut sum = 0.0;
-    for (name, f) in rows {
-        let (m, x) = med(f);
-        sum += m;
-        println!("  {name} | {m:.1} ms | {x:.1} ms");
-    }
-    println!("  sum of the medians | {sum:.1} ms");
-    let (m, x) = med(|s| s.drop);
-    println!("  (then the drop of the body, after the event in the manager | {m:.1} ms | {x:.1} ms)");
     let mut reads = Vec::new();
     for _ in 0..replays.clamp(1, 5) {
         let t = Instant::now();

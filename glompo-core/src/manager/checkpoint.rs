@@ -142,7 +142,7 @@ pub(crate) struct LiveOptimizer {
     pub(crate) recipe: RunnerRecipe,
     /// Its last saved state; `None` when it never answered a save (it then restarts from its recipe
     /// and replays all its evaluations).
-    pub(crate) state: Option<serde_json::Value>,
+    pub(crate) state: Option<std::sync::Arc<serde_json::Value>>,
     /// How many of its evaluations `state` includes.
     pub(crate) evaluations_at_state: u64,
     /// Why it had been told to stop, if it had.
@@ -175,7 +175,6 @@ struct EnvelopeOut<'a> {
     format: &'a str,
     version: u32,
     checksum: String,
-    body: &'a serde_json::value::RawValue,
 }
 
 #[derive(Deserialize)]
@@ -204,19 +203,18 @@ fn bad(path: &Path, message: impl Into<String>) -> CoreError {
 /// The previous checkpoint is untouched until the new one is complete.
 pub(crate) fn write(path: &Path, body: &Body) -> Result<()> {
     let text = serde_json::to_string(body).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
-    let raw = serde_json::value::RawValue::from_string(text)
-        .map_err(|e| bad(path, format!("cannot encode: {e}")))?;
-    let envelope = EnvelopeOut {
-        format: CHECKPOINT_FORMAT,
-        version: CHECKPOINT_VERSION,
-        checksum: checksum(raw.get()),
-        body: &raw,
-    };
+    // The envelope around the body's text as it is: the body is not parsed again to be embedded.
+    let envelope =
+        EnvelopeOut { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, checksum: checksum(&text) };
+    let head = serde_json::to_string(&envelope).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
     let tmp = path.with_extension("json.tmp");
     let attempt = || -> std::io::Result<()> {
         let mut file = std::io::BufWriter::new(File::create(&tmp)?);
-        serde_json::to_writer(&mut file, &envelope)?;
-        file.write_all(b"\n")?;
+        // `{"format":…,"checksum":"…"` + `,"body":` + the body + `}`.
+        file.write_all(head.trim_end_matches('}').as_bytes())?;
+        file.write_all(b",\"body\":")?;
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"}\n")?;
         let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;

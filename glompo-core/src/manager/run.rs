@@ -28,7 +28,7 @@ use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::RunSeeds;
-use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe, SavedState};
+use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
 use crate::selector::{OptimizerSpec, SelectContext, Selection};
 
 mod checkpoints;
@@ -51,7 +51,7 @@ struct Live {
     recipe: RunnerRecipe,
     /// The latest answer to a save request, with the optimizer's evaluation count it includes, and the
     /// batches it reported done (in step mode).
-    saved: Option<(SavedState, u64)>,
+    saved: Option<(std::result::Result<Arc<serde_json::Value>, String>, u64)>,
     batches_done: u64,
     /// In the deterministic schedule: it has finished this round's batch and waits for the next
     /// round (that is not silence).
@@ -760,7 +760,8 @@ impl State<'_> {
                 let at = self.book.records.get(opt_id as usize - 1).map_or(0, OptimizerRecord::evaluations);
                 if let Some(live) = self.live.get_mut(&opt_id) {
                     live.last_feedback = Instant::now();
-                    live.saved = Some((saved, at));
+                    // Shared, not copied, by every checkpoint that holds it.
+                    live.saved = Some((saved.state.map(Arc::new), at));
                 }
                 self.answered(opt_id)
             }

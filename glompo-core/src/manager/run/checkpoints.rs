@@ -191,11 +191,11 @@ impl State<'_> {
 fn live_optimizer(live: &Live, taking: &Taking) -> LiveOptimizer {
     let late = taking.waiting.contains(&live.recipe.opt_id);
     let (state, evaluations_at_state, note) = match &live.saved {
-        Some((saved, at)) => match &saved.state {
+        Some((saved, at)) => match saved {
             Ok(state) => {
                 let note =
                     late.then(|| format!("did not answer in time; its state is of evaluation {at} of it"));
-                (Some(state.clone()), *at, note)
+                (Some(Arc::clone(state)), *at, note)
             }
             Err(e) => (None, 0, Some(format!("its optimizer cannot save: {e}"))),
         },
@@ -283,7 +283,7 @@ impl Manager {
             })?;
             let pending: Vec<PendingEval> =
                 pending.into_iter().map(|e| PendingEval { x: e.x, record: e.record }).collect();
-            recipe.resume = Some(ResumeFrom { state: live.state.clone(), pending });
+            recipe.resume = Some(ResumeFrom { state: live.state.as_deref().cloned(), pending });
             starts.push(Restart { recipe, optimizer, spec, stop_cause: live.stop_cause.clone() });
         }
         Ok(Resumed { source, body, starts })
