@@ -442,7 +442,9 @@ pub type RunnerParts = (Box<dyn Optimizer>, Box<dyn Evaluator>, Arc<dyn Objectiv
 /// starts), or to stdout if the variable is not set. It fails if the variable does not name an open
 /// descriptor above 2, or if it is called a second time with the variable set.
 pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, String>) -> Result<(), String> {
-    let mut out = message_sink()?;
+    // Buffered, and flushed whenever no other message waits: a batch's results and the message that
+    // follows them (its `BatchDone` in step mode) go out in one write when they come together.
+    let mut out = std::io::BufWriter::new(message_sink()?);
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the recipe: {e}"))?;
     let recipe: RunnerRecipe = serde_json::from_str(&line).map_err(|e| format!("bad recipe: {e}"))?;
@@ -454,7 +456,7 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
     let broken: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let cause = Arc::clone(&broken);
     let writer = std::thread::spawn(move || {
-        for mut msg in rx {
+        for mut msg in rx.iter() {
             let opt_id = msg.opt_id();
             if let Message::Ended { end: end @ RunnerEnd::Stopped, .. } = &mut msg
                 && let Some(e) = cause.lock().unwrap_or_else(|e| e.into_inner()).take()
@@ -470,7 +472,9 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
                 serde_json::to_string(&Message::Ended { opt_id, end }).unwrap_or_default()
             });
             line.push('\n');
-            if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() || ended {
+            let written = out.write_all(line.as_bytes());
+            let flushed = written.and_then(|()| if ended || rx.is_empty() { out.flush() } else { Ok(()) });
+            if flushed.is_err() || ended {
                 break;
             }
         }
