@@ -20,7 +20,8 @@
 //! a few fewer, since each checkpoint's count starts from where the previous one was written),
 //! `--every-evals N` (default 50 000, about a second of the run), `--dim D` (default 100), `--jobs J`
 //! (default 16), `--function NAME` (default rosenbrock), `--replays R` (default 10: reads of the largest
-//! checkpoint), `--dir PATH` (the
+//! checkpoint), `--delay S` (seconds of sleep per call: an expensive objective, the cores idle; default
+//! 0), `--dir PATH` (the
 //! folder of the temporary run directory; default the system's temporary folder). It prints every
 //! checkpoint, then the medians and maxima.
 
@@ -321,9 +322,13 @@ fn main() {
     let function: String = arg(&args, "--function", "rosenbrock".to_owned());
     let replays: usize = arg(&args, "--replays", 10);
     let parent: PathBuf = arg(&args, "--dir", std::env::temp_dir());
+    let delay: f64 = arg(&args, "--delay", 0.0);
 
-    let objective =
-        glompo_core::functions::build(&function, dim, &serde_json::Map::new()).expect("a function");
+    let mut params = serde_json::Map::new();
+    if delay > 0.0 {
+        params.insert("delay_s".into(), json!(delay));
+    }
+    let objective = glompo_core::functions::build(&function, dim, &params).expect("a function");
     let objective = Arc::new(objective);
     let cma: Arc<dyn OptimizerFactory> =
         glompo_optimizers::factory("cma-es", json!({}).as_object().expect("an object")).expect("CMA-ES");

@@ -170,61 +170,43 @@ pub(crate) fn load_state<T: DeserializeOwned>(
     serde_json::from_value(body.clone()).map_err(|e| bad(e.to_string()))
 }
 
-/// The format version of saved states.
-const STATE_VERSION: u64 = 1;
+/// The format version of saved states (2: floats are JSON numbers, not decimal strings).
+const STATE_VERSION: u64 = 2;
 
-/// Exact serde of `f64` values as decimal strings.
-///
-/// Rust prints the shortest decimal that parses back to the same bits and parses decimals exactly, so a
-/// state survives a trip through JSON text bit for bit, non-finite values (`inf`, `NaN`) included, which
-/// JSON numbers cannot hold.
+/// Exact serde of the `f64` values of states, so that a state survives a trip through JSON text bit
+/// for bit, non-finite values (`inf`, `NaN`) included: glompo-core's encoding ([`glompo_core::exact`]:
+/// numbers, which serde_json writes and reads back bit for bit, and the names of non-finite values) for
+/// the shapes optimizer states have.
 pub(crate) mod exact {
     use glompo_core::Evaluation;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    fn parse<E: serde::de::Error>(s: &str) -> Result<f64, E> {
-        s.parse::<f64>().map_err(|_| E::custom(format!("`{s}` is not a number")))
-    }
+    pub(crate) use glompo_core::exact::{deserialize, serialize, vec};
 
-    /// One `f64`.
-    pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    /// One `f64`.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        parse(&String::deserialize(d)?)
-    }
-
-    /// A vector of `f64`.
-    pub(crate) mod vec {
-        use super::*;
-
-        pub(crate) fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-            v.iter().map(|x| x.to_string()).collect::<Vec<_>>().serialize(s)
-        }
-
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-            Vec::<String>::deserialize(d)?.iter().map(|s| parse(s)).collect()
-        }
-    }
+    /// One row: a `Vec<f64>` in the exact encoding.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct Row(#[serde(with = "glompo_core::exact::vec")] Vec<f64>);
 
     /// A vector of vectors of `f64` (points, matrices by rows).
     pub(crate) mod vecs {
         use super::*;
 
         pub(crate) fn serialize<S: Serializer>(v: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
-            v.iter()
-                .map(|row| row.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-                .serialize(s)
+            s.collect_seq(v.iter().map(|row| RowRef(row)))
         }
 
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
-            Vec::<Vec<String>>::deserialize(d)?
-                .iter()
-                .map(|row| row.iter().map(|s| parse(s)).collect())
-                .collect()
+            Ok(Vec::<Row>::deserialize(d)?.into_iter().map(|r| r.0).collect())
+        }
+    }
+
+    /// A borrowed row, written as [`Row`] is.
+    struct RowRef<'a>(&'a [f64]);
+
+    impl Serialize for RowRef<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            glompo_core::exact::vec::serialize(self.0, s)
         }
     }
 
@@ -233,19 +215,25 @@ pub(crate) mod exact {
         use super::*;
 
         pub(crate) fn serialize<S: Serializer>(v: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
-            v.as_ref().map(|x| x.iter().map(|v| v.to_string()).collect::<Vec<_>>()).serialize(s)
+            v.as_deref().map(RowRef).serialize(s)
         }
 
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-            Option::<Vec<String>>::deserialize(d)?.map(|v| v.iter().map(|s| parse(s)).collect()).transpose()
+            Ok(Option::<Row>::deserialize(d)?.map(|r| r.0))
         }
     }
 
-    #[derive(Serialize, Deserialize)]
+    #[derive(Serialize)]
+    struct EvalRef<'a> {
+        x: RowRef<'a>,
+        #[serde(with = "glompo_core::exact")]
+        fx: f64,
+    }
+
+    #[derive(Deserialize)]
     struct EvalRepr {
-        #[serde(with = "vec")]
-        x: Vec<f64>,
-        #[serde(with = "super::exact")]
+        x: Row,
+        #[serde(with = "glompo_core::exact")]
         fx: f64,
     }
 
@@ -254,11 +242,11 @@ pub(crate) mod exact {
         use super::*;
 
         pub(crate) fn serialize<S: Serializer>(v: &Option<Evaluation>, s: S) -> Result<S::Ok, S::Error> {
-            v.as_ref().map(|e| EvalRepr { x: e.x.clone(), fx: e.fx }).serialize(s)
+            v.as_ref().map(|e| EvalRef { x: RowRef(&e.x), fx: e.fx }).serialize(s)
         }
 
         pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Evaluation>, D::Error> {
-            Ok(Option::<EvalRepr>::deserialize(d)?.map(|r| Evaluation { x: r.x, fx: r.fx }))
+            Ok(Option::<EvalRepr>::deserialize(d)?.map(|r| Evaluation { x: r.x.0, fx: r.fx }))
         }
     }
 }
