@@ -127,3 +127,31 @@ fn a_deterministic_budget_is_spent_in_whole_batches_and_never_overshot() {
         assert!(reason.contains("(8 evaluations) does not fit in the 3 left"), "{backend}: {reason}");
     }
 }
+
+#[test]
+fn a_checkpoint_asked_for_during_a_round_is_taken_at_its_end_and_resumes_into_the_same_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut slow = config("threads", "serial", 1);
+    slow["objective"]["delay_s"] = json!(0.001);
+    let expected = run(tmp.path(), &slow, "full");
+    let file = write_config(tmp.path(), &slow);
+    let out = tmp.path().join("asked");
+    let mut running = start(tmp.path(), &["run", &file, "--dir", "asked", "-q"]);
+    wait_for("evaluations", || {
+        fs::read_to_string(out.join("evaluations.jsonl")).is_ok_and(|t| t.lines().count() > 300)
+    });
+    let asked = glompo(&["checkpoint", "asked"], tmp.path());
+    assert!(asked.status.success(), "{}", stderr(&asked));
+    assert!(running.0.wait().unwrap().success());
+    drop(running);
+    let taken = checkpoints(&out);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let info = glompo_core::manager::inspect(&taken[0]).unwrap();
+    assert_eq!(info.reason, "CHKPT file");
+    assert!(info.evaluations > 300 && info.evaluations < 2000, "{info:?}");
+    // The checkpoint's run and the asked-for run are the uninterrupted one.
+    assert_eq!(evaluations(&out), expected);
+    let resumed = glompo(&["resume", taken[0].to_str().unwrap(), "--dir", "resumed", "-q"], tmp.path());
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(evaluations(&tmp.path().join("resumed")), expected);
+}
