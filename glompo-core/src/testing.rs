@@ -1,4 +1,5 @@
-//! Mocks for tests of the manager and of other crates: a scripted optimizer and its factory.
+//! Mocks and probes for tests of the manager and of other crates: a scripted optimizer and its
+//! factory, and a probe of one runner's link.
 
 use serde::{Deserialize, Serialize};
 
@@ -221,4 +222,111 @@ impl OptimizerFactory for ScriptedFactory {
             best: None,
         }))
     }
+}
+
+/// One runner on a backend as link tests drive it: its control, and every message it has sent so
+/// far. A runner that sends nothing for a minute is broken: reading then panics with what it sent.
+#[derive(Debug)]
+pub struct LinkProbe {
+    /// What the probe is of, for messages (`Process × serial`).
+    pub what: String,
+    /// The runner's control.
+    pub control: std::sync::Arc<crate::runner::Control>,
+    /// Every message received so far, in order.
+    pub seen: Vec<crate::runner::Message>,
+    rx: crossbeam_channel::Receiver<crate::runner::Message>,
+    handle: Option<Box<dyn crate::backend::RunnerHandle>>,
+    backend: Box<dyn crate::backend::Backend>,
+}
+
+impl LinkProbe {
+    /// Starts `runner`, whose messages arrive on `rx`, on `backend`.
+    pub fn start(
+        what: impl Into<String>,
+        mut backend: Box<dyn crate::backend::Backend>,
+        runner: crate::runner::Runner,
+        rx: crossbeam_channel::Receiver<crate::runner::Message>,
+    ) -> crate::Result<LinkProbe> {
+        let control = runner.control();
+        let handle = Some(backend.spawn(runner)?);
+        Ok(LinkProbe { what: what.into(), control, seen: Vec::new(), rx, handle, backend })
+    }
+
+    /// Receives the next message and returns it.
+    pub fn receive(&mut self) -> &crate::runner::Message {
+        let timeout = std::time::Duration::from_secs(60);
+        let msg = self.rx.recv_timeout(timeout).unwrap_or_else(|e| {
+            panic!("{}: no message ({e}) after {:?}", self.what, self.seen);
+        });
+        self.seen.push(msg);
+        &self.seen[self.seen.len() - 1]
+    }
+
+    /// Receives until a message for which `done` is true, and returns it.
+    pub fn until(&mut self, mut done: impl FnMut(&crate::runner::Message) -> bool) -> crate::runner::Message {
+        loop {
+            let msg = self.receive();
+            if done(msg) {
+                return msg.clone();
+            }
+        }
+    }
+
+    /// Receives until `n` more `BatchDone`s, and returns their evaluation counts.
+    pub fn batches(&mut self, n: usize) -> Vec<u64> {
+        use crate::runner::Message;
+        (0..n)
+            .map(|_| match self.until(|m| matches!(m, Message::BatchDone { .. })) {
+                Message::BatchDone { evaluations, .. } => evaluations,
+                other => unreachable!("until returned {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Receives until the answer to a save request, and returns it.
+    pub fn saved(&mut self) -> crate::runner::SavedState {
+        use crate::runner::Message;
+        match self.until(|m| matches!(m, Message::Saved { .. })) {
+            Message::Saved { saved, .. } => saved,
+            other => unreachable!("until returned {other:?}"),
+        }
+    }
+
+    /// The results received so far, in order.
+    pub fn results(&self) -> Vec<(Vec<f64>, crate::runner::EvalRecord)> {
+        results(&self.seen)
+    }
+
+    /// Stops the runner, receives until its end (unless it came already), waits for it and shuts the
+    /// backend down, and returns how it ended.
+    pub fn finish(&mut self) -> crate::runner::RunnerEnd {
+        use crate::runner::Message;
+        self.control.stop();
+        let ended = match self.seen.last() {
+            Some(Message::Ended { end, .. }) => end.clone(),
+            _ => match self.until(|m| matches!(m, Message::Ended { .. })) {
+                Message::Ended { end, .. } => end,
+                other => unreachable!("until returned {other:?}"),
+            },
+        };
+        if let Some(handle) = self.handle.take() {
+            handle.join();
+        }
+        self.backend.shutdown();
+        ended
+    }
+}
+
+/// The results among `messages`, in order, with their points.
+pub fn results(messages: &[crate::runner::Message]) -> Vec<(Vec<f64>, crate::runner::EvalRecord)> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            crate::runner::Message::Results { results, .. } => {
+                Some(results.iter().map(|(x, r)| (x.to_vec(), r.clone())))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }

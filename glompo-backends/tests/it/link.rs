@@ -8,17 +8,15 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crossbeam_channel::Receiver;
 use glompo_backends::{ProcessBackend, Threads};
-use glompo_core::backend::{Backend, RunnerHandle, ThreadBackend};
+use glompo_core::backend::{Backend, ThreadBackend};
 use glompo_core::evaluator::{Evaluator, EvaluatorFactory, Serial};
 use glompo_core::objective::from_fn;
 use glompo_core::runner::{
     Control, EvalRecord, Message, PendingEval, ResumeFrom, Runner, RunnerEnd, RunnerRecipe, SavedState,
 };
-use glompo_core::testing::ScriptedFactory;
+use glompo_core::testing::{LinkProbe, ScriptedFactory, results};
 use glompo_core::{Bounds, Objective, Optimizer, OptimizerFactory, StartContext};
 use serde_json::json;
 
@@ -112,16 +110,24 @@ enum Calls {
     Stderr(PathBuf),
 }
 
-/// A started runner, its control, and every message it sent so far.
+/// A started runner (a [`LinkProbe`]) and where its objective calls are counted.
 struct Link {
-    what: String,
-    control: Arc<Control>,
-    rx: Receiver<Message>,
-    handle: Option<Box<dyn RunnerHandle>>,
-    backend: Box<dyn Backend>,
+    probe: LinkProbe,
     calls: Calls,
-    seen: Vec<Message>,
     _tmp: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Link {
+    type Target = LinkProbe;
+    fn deref(&self) -> &LinkProbe {
+        &self.probe
+    }
+}
+
+impl std::ops::DerefMut for Link {
+    fn deref_mut(&mut self) -> &mut LinkProbe {
+        &mut self.probe
+    }
 }
 
 impl Link {
@@ -137,8 +143,8 @@ impl Link {
             f(x)
         }));
         let (optimizer, evaluator) = (optimizer(&recipe).unwrap(), evaluator(&recipe).unwrap());
-        let runner = Runner::new(recipe, optimizer, evaluator, objective, Arc::clone(&control), tx);
-        let (mut backend, calls): (Box<dyn Backend>, _) = match level1 {
+        let runner = Runner::new(recipe, optimizer, evaluator, objective, control, tx);
+        let (backend, calls): (Box<dyn Backend>, _) = match level1 {
             Level1::Thread => (Box::new(ThreadBackend::default()), Calls::List(list)),
             Level1::Process => {
                 let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
@@ -149,51 +155,14 @@ impl Link {
                 (Box::new(ProcessBackend::new(argv).unwrap().printstreams(dir)), Calls::Stderr(err))
             }
         };
-        let handle = Some(backend.spawn(runner).unwrap());
-        Link { what, control, rx, handle, backend, calls, seen: Vec::new(), _tmp: tmp }
-    }
-
-    /// The next message; a runner that sends nothing for 60 s is broken.
-    fn next(&mut self) -> &Message {
-        let msg = self.rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
-            panic!("{}: no message ({e}) after {:?}", self.what, self.seen);
-        });
-        self.seen.push(msg);
-        &self.seen[self.seen.len() - 1]
-    }
-
-    /// Receives until a message for which `done` is true, and returns it.
-    fn until(&mut self, mut done: impl FnMut(&Message) -> bool) -> Message {
-        loop {
-            let msg = self.next();
-            if done(msg) {
-                return msg.clone();
-            }
-        }
-    }
-
-    /// Receives until `n` more `BatchDone`, and returns their evaluation counts.
-    fn batches(&mut self, n: usize) -> Vec<u64> {
-        (0..n)
-            .map(|_| match self.until(|m| matches!(m, Message::BatchDone { .. })) {
-                Message::BatchDone { evaluations, .. } => evaluations,
-                _ => unreachable!(),
-            })
-            .collect()
-    }
-
-    /// Receives until the answer to a save request.
-    fn saved(&mut self) -> SavedState {
-        match self.until(|m| matches!(m, Message::Saved { .. })) {
-            Message::Saved { saved, .. } => saved,
-            _ => unreachable!(),
-        }
+        let probe = LinkProbe::start(what, backend, runner, rx).unwrap();
+        Link { probe, calls, _tmp: tmp }
     }
 
     /// Receives until `n` results arrived in all.
     fn results_until(&mut self, n: usize) {
-        while results(&self.seen).len() < n {
-            self.next();
+        while self.results().len() < n {
+            self.receive();
         }
     }
 
@@ -209,35 +178,6 @@ impl Link {
                 .collect(),
         }
     }
-
-    /// Stops the runner, receives until its end (unless it came already) and returns how it ended.
-    fn finish(&mut self) -> RunnerEnd {
-        self.control.stop();
-        let ended = match self.seen.last() {
-            Some(Message::Ended { end, .. }) => end.clone(),
-            _ => match self.until(|m| matches!(m, Message::Ended { .. })) {
-                Message::Ended { end, .. } => end,
-                _ => unreachable!(),
-            },
-        };
-        if let Some(handle) = self.handle.take() {
-            handle.join();
-        }
-        self.backend.shutdown();
-        ended
-    }
-}
-
-/// The results among `messages`, in order.
-fn results(messages: &[Message]) -> Vec<(Vec<f64>, EvalRecord)> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Results { results, .. } => Some(results.iter().map(|(x, r)| (x.to_vec(), r.clone()))),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }
 
 /// The bits of points and values, sorted unless the evaluator is serial (whose results come in the
@@ -435,7 +375,7 @@ fn a_state_that_does_not_restore_is_a_crash_with_the_error() {
         let resume = ResumeFrom { state: Some(json!({"not": "a state"})), pending: Vec::new() };
         let mut link = Link::start(level1, recipe(&scripted(), evaluator, false, Some(resume)));
         let what = link.what.clone();
-        let Message::Ended { end: RunnerEnd::Crashed(error), .. } = link.next().clone() else {
+        let Message::Ended { end: RunnerEnd::Crashed(error), .. } = link.receive().clone() else {
             panic!("{what}: {:?}", link.seen)
         };
         assert!(

@@ -8,15 +8,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crossbeam_channel::Receiver;
 use glompo_backends::{CommandObjective, CommandSpec, ProcessBackend, Threads};
-use glompo_core::backend::{Backend, RunnerHandle, ThreadBackend};
+use glompo_core::backend::{Backend, ThreadBackend};
 use glompo_core::evaluator::{EvaluatorFactory, Serial};
 use glompo_core::runner::{
-    Control, EvalRecord, Message, PendingEval, ResumeFrom, Runner, RunnerEnd, RunnerRecipe, SavedState,
+    Control, EvalRecord, Message, PendingEval, ResumeFrom, Runner, RunnerEnd, RunnerRecipe,
 };
+use glompo_core::testing::{LinkProbe, results};
 use glompo_core::{Bounds, Optimizer, StartContext};
 use serde_json::{Value, json};
 
@@ -102,15 +101,23 @@ fn optimizer(recipe: &RunnerRecipe) -> Box<dyn Optimizer> {
     factory.build(&ctx).unwrap()
 }
 
-/// A started runner, its control, and every message it sent so far.
+/// A started runner (a [`LinkProbe`]) and the log of its objective's calls.
 struct Link {
-    what: String,
-    control: Arc<Control>,
-    rx: Receiver<Message>,
-    handle: Option<Box<dyn RunnerHandle>>,
-    backend: Box<dyn Backend>,
+    probe: LinkProbe,
     log: PathBuf,
-    seen: Vec<Message>,
+}
+
+impl std::ops::Deref for Link {
+    type Target = LinkProbe;
+    fn deref(&self) -> &LinkProbe {
+        &self.probe
+    }
+}
+
+impl std::ops::DerefMut for Link {
+    fn deref_mut(&mut self) -> &mut LinkProbe {
+        &mut self.probe
+    }
 }
 
 impl Link {
@@ -122,7 +129,7 @@ impl Link {
         let spec = CommandSpec { argv: model.argv(&log), timeout: None, env: Vec::new(), cwd: None };
         let factory: &dyn EvaluatorFactory = if recipe.evaluator == "serial" { &Serial } else { &Threads };
         let evaluator = factory.build(recipe.workers).unwrap();
-        let mut backend: Box<dyn Backend> = match level1 {
+        let backend: Box<dyn Backend> = match level1 {
             Level1::Thread => Box::new(ThreadBackend::default()),
             Level1::Process => {
                 let objective =
@@ -133,47 +140,10 @@ impl Link {
             }
         };
         let objective = Arc::new(CommandObjective::new(spec).unwrap());
-        let runner =
-            Runner::new(recipe.clone(), optimizer(&recipe), evaluator, objective, Arc::clone(&control), tx);
-        let handle = Some(backend.spawn(runner).unwrap());
-        Link { what, control, rx, handle, backend, log, seen: Vec::new() }
+        let runner = Runner::new(recipe.clone(), optimizer(&recipe), evaluator, objective, control, tx);
+        Link { probe: LinkProbe::start(what, backend, runner, rx).unwrap(), log }
     }
 
-    fn next(&mut self) -> &Message {
-        let msg = self.rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
-            panic!("{}: no message ({e}) after {:?}", self.what, self.seen);
-        });
-        self.seen.push(msg);
-        &self.seen[self.seen.len() - 1]
-    }
-
-    fn until(&mut self, mut done: impl FnMut(&Message) -> bool) -> Message {
-        loop {
-            let msg = self.next();
-            if done(msg) {
-                return msg.clone();
-            }
-        }
-    }
-
-    /// Receives until `n` more `BatchDone`, and returns their evaluation counts.
-    fn batches(&mut self, n: usize) -> Vec<u64> {
-        (0..n)
-            .map(|_| match self.until(|m| matches!(m, Message::BatchDone { .. })) {
-                Message::BatchDone { evaluations, .. } => evaluations,
-                _ => unreachable!(),
-            })
-            .collect()
-    }
-
-    fn saved(&mut self) -> SavedState {
-        match self.until(|m| matches!(m, Message::Saved { .. })) {
-            Message::Saved { saved, .. } => saved,
-            _ => unreachable!(),
-        }
-    }
-
-    /// The objective's calls so far, in the order they were made.
     fn calls(&self) -> Vec<Vec<f64>> {
         fs::read_to_string(&self.log)
             .unwrap_or_default()
@@ -181,29 +151,6 @@ impl Link {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
-
-    fn finish(&mut self) -> RunnerEnd {
-        self.control.stop();
-        let Message::Ended { end, .. } = self.until(|m| matches!(m, Message::Ended { .. })) else {
-            unreachable!()
-        };
-        if let Some(handle) = self.handle.take() {
-            handle.join();
-        }
-        self.backend.shutdown();
-        end
-    }
-}
-
-fn results(messages: &[Message]) -> Vec<(Vec<f64>, EvalRecord)> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Results { results, .. } => Some(results.iter().map(|(x, r)| (x.to_vec(), r.clone()))),
-            _ => None,
-        })
-        .flatten()
-        .collect()
 }
 
 /// The bits of points and values, sorted unless `in_order` (the serial evaluator reports a batch in
