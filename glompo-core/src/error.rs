@@ -55,6 +55,16 @@ pub enum CoreError {
         /// What is wrong.
         message: String,
     },
+    /// A line of a run's log (or its summary) cannot be read.
+    #[error("{} line {line}: {message}", path.display())]
+    Log {
+        /// The file.
+        path: PathBuf,
+        /// The line's number, from 1.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A hunter or checker expression could not be parsed.
     #[error("{0}")]
     Expression(#[from] crate::expr::ParseError),
@@ -90,6 +100,7 @@ impl CoreError {
                 | CoreError::RunDir { .. }
                 | CoreError::RunDirBusy { .. }
                 | CoreError::Checkpoint { .. }
+                | CoreError::Log { .. }
                 | CoreError::Expression(_)
         )
     }

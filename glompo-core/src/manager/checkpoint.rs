@@ -13,7 +13,7 @@
 //! recorded, and a resume reads them back from there and replays them to the restored optimizer.
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::Settings;
 use super::book::RunBook;
 use super::event::EndHow;
+use super::rundir::{Lines, LoggedEvaluation};
 use crate::error::{CoreError, Result};
 use crate::optimizer::OptimizerId;
 use crate::runner::{EvalRecord, RunnerRecipe};
@@ -351,28 +352,6 @@ pub(crate) struct LoggedEval {
     pub(crate) record: EvalRecord,
 }
 
-#[derive(Deserialize)]
-struct Line {
-    call_id: u64,
-    opt_id: OptimizerId,
-    x: Vec<Option<f64>>,
-    fx: Option<f64>,
-    #[serde(default)]
-    extras: Option<serde_json::Value>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// The value a logged evaluation had: `null` is a failure (NaN) or a non-finite value named in its
-/// error.
-fn logged_value(fx: Option<f64>, error: Option<&str>) -> f64 {
-    match (fx, error.and_then(|e| e.strip_prefix("non-finite value "))) {
-        (Some(v), _) => v,
-        (None, Some(name)) => crate::exact::parse_nonfinite(name).unwrap_or(f64::NAN),
-        (None, None) => f64::NAN,
-    }
-}
-
 /// Reads `evaluations.jsonl` up to the checkpoint's mark, checks that its lines are numbered 1..N
 /// with N the book's count, and returns, for each optimizer alive at the checkpoint, the evaluations
 /// it logged after its saved state (in log order).
@@ -381,21 +360,15 @@ pub(crate) fn pending(dir: &Path, body: &Body, checkpoint: &Path) -> Result<Vec<
     check_mark(&path, &body.logs.evaluations, checkpoint)?;
     check_mark(&dir.join("optimizers.jsonl"), &body.logs.optimizers, checkpoint)?;
     let file = File::open(&path).map_err(|e| CoreError::io(&path, e))?;
-    let mut reader = BufReader::new(file.take(body.logs.evaluations.bytes));
+    let lines = Lines::<LoggedEvaluation, _>::new(file.take(body.logs.evaluations.bytes), &path);
     let index: std::collections::HashMap<OptimizerId, usize> =
         body.optimizers.iter().enumerate().map(|(i, o)| (o.recipe.opt_id, i)).collect();
     let mut seen = vec![0u64; body.optimizers.len()];
     let mut out = vec![Vec::new(); body.optimizers.len()];
-    let mut text = String::new();
     let mut n = 0u64;
-    loop {
-        text.clear();
-        if reader.read_line(&mut text).map_err(|e| CoreError::io(&path, e))? == 0 {
-            break;
-        }
+    for line in lines {
         n += 1;
-        let line: Line = serde_json::from_str(&text)
-            .map_err(|e| bad(checkpoint, format!("{} line {n} cannot be read: {e}", path.display())))?;
+        let line = line.map_err(|e| bad(checkpoint, format!("{e}: it cannot be read")))?;
         if line.call_id != n {
             return Err(bad(
                 checkpoint,
@@ -407,9 +380,8 @@ pub(crate) fn pending(dir: &Path, body: &Body, checkpoint: &Path) -> Result<Vec<
         if seen[i] <= body.optimizers[i].evaluations_at_state {
             continue;
         }
-        let fx = logged_value(line.fx, line.error.as_deref());
-        let x = line.x.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-        out[i].push(LoggedEval { x, record: EvalRecord { fx, extras: line.extras, error: line.error } });
+        let record = EvalRecord { fx: line.fx, extras: line.extras, error: line.error };
+        out[i].push(LoggedEval { x: line.x, record });
     }
     if n != body.book.counters.evaluations {
         return Err(bad(

@@ -11,6 +11,7 @@ mod checkpoint;
 mod event;
 mod log;
 mod run;
+pub mod rundir;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -115,8 +115,9 @@ struct Summary<'a> {
     version: &'static str,
     result: &'a Option<Best>,
     counters: &'a Counters,
+    /// `running` in the summary a run writes when it starts (what `glompo report` shows of a live run).
     end_reason: &'a str,
-    end: &'a EndReason,
+    end: Option<&'a EndReason>,
     wall_time_s: f64,
     periods: &'a [Period],
     resources: serde_json::Value,
@@ -201,7 +202,21 @@ impl Manager {
             next_tick: Instant::now() + TICK,
         };
         st.budget = st.m.checker.budget();
-        let outcome = st.restart(starts).and_then(|()| match st.m.settings.schedule {
+        let running = Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            result: &st.book.best,
+            counters: &st.book.counters,
+            end_reason: "running",
+            end: None,
+            wall_time_s: st.offset,
+            periods: &st.book.periods,
+            resources: serde_json::Value::Null,
+            optimizers: Optimizers(&st.book.records),
+            settings: &settings,
+            config: &st.m.config,
+        };
+        let begun = st.log.summary(&running);
+        let outcome = begun.and_then(|()| st.restart(starts)).and_then(|()| match st.m.settings.schedule {
             Schedule::Async => st.event_loop(),
             Schedule::Deterministic => st.rounds(),
         });
@@ -243,7 +258,7 @@ impl Manager {
             result: &result.best,
             counters: &result.counters,
             end_reason: &end_reason,
-            end: &result.end_reason,
+            end: Some(&result.end_reason),
             wall_time_s,
             periods: &st.book.periods,
             resources: crate::resources::usage(),

@@ -797,3 +797,42 @@ fn the_outcome_of_a_replay_is_an_optimizer_event() {
     assert_eq!((&replayed[0]["used"], &replayed[0]["unused"]), (&Value::from(0), &Value::from(1)));
     assert!(replayed[0]["t"].as_f64().unwrap() >= 0.0);
 }
+
+/// Reads the run directory's summary at the first evaluation it is told of.
+struct SummaryReader {
+    dir: std::path::PathBuf,
+    seen: Arc<std::sync::Mutex<Option<Value>>>,
+}
+
+impl Observe for SummaryReader {
+    fn observe(&mut self, event: &Event<'_>) -> glompo_core::error::Result<()> {
+        let mut seen = self.seen.lock().unwrap();
+        if matches!(event, Event::Evaluation(_)) && seen.is_none() {
+            *seen = glompo_core::manager::rundir::summary(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_live_run_has_a_summary_that_says_it_is_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let reader = SummaryReader { dir: dir.path().to_path_buf(), seen: Arc::clone(&seen) };
+    let sphere = Arc::new(from_fn(|x: &[f64]| x[0] * x[0]));
+    builder(sphere, vec![spec(ScriptedFactory::descending())])
+        .checker(checker::max_evals(30))
+        .dir(dir.path())
+        .observer(Box::new(reader))
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let live = seen.lock().unwrap().clone().expect("no summary.json while the run went on");
+    assert_eq!(live["end_reason"], "running");
+    assert_eq!(live["end"], Value::Null);
+    assert_eq!(live["counters"]["evaluations"], 0);
+    let done = glompo_core::manager::rundir::summary(dir.path()).unwrap().unwrap();
+    assert_eq!(done["counters"]["evaluations"], 30);
+    assert_ne!(done["end_reason"], "running");
+}
