@@ -117,6 +117,15 @@ pub trait OptimizerFactory: Send + Sync + fmt::Debug {
     /// The settings, as logged in `optimizers.jsonl` and the summary.
     fn settings(&self) -> serde_json::Value;
 
+    /// The settings an optimizer built for `bounds` with `workers` level-2 slots runs with: those
+    /// [`settings`](OptimizerFactory::settings) leaves to the dimension, the box or the worker count
+    /// (a default population, step size or batch) resolved to their values. The start events of
+    /// `optimizers.jsonl` and the summary log these. The default: [`settings`](OptimizerFactory::settings).
+    fn resolved_settings(&self, bounds: &Bounds, workers: usize) -> serde_json::Value {
+        let _ = (bounds, workers);
+        self.settings()
+    }
+
     /// Builds a fresh optimizer.
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError>;
 

@@ -27,6 +27,9 @@ pub struct RngState {
     pub word_pos: String,
 }
 
+/// The largest integer every JSON reader keeps exact (2⁵³ − 1, the largest a double holds exactly).
+pub const MAX_EXACT_SEED: u64 = (1 << 53) - 1;
+
 /// The component number of the run's generator (optimizers use their ids, from 1).
 const GENERATOR_STREAM: u64 = 0;
 /// The component number of the run's selector.
@@ -51,7 +54,8 @@ fn derive_seed(seed: u64, component: u64) -> u64 {
 /// ```
 /// use glompo_core::rng::RunSeeds;
 /// let seeds = RunSeeds::new(42);
-/// assert_eq!(seeds.optimizer(1), 0xd963_9a00_6c85_adb0);
+/// assert_eq!(seeds.optimizer(1), 0x1b_2c73_400d_90b5);
+/// assert!(seeds.optimizer(2) <= glompo_core::rng::MAX_EXACT_SEED);
 /// assert_ne!(seeds.generator(), seeds.selector());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +70,11 @@ impl RunSeeds {
         RunSeeds { run }
     }
 
-    /// The seed of the optimizer with id `id` (the manager's ids start at 1).
+    /// The seed of the optimizer with id `id` (the manager's ids start at 1). It is logged, so it is
+    /// at most [`MAX_EXACT_SEED`]: a JSON reader that reads numbers as doubles (pandas, JavaScript)
+    /// keeps it exact.
     pub fn optimizer(self, id: crate::OptimizerId) -> u64 {
-        derive_seed(self.run, id)
+        derive_seed(self.run, id) >> 11
     }
 
     /// The seed of the run's generator.
@@ -313,7 +319,8 @@ mod tests {
             let seeds = RunSeeds::new(run);
             assert_eq!(
                 [seeds.optimizer(1), seeds.optimizer(7), seeds.generator(), seeds.selector()],
-                [opt1, opt7, generator, selector]
+                [opt1 >> 11, opt7 >> 11, generator, selector],
+                "optimizer seeds keep the top 53 bits"
             );
             assert_eq!([seeds.hunter_leaf(0), seeds.hunter_leaf(2)], [hunter1, hunter3]);
         }

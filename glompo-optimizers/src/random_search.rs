@@ -39,6 +39,12 @@ impl RandomSearchConfig {
         Ok(())
     }
 
+    /// The points each batch holds with `workers` level-2 slots: `batch` (default the worker count),
+    /// never more than the search has left to evaluate.
+    pub fn resolved_batch(&self, workers: usize) -> usize {
+        self.batch.unwrap_or(workers).max(1).min(self.resolved_iters().max(1))
+    }
+
     /// The evaluation budget after which the search converges.
     pub fn resolved_iters(&self) -> usize {
         self.iters.unwrap_or(Self::DEFAULT_ITERS)
@@ -58,6 +64,12 @@ impl OptimizerFactory for RandomSearchFactory {
     /// The resolved options; `batch` is `null` when it follows the worker count.
     fn settings(&self) -> serde_json::Value {
         serde_json::json!({ "iters": self.config.resolved_iters(), "batch": self.config.batch })
+    }
+
+    /// With `batch` the number of points each batch holds for `workers` slots.
+    fn resolved_settings(&self, _bounds: &Bounds, workers: usize) -> serde_json::Value {
+        let batch = self.config.resolved_batch(workers);
+        serde_json::json!({ "iters": self.config.resolved_iters(), "batch": batch })
     }
 
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {
@@ -131,8 +143,7 @@ impl RandomSearch {
         util::check_start(ctx)?;
         let batch = config.batch.unwrap_or(ctx.workers).max(1);
         let n = ctx.bounds.dim();
-        // A batch never holds more points than the search has left to evaluate.
-        let held = batch.min(config.resolved_iters().max(1));
+        let held = config.resolved_batch(ctx.workers);
         util::check_state_size(
             "batch",
             held as f64 * n as f64,

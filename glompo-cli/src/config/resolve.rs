@@ -114,7 +114,19 @@ pub(super) fn resolve(
     let schedule = choose(&mut f, "schedule", Schedule::Async, &Schedule::ALL, Schedule::name)?;
     // The file's seed is checked even when the command line overrides it.
     let file_seed = f.u64("seed", 0)?;
+    let max = glompo_core::rng::MAX_EXACT_SEED;
+    if file_seed > max {
+        return Err(
+            f.error("seed", format!("{file_seed} is above 2^53 - 1 = {max}, where JSON readers round it"))
+        );
+    }
     let seed = o.seed.unwrap_or(file_seed);
+    if seed > max {
+        return Err(CoreError::config(
+            "--seed",
+            format!("{seed} is above 2^53 - 1 = {max}, where JSON readers round it"),
+        ));
+    }
     let convergence = f.string("convergence")?.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
     let checker = match &o.convergence {
         Some(text) => checker::parse(text).map_err(|e| CoreError::config("--convergence", e.to_string()))?,

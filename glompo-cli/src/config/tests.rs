@@ -121,6 +121,24 @@ fn the_command_line_seed_wins_but_the_file_seed_is_still_checked() {
 }
 
 #[test]
+fn a_seed_that_json_readers_would_round_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = sphere(json!([{"type": "cma-es"}]));
+    config["seed"] = json!(1u64 << 53);
+    let path = tmp.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let err = RunConfig::from_file(&path, &Overrides::default()).unwrap_err();
+    assert_eq!(err.field(), Some("seed"));
+    assert!(err.message().contains("above 2^53 - 1 = 9007199254740991"), "{}", err.message());
+    config["seed"] = json!((1u64 << 53) - 1);
+    std::fs::write(&path, config.to_string()).unwrap();
+    assert_eq!(RunConfig::from_file(&path, &Overrides::default()).unwrap().seed, (1 << 53) - 1);
+    let overrides = Overrides { seed: Some(u64::MAX), ..Overrides::default() };
+    let err = RunConfig::from_file(&path, &overrides).unwrap_err();
+    assert_eq!(err.field(), Some("--seed"));
+}
+
+#[test]
 fn every_listed_evaluator_builds_and_an_unknown_one_is_refused_with_a_suggestion() {
     let tmp = tempfile::tempdir().unwrap();
     for kind in EvaluatorKind::ALL {

@@ -828,3 +828,57 @@ fn printstreams_are_not_split_when_switched_off_or_with_threads() {
         assert!(!stderr(&out).contains("message pipe"), "{name}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn the_start_events_and_the_summary_record_the_settings_actually_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = json!({
+        "objective": {"function": "rastrigin", "dim": 6},
+        "optimizers": [{"type": "cma-es"}, {"type": "random-search", "workers": 3, "evaluator": "threads"}],
+        "max_jobs": 4,
+        "convergence": "max_evals(400)",
+        "seed": 3
+    });
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("out");
+    let starts: Vec<Value> =
+        lines(&dir.join("optimizers.jsonl")).into_iter().filter(|e| e["event"] == "start").collect();
+    let cma = starts.iter().find(|e| e["type"] == "cma-es").unwrap();
+    // pycma's defaults for n = 6 in [-5.12, 5.12]^6: λ = 4 + ⌊3 ln 6⌋, σ0 = a quarter of the width.
+    assert_eq!(cma["settings"]["popsize"], 9, "{cma}");
+    assert_eq!(cma["popsize"], 9);
+    assert_eq!(cma["settings"]["sigma0"], 2.56);
+    assert_eq!(cma["settings"]["tolstagnation"], 100 + (100.0 * 6f64.powf(1.5) / 9.0) as u64);
+    let random = starts.iter().find(|e| e["type"] == "random-search").unwrap();
+    assert_eq!(random["settings"]["batch"], 3, "{random}");
+    // Seeds stay below 2^53, so that readers that parse numbers as doubles keep them exact.
+    assert!(starts.iter().all(|e| e["seed"].as_u64().unwrap() < 1 << 53));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let specs = summary["settings"]["optimizers"].as_array().unwrap();
+    assert_eq!(specs[0]["settings"]["popsize"], 9);
+    assert_eq!(specs[0]["settings"]["sigma0"], 2.56);
+    assert_eq!(specs[1]["settings"]["batch"], 3);
+}
+
+#[test]
+fn the_summary_does_not_count_what_the_process_did_before_the_run_as_its_children() {
+    // `cargo run` replaces cargo with glompo (exec): the compilers cargo waited for were its children.
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), &small_config());
+    let burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass";
+    let script = format!("python3 -c '{burn}' && exec \"$0\" run \"$1\" --dir out -q --no-reap");
+    let out = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_glompo"), &config])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    let r = &summary["resources"];
+    let children = r["children_cpu_user_s"].as_f64().unwrap() + r["children_cpu_system_s"].as_f64().unwrap();
+    assert!(children < 0.5, "the second of CPU burnt before the run counted: {r}");
+}

@@ -544,7 +544,7 @@ impl Manager {
             .map(|s| {
                 serde_json::json!({
                     "type": s.factory.name(),
-                    "settings": s.factory.settings(),
+                    "settings": s.factory.resolved_settings(&self.bounds, s.workers),
                     "workers": s.workers,
                     "evaluator": s.evaluator.name(),
                 })

@@ -162,6 +162,7 @@ impl Manager {
     /// Errors come only from setting up the run directory (nothing is written then) or from a selector
     /// whose optimizers can never fit; a failing optimizer or objective never fails the run.
     pub fn run(mut self) -> Result<RunResult> {
+        let baseline = crate::resources::Baseline::now();
         // A resume is checked whole (the checkpoint, the logs, every optimizer to build again) before
         // anything in the run directory changes.
         let resumed = match self.resume.take() {
@@ -261,7 +262,7 @@ impl Manager {
             end: Some(&result.end_reason),
             wall_time_s,
             periods: &st.book.periods,
-            resources: crate::resources::usage(),
+            resources: baseline.usage(),
             optimizers: Optimizers(&st.book.records),
             settings: &settings,
             config: &st.m.config,
@@ -658,7 +659,7 @@ impl State<'_> {
             opt_id,
             t: self.now(),
             type_name: spec.factory.name().to_owned(),
-            settings: spec.factory.settings(),
+            settings: spec.factory.resolved_settings(&self.m.bounds, spec.workers),
             popsize,
             workers: spec.workers,
             evaluator: spec.evaluator.name().to_owned(),

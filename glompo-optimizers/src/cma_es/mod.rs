@@ -56,7 +56,9 @@ mod strategy;
 #[cfg(test)]
 mod tests;
 
-use glompo_core::{Evaluation, Optimizer, OptimizerError, OptimizerFactory, SeededRng, StartContext, Status};
+use glompo_core::{
+    Bounds, Evaluation, Optimizer, OptimizerError, OptimizerFactory, SeededRng, StartContext, Status,
+};
 use serde::{Deserialize, Serialize};
 
 use self::boundary::BoundTransform;
@@ -145,6 +147,12 @@ impl CmaEsConfig {
             return Err(OptimizerError::invalid_option("maxiter", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// The initial step size in `bounds`: `sigma0`, by default a quarter of the box's mean width.
+    pub fn resolved_sigma0(&self, bounds: &Bounds) -> f64 {
+        let n = bounds.dim().max(1) as f64;
+        self.sigma0.unwrap_or_else(|| 0.25 * bounds.pairs().map(|(lo, hi)| hi - lo).sum::<f64>() / n)
     }
 
     /// The population size λ in dimension `n`; an error if `popsize_factor` makes it smaller than 2.
@@ -241,6 +249,25 @@ impl OptimizerFactory for CmaEsFactory {
         })
     }
 
+    /// With `sigma0`, `popsize`, `tolstagnation` and `maxiter` as they are for the dimension and box
+    /// of `bounds` (the population as `popsize_factor` scales it).
+    fn resolved_settings(&self, bounds: &Bounds, _workers: usize) -> serde_json::Value {
+        let mut settings = self.settings();
+        let c = &self.config;
+        let Ok(lambda) = c.resolved_popsize(bounds.dim()) else { return settings };
+        let t = c.tolerances(bounds.dim(), lambda);
+        let resolved = [
+            ("sigma0", serde_json::json!(c.resolved_sigma0(bounds))),
+            ("popsize", lambda.into()),
+            ("tolstagnation", t.tolstagnation.into()),
+            ("maxiter", t.maxiter.into()),
+        ];
+        for (key, value) in resolved {
+            settings[key] = value;
+        }
+        settings
+    }
+
     /// IPOP: the same options with `factor` times the population.
     fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
         let scaled = self.with_popsize_factor(factor as f64).ok()?;
@@ -328,9 +355,7 @@ impl CmaEs {
             ),
         )?;
         let params = Params::new(n, lambda, config.active.unwrap_or(true));
-        let sigma0 = config
-            .sigma0
-            .unwrap_or_else(|| 0.25 * ctx.bounds.pairs().map(|(lo, hi)| hi - lo).sum::<f64>() / n as f64);
+        let sigma0 = config.resolved_sigma0(ctx.bounds);
         let transform = BoundTransform::new(ctx.bounds);
         let mean = transform.inverse(ctx.x0);
         Ok(CmaEs {
