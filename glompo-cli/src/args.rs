@@ -16,7 +16,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a managed optimization described by a JSON config and print the result.
     Run {
-        /// The config file (see examples/quickstart.json).
+        /// The config file (`glompo init` writes one to start from).
         config: PathBuf,
         /// The run directory (overrides `output.dir`; default `glompo_run`).
         #[arg(long)]
@@ -96,13 +96,18 @@ pub(crate) enum Command {
 /// What `glompo run` and `glompo resume` share: how the session prints and starts.
 #[derive(Debug, Args)]
 pub(crate) struct Session {
-    /// Print only the result (no start and progress lines).
-    #[arg(short, long)]
+    /// Print only the result (no start line, live display or progress lines).
+    #[arg(short, long, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
+    /// Also print what happens in the run (optimizers started and ended, hunts, checkpoints); -vv
+    /// adds the hunts that killed nothing. `RUST_LOG` (tracing's filter syntax) takes precedence.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     /// Skip the start-up sweep that kills the leftovers of runs whose manager died.
     #[arg(long)]
     pub(crate) no_reap: bool,
-    /// Seconds between progress lines on stderr (0: none).
+    /// Seconds between progress lines on stderr when it is not a terminal (0: none); a terminal gets
+    /// a live display instead.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) status_every: f64,
 }

@@ -34,5 +34,6 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod trace;
 
 pub use config::{ConfigError, Origin, Overrides, RunConfig};

@@ -4,7 +4,7 @@ mod args;
 mod signal;
 mod worker;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use clap::Parser;
 use glompo_backends::reaper;
 use glompo_cli::{Origin, Overrides, RunConfig};
 use glompo_core::functions;
-use glompo_core::manager::{EndReason, RunResult};
+use glompo_core::manager::{EndReason, LiveDisplay, RunResult};
 
 use crate::args::{Cli, Command, Session};
 
@@ -100,6 +100,7 @@ fn main() -> ExitCode {
 /// this process as a run (it re-executes itself once to carry the marker), adopts orphaned
 /// descendants and clears stale runs; and the interval of progress lines (`None`: none).
 fn begin(session: &Session) -> Result<(Option<reaper::Keeper>, Option<Duration>), ExitCode> {
+    glompo_cli::trace::init(session.verbose).map_err(|message| fail(USAGE, &message))?;
     let keeper = prepare_processes(session.quiet, !session.no_reap).map_err(|e| fail(FAILED, &e))?;
     let every = status_interval(session.status_every).map_err(|message| fail(USAGE, &message))?;
     Ok((keeper, (!session.quiet && !every.is_zero()).then_some(every)))
@@ -213,12 +214,22 @@ fn run(
         Err(e) => return fail(FAILED, &e),
     };
     let signalled = std::sync::Arc::clone(&interrupt);
-    let mut builder = builder.interrupt(interrupt);
+    let mut builder = builder.interrupt(std::sync::Arc::clone(&interrupt));
     if let Some(checkpoint) = &resume {
         builder = builder.resume(checkpoint);
     }
-    if let Some(every) = status_every {
-        builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
+    if !quiet {
+        // On a terminal it is drawn; elsewhere it only says when an interrupt stops the run, and the
+        // plain status line reports the progress.
+        let live = LiveDisplay::new().interrupt(interrupt);
+        glompo_cli::trace::around(live.bar());
+        builder = builder.observer(Box::new(live));
+        if let Some(every) = status_every.filter(|_| !std::io::stderr().is_terminal()) {
+            builder = builder.status(every, Box::new(|p| eprintln!("glompo: {p}")));
+        }
+    }
+    if glompo_cli::trace::wanted() {
+        builder = builder.observer(Box::new(glompo_cli::trace::TraceEvents));
     }
     match job_end(std::env::var_os(JOB_END).as_deref(), config.checkpoint.before_job_end) {
         Ok(Some((unix, by))) => builder = builder.deadline(unix, by),
@@ -315,9 +326,10 @@ fn prepare_processes(quiet: bool, sweep: bool) -> Result<Option<reaper::Keeper>,
         Ok(mut keeper) => {
             // The keeper stays outside the cgroup; everything the manager starts from now on is in
             // it. Most machines do not let a user make cgroups, so a run without one is normal and
-            // goes unsaid (`glompo` has no verbose mode to say it in): what that leaves uncovered is
-            // in the reaper's README, "Cgroups".
-            if let Err(_no_cgroup) = keeper.contain() {}
+            // said only with -v: what that leaves uncovered is in the reaper's README, "Cgroups".
+            if let Err(e) = keeper.contain() {
+                tracing::info!("the run is not contained in a cgroup: {e}");
+            }
             Some(keeper)
         }
         Err(e) => {

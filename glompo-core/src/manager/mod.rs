@@ -9,6 +9,8 @@
 mod book;
 mod checkpoint;
 mod event;
+#[cfg(feature = "live")]
+mod live;
 mod log;
 mod run;
 pub mod rundir;
@@ -29,6 +31,8 @@ pub use event::{
     EndHow, Evaluated, Event, KilledBy, Observe, OptimizerEnd, OptimizerEvent, OptimizerStart, Replayed,
     StopIgnored,
 };
+#[cfg(feature = "live")]
+pub use live::LiveDisplay;
 pub use log::{CHECKPOINT_FILE, LOCK_FILE, PRINTSTREAMS, RUN_FILES, live_run, write_atomic};
 
 use crate::backend::{Backend, ThreadBackend};
@@ -242,6 +246,8 @@ pub struct Progress {
     pub busy_slots: usize,
     /// The run's `max_jobs`.
     pub max_jobs: usize,
+    /// The evaluations the stop criterion allows in all, when it sets a budget (`max_evals`).
+    pub budget: Option<u64>,
 }
 
 impl fmt::Display for Progress {

@@ -445,6 +445,7 @@ impl State<'_> {
             alive: self.live.len(),
             busy_slots: self.busy_slots(),
             max_jobs: self.m.settings.max_jobs,
+            budget: self.budget,
         };
         self.emit(&Event::Progress(&progress))
     }
