@@ -54,6 +54,31 @@ pub(crate) enum Command {
         #[command(flatten)]
         session: Session,
     },
+    /// Check a config and print the plan it resolves to (objective, bounds, optimizers with their
+    /// settings, budget, hunters, checkpoints), without running or writing anything.
+    Validate {
+        /// The config file.
+        config: PathBuf,
+        /// The run directory the run would use (as `glompo run --dir`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The run seed (as `glompo run --seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Write a commented starting config (`glompo.json`) into the current directory: `function` (a
+    /// built-in benchmark function) or `command` (your own program, with a Python model to edit).
+    Init {
+        /// The template: `function` or `command`.
+        #[arg(default_value = "function")]
+        template: String,
+        /// Write into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Replace files that exist already.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Ask a live run to write a checkpoint now (it creates `DIR/CHKPT`, which the run consumes).
     Checkpoint {
         /// The run directory.

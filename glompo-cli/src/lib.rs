@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod guide;
 pub mod trace;
 
 pub use config::{ConfigError, Origin, Overrides, RunConfig};

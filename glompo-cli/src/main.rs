@@ -93,6 +93,48 @@ fn main() -> ExitCode {
             run(&run_config, origin, session.quiet, status_every, keeper, Some(checkpoint))
         }
         Command::Checkpoint { dir } => request_checkpoint(&dir),
+        Command::Validate { config, dir, seed } => {
+            validate(&config, Overrides { dir, seed, ..Overrides::default() })
+        }
+        Command::Init { template, dir, overwrite } => init(&template, dir, overwrite),
+    }
+}
+
+/// `glompo validate CONFIG`: the config checked and its plan printed.
+fn validate(config: &std::path::Path, overrides: Overrides) -> ExitCode {
+    match RunConfig::from_file(config, &overrides) {
+        Ok(run_config) => {
+            let text = format!("{}: valid\n\n{}", config.display(), glompo_cli::guide::plan(&run_config));
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(USAGE, &e.to_string()),
+    }
+}
+
+/// `glompo init [TEMPLATE]`: a starting config (and script) in the current directory or `dir`.
+fn init(name: &str, dir: Option<std::path::PathBuf>, overwrite: bool) -> ExitCode {
+    use glompo_cli::guide;
+    let template = match guide::template(name) {
+        Ok(t) => t,
+        Err(message) => return fail(USAGE, &message),
+    };
+    let dir = dir.unwrap_or_else(|| std::path::PathBuf::from("."));
+    match guide::init(template, &dir, overwrite) {
+        Ok(paths) => {
+            let config = dir.join(guide::CONFIG_FILE);
+            let written: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let text = format!(
+                "wrote {} ({})\nnext: glompo validate {} && glompo run {}\n",
+                written.join(" and "),
+                template.summary,
+                config.display(),
+                config.display()
+            );
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(USAGE, &message),
     }
 }
 
@@ -440,11 +482,39 @@ fn stop(dir: &std::path::Path, opt_id: u64) -> ExitCode {
 }
 
 fn list_functions() -> ExitCode {
-    let mut text = format!("{:<24} {:<8} {:<40} {}\n", "name", "dims", "parameters", "description");
-    for f in functions::catalogue() {
-        text += &format!("{:<24} {:<8} {:<40} {}\n", f.name, f.dims, f.params, f.summary);
-    }
-    text += "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective).\n";
+    let catalogue = functions::catalogue();
+    let mut rows =
+        vec![["name".to_owned(), "dims".to_owned(), "parameters".to_owned(), "description".to_owned()]];
+    rows.extend(
+        catalogue
+            .iter()
+            .map(|f| [f.name.to_owned(), f.dims.to_string(), f.params.to_string(), f.summary.to_owned()]),
+    );
+    let text = table(&rows)
+        + "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective).\n";
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     ExitCode::SUCCESS
+}
+
+/// `rows` as lines of columns padded to their widest cell (in characters), two spaces apart; the
+/// last column is not padded.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in rows {
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                text += cell;
+            } else {
+                text += &format!("{cell:<w$}  ");
+            }
+        }
+        text.push('\n');
+    }
+    text
 }

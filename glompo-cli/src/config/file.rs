@@ -1,5 +1,5 @@
 //! Reading a config file: at most [`MAX_CONFIG_BYTES`], strict JSON (a field given twice is an error,
-//! not a silent choice of the last one), and an object at the top.
+//! not a silent choice of the last one) with whole-line `//` comments, and an object at the top.
 
 use std::io::Read;
 use std::path::Path;
@@ -22,10 +22,23 @@ pub(crate) fn read(path: &Path) -> Result<Map<String, Value>, String> {
             MAX_CONFIG_BYTES >> 20
         ));
     }
+    blank_comment_lines(&mut bytes);
     let Strict(value) = serde_json::from_slice(&bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(not_an_object(&other)),
+    }
+}
+
+/// Blanks every line whose first non-blank characters are `//` (a comment, as `glompo init` writes
+/// them), keeping its newline so that JSON errors still give the file's line numbers. A JSON string
+/// cannot hold a raw newline, so such a line is never inside one.
+fn blank_comment_lines(bytes: &mut [u8]) {
+    for line in bytes.split_mut(|&b| b == b'\n') {
+        let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
+        if line[start..].starts_with(b"//") {
+            line.fill(b' ');
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod bad_input;
 mod cgroup;
 mod checkpoint;
 mod faults;
+mod guide;
 mod library;
 mod lifecycle;
 mod link;

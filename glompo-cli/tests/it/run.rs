@@ -202,6 +202,16 @@ fn functions_lists_every_builtin() {
     for name in ["ackley", "rastrigin", "schwefel", "sphere", "ellipsoid", "lennard_jones", "zero_sum"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
     }
+    // The columns are aligned: each starts at the same character on every line of the table.
+    let table: Vec<Vec<char>> =
+        text.lines().take_while(|l| !l.is_empty()).map(|l| l.chars().collect()).collect();
+    let header: String = table[0].iter().collect();
+    for column in ["dims", "parameters", "description"] {
+        let at = header[..header.find(column).unwrap()].chars().count();
+        for row in &table {
+            assert!(row[at - 2..at].iter().all(|c| *c == ' ') && row[at] != ' ', "{column}: {row:?}");
+        }
+    }
 }
 
 #[test]
