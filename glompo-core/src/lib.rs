@@ -21,7 +21,8 @@
 //!
 //! Optimizer settings and states, extras, configs and component states are [`serde_json`] values, so
 //! that crate is part of this one's API; it is re-exported, and a user's own components need no
-//! dependency on it of their own (nor a version to keep in step).
+//! dependency on it of their own (nor a version to keep in step). `examples/own_optimizer.rs` puts a
+//! user's optimizer into a manager end to end.
 #![deny(missing_docs)]
 
 pub mod backend;

@@ -22,7 +22,9 @@ pub enum Status {
 /// Between any two steps it can be stopped, checkpointed or dropped.
 ///
 /// Non-finite values (failed evaluations arrive as NaN) must be ranked worst and must never poison
-/// the state.
+/// the state. An optimizer that implements [`save`](Optimizer::save) and
+/// [`restore`](Optimizer::restore) can be checkpointed and resumed; the crate's
+/// `examples/own_optimizer.rs` has one, RNG included, and runs it in a manager.
 ///
 /// ```
 /// use glompo_core::{Evaluation, Optimizer, OptimizerError, Status};
@@ -113,7 +115,7 @@ pub struct StartContext<'a> {
 ///
 /// The manager calls [`build`](OptimizerFactory::build) at every start, with the optimizer's own
 /// seed and start point; [`settings`](OptimizerFactory::settings) is what the logs record of the
-/// configuration.
+/// configuration. `examples/own_optimizer.rs` runs a factory of one's own in a manager.
 ///
 /// ```
 /// use std::sync::Arc;
