@@ -9,7 +9,7 @@ use glompo_core::{Bounds, checker, hunter, manager::Manager, objective::from_fn}
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Any `Objective` (or a closure) that is Send + Sync.
     let f = Arc::new(from_fn(|x: &[f64]| x.iter().map(|v| v * v).sum()));
-    let cma = glompo_optimizers::factory("cma-es", &serde_json::Map::new())?;
+    let cma = glompo_optimizers::factory("cma-es", &glompo_core::serde_json::Map::new())?;
     let result = Manager::builder(f, Bounds::uniform(5, -3.0, 3.0)?)
         .selector(Box::new(CycleSelector::new(vec![OptimizerSpec::new(cma)])?))
         .checker(checker::max_evals(20_000) | checker::target_cost(0.0, 1e-8))

@@ -8,6 +8,60 @@ use crate::error::{CoreError, Result};
 use crate::runner::Runner;
 
 /// Hosts runners: threads, processes, ...
+///
+/// A backend moves each [`Runner`] to where it runs, calls [`Runner::run`] there and hands the
+/// manager a [`RunnerHandle`] to join it by. This one runs every runner on a thread of its own, as
+/// [`ThreadBackend`] does, and counts them; `glompo-backends` has the process kinds.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::thread::JoinHandle;
+/// use glompo_core::backend::{Backend, RunnerHandle};
+/// use glompo_core::runner::Runner;
+/// use glompo_core::selector::{CycleSelector, OptimizerSpec};
+/// use glompo_core::testing::ScriptedFactory;
+/// use glompo_core::{Bounds, CoreError, checker, manager::Manager, objective::from_fn};
+///
+/// #[derive(Debug)]
+/// struct Counting { started: Arc<AtomicU64> }
+///
+/// impl Backend for Counting {
+///     fn name(&self) -> &str { "counting" }
+///     fn spawn(&mut self, runner: Runner) -> glompo_core::Result<Box<dyn RunnerHandle>> {
+///         let thread = std::thread::Builder::new()
+///             .spawn(move || runner.run())
+///             .map_err(|e| CoreError::Backend(format!("cannot start a thread: {e}")))?;
+///         self.started.fetch_add(1, Ordering::SeqCst);
+///         Ok(Box::new(Thread(thread)))
+///     }
+/// }
+///
+/// #[derive(Debug)]
+/// struct Thread(JoinHandle<()>);
+///
+/// impl RunnerHandle for Thread {
+///     fn is_finished(&self) -> bool { self.0.is_finished() }
+///     // `Runner::run` never panics, so neither can the thread.
+///     fn join(self: Box<Self>) { let _ = self.0.join(); }
+/// }
+///
+/// let started = Arc::new(AtomicU64::new(0));
+/// let optimizer = Arc::new(ScriptedFactory::descending().converge_after(5));
+/// let sphere = Arc::new(from_fn(|x: &[f64]| x.iter().map(|v| v * v).sum()));
+/// let result = Manager::builder(sphere, Bounds::uniform(2, -1.0, 1.0).unwrap())
+///     .selector(Box::new(CycleSelector::new(vec![OptimizerSpec::new(optimizer)]).unwrap()))
+///     .backend(Box::new(Counting { started: Arc::clone(&started) }))
+///     .checker(checker::max_evals(12))
+///     .max_jobs(2)
+///     .build()
+///     .unwrap()
+///     .run()
+///     .unwrap();
+/// assert_eq!(result.counters.evaluations, 12);
+/// assert!(result.counters.optimizers_started >= 3);
+/// assert_eq!(started.load(Ordering::SeqCst), result.counters.optimizers_started);
+/// ```
 pub trait Backend: Send + fmt::Debug {
     /// The backend's name, as in configs.
     fn name(&self) -> &str;
@@ -19,7 +73,8 @@ pub trait Backend: Send + fmt::Debug {
     fn shutdown(&mut self) {}
 }
 
-/// A started runner.
+/// A started runner, as its [`Backend`] hands it to the manager; the [`Backend`] documentation
+/// implements one for a thread.
 pub trait RunnerHandle: Send + fmt::Debug {
     /// Whether it has finished.
     fn is_finished(&self) -> bool;

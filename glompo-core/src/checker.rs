@@ -50,6 +50,7 @@ pub struct RunState {
 /// ```
 /// use std::fmt;
 /// use glompo_core::checker::{Checker, CheckerExpr, RunState};
+/// use glompo_core::serde_json::{Value, json};
 /// use glompo_core::state::StateError;
 ///
 /// /// Stops when the best value has dropped below a fraction of the first one seen.
@@ -66,13 +67,13 @@ pub struct RunState {
 ///         best <= first * self.ratio
 ///     }
 ///
-///     fn save(&self) -> serde_json::Value {
-///         serde_json::json!({ "first": self.first })
+///     fn save(&self) -> Value {
+///         json!({ "first": self.first })
 ///     }
 ///
-///     fn restore(&mut self, state: &serde_json::Value) -> Result<(), StateError> {
+///     fn restore(&mut self, state: &Value) -> Result<(), StateError> {
 ///         match state.get("first") {
-///             Some(serde_json::Value::Null) => self.first = None,
+///             Some(Value::Null) => self.first = None,
 ///             Some(v) if v.is_f64() => self.first = v.as_f64(),
 ///             _ => return Err(StateError::new(format!("checker {self}"), format!("expected {{\"first\": …}}, found {state}"))),
 ///         }

@@ -28,6 +28,37 @@ pub enum Admission {
 /// A runner's gate hands out the evaluations its manager granted it, so a run never starts more
 /// evaluations than its `max_evals` budget and a stopped optimizer starts none. A plain [`AtomicBool`]
 /// is a gate without a budget: `true` cancels.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use glompo_core::evaluator::{Admission, Evaluator, Gate, Serial};
+/// use glompo_core::objective::from_fn;
+///
+/// /// Admits `n` more points, then cancels the batch.
+/// struct Quota(AtomicUsize);
+///
+/// impl Gate for Quota {
+///     fn admit(&self) -> bool {
+///         self.try_admit() == Admission::Go
+///     }
+///     fn try_admit(&self) -> Admission {
+///         match self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+///             Ok(_) => Admission::Go,
+///             Err(_) => Admission::Cancelled,
+///         }
+///     }
+/// }
+///
+/// let f = from_fn(|x: &[f64]| x[0]);
+/// let points = vec![vec![1.0], vec![2.0], vec![3.0]];
+/// let evaluated = AtomicUsize::new(0);
+/// let count = |_: usize, _: &_| { evaluated.fetch_add(1, Ordering::SeqCst); };
+/// let all = Serial.evaluate(&f, &points, false, &Quota(AtomicUsize::new(3)), &count);
+/// assert_eq!(all.map(|outcomes| outcomes.len()), Some(3));
+/// // Two more points: the third is never started and the batch counts as cancelled.
+/// assert!(Serial.evaluate(&f, &points, false, &Quota(AtomicUsize::new(2)), &count).is_none());
+/// assert_eq!(evaluated.into_inner(), 5);
+/// ```
 pub trait Gate: Sync {
     /// Waits until the next point may start (`true`) or the batch is cancelled (`false`).
     ///
@@ -51,6 +82,88 @@ impl Gate for AtomicBool {
 
 /// Evaluates the points of one batch, in any order and with any parallelism, reporting each outcome as
 /// soon as it is known.
+///
+/// [`evaluate_point`] does one point the way the built-in evaluators do (asks the gate, contains a
+/// panic of the objective, reports); an evaluator decides where and in which order. This one spreads
+/// a batch over scoped threads; its [`EvaluatorFactory`] gives it the optimizer's worker slots, and
+/// `OptimizerSpec::new(factory).workers(2).evaluator(Arc::new(StridedFactory))` selects it.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::sync::atomic::AtomicBool;
+/// use glompo_core::CoreError;
+/// use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
+/// use glompo_core::objective::{Objective, from_fn};
+///
+/// /// Evaluates a batch on `self.0` threads; thread `w` takes points `w`, `w + n`, `w + 2n`, ...
+/// struct Strided(usize);
+///
+/// impl Evaluator for Strided {
+///     fn evaluate(
+///         &mut self,
+///         objective: &dyn Objective,
+///         points: &[Vec<f64>],
+///         detailed: bool,
+///         gate: &dyn Gate,
+///         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
+///     ) -> Option<Vec<EvalOutcome>> {
+///         let n = self.0;
+///         std::thread::scope(|scope| {
+///             let threads: Vec<_> = (0..n)
+///                 .map(|w| {
+///                     scope.spawn(move || {
+///                         // `None` (a cancelled batch) stops this thread's share.
+///                         let mine = points.iter().enumerate().skip(w).step_by(n);
+///                         mine.map(|(i, x)| {
+///                             Some((i, evaluate_point(objective, i, x, detailed, gate, report)?))
+///                         })
+///                         .collect::<Option<Vec<_>>>()
+///                     })
+///                 })
+///                 .collect();
+///             let mut outcomes: Vec<Option<EvalOutcome>> = points.iter().map(|_| None).collect();
+///             for thread in threads {
+///                 // `evaluate_point` contains the objective's panics, so a thread fails only if
+///                 // `report` panicked; the batch then counts as not evaluated.
+///                 for (i, outcome) in thread.join().ok()?? {
+///                     outcomes[i] = Some(outcome);
+///                 }
+///             }
+///             outcomes.into_iter().collect()
+///         })
+///     }
+/// }
+///
+/// /// Builds a [`Strided`] with the optimizer's worker slots.
+/// #[derive(Debug)]
+/// struct StridedFactory;
+///
+/// impl EvaluatorFactory for StridedFactory {
+///     fn name(&self) -> &str { "strided" }
+///     fn build(&self, workers: usize) -> Result<Box<dyn Evaluator>, CoreError> {
+///         if workers == 0 {
+///             return Err(CoreError::config("workers", "must be at least 1"));
+///         }
+///         Ok(Box::new(Strided(workers)))
+///     }
+/// }
+///
+/// let f = from_fn(|x: &[f64]| 10.0 * x[0]);
+/// let points: Vec<Vec<f64>> = (0..5).map(|i| vec![i as f64]).collect();
+/// let mut evaluator = StridedFactory.build(2).unwrap();
+/// let reported = Mutex::new(Vec::new());
+/// let outcomes = evaluator
+///     .evaluate(&f, &points, false, &AtomicBool::new(false), &|i, _| reported.lock().unwrap().push(i))
+///     .unwrap();
+/// let values: Vec<f64> = outcomes.iter().map(|o| o.as_ref().unwrap().fx).collect();
+/// assert_eq!(values, [0.0, 10.0, 20.0, 30.0, 40.0]);
+/// let mut reported = reported.into_inner().unwrap();
+/// reported.sort();
+/// assert_eq!(reported, [0, 1, 2, 3, 4]);
+/// // A cancelled batch starts nothing and returns `None`.
+/// assert!(evaluator.evaluate(&f, &points, false, &AtomicBool::new(true), &|_, _| {}).is_none());
+/// assert!(StridedFactory.build(0).is_err());
+/// ```
 pub trait Evaluator: Send {
     /// Evaluates `points` and returns their outcomes in order, or `None` when the gate cancelled the
     /// batch before every point was evaluated. Each point starts only once `gate` admits it.
@@ -65,7 +178,44 @@ pub trait Evaluator: Send {
     ) -> Option<Vec<EvalOutcome>>;
 }
 
-/// Builds level-2 evaluators; one per optimizer.
+/// Builds level-2 evaluators; one per optimizer, with the worker slots of its
+/// [`OptimizerSpec`](crate::selector::OptimizerSpec). The [`Evaluator`] documentation has a parallel
+/// evaluator and its factory; this factory builds [`Serial`] evaluators and counts them:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use glompo_core::evaluator::{Evaluator, EvaluatorFactory, Serial};
+/// use glompo_core::selector::{CycleSelector, OptimizerSpec};
+/// use glompo_core::testing::ScriptedFactory;
+/// use glompo_core::{Bounds, CoreError, checker, manager::Manager, objective::from_fn};
+///
+/// #[derive(Debug, Default)]
+/// struct Counted(AtomicUsize);
+///
+/// impl EvaluatorFactory for Counted {
+///     fn name(&self) -> &str { "counted" }
+///     fn build(&self, _workers: usize) -> Result<Box<dyn Evaluator>, CoreError> {
+///         self.0.fetch_add(1, Ordering::SeqCst);
+///         Ok(Box::new(Serial))
+///     }
+/// }
+///
+/// let counted = Arc::new(Counted::default());
+/// let optimizer = Arc::new(ScriptedFactory::descending().converge_after(3));
+/// let spec = OptimizerSpec::new(optimizer).evaluator(counted.clone());
+/// let sphere = Arc::new(from_fn(|x: &[f64]| x.iter().map(|v| v * v).sum()));
+/// let result = Manager::builder(sphere, Bounds::uniform(2, -1.0, 1.0).unwrap())
+///     .selector(Box::new(CycleSelector::new(vec![spec]).unwrap()))
+///     .checker(checker::n_converged(3))
+///     .max_jobs(1)
+///     .build()
+///     .unwrap()
+///     .run()
+///     .unwrap();
+/// assert_eq!(result.counters.optimizers_converged, 3);
+/// assert_eq!(counted.0.load(Ordering::SeqCst) as u64, result.counters.optimizers_started);
+/// ```
 pub trait EvaluatorFactory: Send + Sync + fmt::Debug {
     /// The evaluator's name, as in configs (`serial`, `threads`, ...).
     fn name(&self) -> &str;

@@ -18,6 +18,11 @@
 //! [`functions`]; randomness comes from [`SeededRng`], every component's seed from
 //! [`RunSeeds`](rng::RunSeeds); each component saves and restores its state (the [`state`] module);
 //! mocks for tests are in [`testing`].
+//!
+//! Optimizer settings and states, extras, configs and component states are [`serde_json`] values, so
+//! that crate is part of this one's API; it is re-exported, and a user's own components need no
+//! dependency on it of their own (nor a version to keep in step). `examples/own_optimizer.rs` puts a
+//! user's optimizer into a manager end to end.
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -47,3 +52,6 @@ pub use objective::{EvalOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext, Status};
 pub use point::{Bounds, Evaluation};
 pub use rng::{RngState, SeededRng};
+/// The JSON crate of glompo's API, at the version and with the features (`float_roundtrip`) that
+/// glompo is built with.
+pub use serde_json;

@@ -22,7 +22,9 @@ pub enum Status {
 /// Between any two steps it can be stopped, checkpointed or dropped.
 ///
 /// Non-finite values (failed evaluations arrive as NaN) must be ranked worst and must never poison
-/// the state.
+/// the state. An optimizer that implements [`save`](Optimizer::save) and
+/// [`restore`](Optimizer::restore) can be checkpointed and resumed; the crate's
+/// `examples/own_optimizer.rs` has one, RNG included, and runs it in a manager.
 ///
 /// ```
 /// use glompo_core::{Evaluation, Optimizer, OptimizerError, Status};
@@ -110,6 +112,65 @@ pub struct StartContext<'a> {
 }
 
 /// Builds optimizers of one configured type; selectors hand these to the manager.
+///
+/// The manager calls [`build`](OptimizerFactory::build) at every start, with the optimizer's own
+/// seed and start point; [`settings`](OptimizerFactory::settings) is what the logs record of the
+/// configuration. `examples/own_optimizer.rs` runs a factory of one's own in a manager.
+///
+/// ```
+/// use std::sync::Arc;
+/// use glompo_core::serde_json::{Value, json};
+/// use glompo_core::{Bounds, Evaluation, Optimizer, OptimizerError, OptimizerFactory, SeededRng};
+/// use glompo_core::{StartContext, Status};
+///
+/// /// Samples `batch` points uniformly in the box at every ask, forever.
+/// struct Uniform { rng: SeededRng, bounds: Bounds, batch: usize }
+///
+/// impl Optimizer for Uniform {
+///     fn name(&self) -> &str { "uniform" }
+///     fn popsize(&self) -> Option<usize> { Some(self.batch) }
+///     fn ask(&mut self) -> Result<Vec<Vec<f64>>, OptimizerError> {
+///         let (bounds, rng) = (&self.bounds, &mut self.rng);
+///         let point = |_| bounds.pairs().map(|(lo, hi)| rng.uniform_in(lo, hi)).collect();
+///         Ok((0..self.batch).map(point).collect())
+///     }
+///     fn tell(&mut self, _evals: &[Evaluation]) -> Result<Status, OptimizerError> { Ok(Status::Running) }
+/// }
+///
+/// #[derive(Debug)]
+/// struct UniformFactory { batch: usize }
+///
+/// impl OptimizerFactory for UniformFactory {
+///     fn name(&self) -> &str { "uniform" }
+///     fn settings(&self) -> Value { json!({ "batch": self.batch }) }
+///     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {
+///         if self.batch == 0 {
+///             return Err(OptimizerError::invalid_option("batch", "must be at least 1"));
+///         }
+///         let rng = SeededRng::new(ctx.seed);
+///         Ok(Box::new(Uniform { rng, bounds: ctx.bounds.clone(), batch: self.batch }))
+///     }
+///     // A population optimizer scales its population for IPOP restarts.
+///     fn with_population_factor(&self, factor: usize) -> Option<Arc<dyn OptimizerFactory>> {
+///         Some(Arc::new(UniformFactory { batch: self.batch * factor }))
+///     }
+/// }
+///
+/// let bounds = Bounds::uniform(2, -1.0, 1.0).unwrap();
+/// let ctx = StartContext { opt_id: 1, x0: &[0.0, 0.0], bounds: &bounds, seed: 42, workers: 1 };
+/// let factory = UniformFactory { batch: 4 };
+/// assert_eq!(factory.settings(), json!({ "batch": 4 }));
+///
+/// let batch = factory.build(&ctx).unwrap().ask().unwrap();
+/// assert_eq!(batch.len(), 4);
+/// assert!(batch.iter().all(|x| bounds.contains(x)));
+/// // The same seed gives the same points: a run is reproducible.
+/// assert_eq!(factory.build(&ctx).unwrap().ask().unwrap(), batch);
+///
+/// let doubled = factory.with_population_factor(2).unwrap();
+/// assert_eq!(doubled.build(&ctx).unwrap().popsize(), Some(8));
+/// assert!(UniformFactory { batch: 0 }.build(&ctx).is_err());
+/// ```
 pub trait OptimizerFactory: Send + Sync + fmt::Debug {
     /// The type name, as in configs.
     fn name(&self) -> &str;

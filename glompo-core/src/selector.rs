@@ -67,7 +67,9 @@ pub struct SelectContext {
 /// Chooses the next optimizer to start.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use glompo_core::selector::{OptimizerSpec, SelectContext, Selection, Selector};
+/// use glompo_core::testing::ScriptedFactory;
 ///
 /// /// Starts one optimizer, then stops spawning.
 /// #[derive(Debug)]
@@ -84,7 +86,15 @@ pub struct SelectContext {
 ///         }
 ///     }
 /// }
-/// # let _ = Once(Vec::new()).name();
+///
+/// let spec = OptimizerSpec::new(Arc::new(ScriptedFactory::descending())).workers(2);
+/// let mut once = Once(vec![spec]);
+/// let ctx = |free_slots, optimizers_started| {
+///     SelectContext { free_slots, evaluations: 0, optimizers_started }
+/// };
+/// assert!(matches!(once.select(&ctx(1, 0)), Selection::Wait));
+/// assert!(matches!(once.select(&ctx(2, 0)), Selection::Start(s) if s.workers == 2));
+/// assert!(matches!(once.select(&ctx(2, 1)), Selection::Stop));
 /// ```
 pub trait Selector: Send + fmt::Debug {
     /// The selector's name, as in configs.

@@ -16,9 +16,10 @@
 //! [`factory`] builds a factory from a config entry's type name and options; [`NAMES`] lists the names.
 //!
 //! ```
+//! use glompo_core::serde_json::json;
 //! use glompo_core::{Bounds, Evaluation, StartContext, Status};
 //!
-//! let options = serde_json::json!({ "xatol": 1e-8, "fatol": 1e-12 });
+//! let options = json!({ "xatol": 1e-8, "fatol": 1e-12 });
 //! let factory = glompo_optimizers::factory("nelder-mead", options.as_object().unwrap()).unwrap();
 //! let bounds = Bounds::uniform(2, -5.0, 5.0).unwrap();
 //! let ctx = StartContext { opt_id: 1, x0: &[1.0, 2.0], bounds: &bounds, seed: 1, workers: 1 };

@@ -16,14 +16,15 @@ pub const NAMES: &[&str] = &["cma-es", "differential-evolution", "nelder-mead", 
 /// an unknown option or an invalid value is an [`OptimizerError::InvalidOption`] naming it.
 ///
 /// ```
+/// use glompo_core::serde_json::{Map, json};
 /// use glompo_optimizers::factory;
 ///
-/// let options = serde_json::json!({ "sigma0": 2.5, "popsize": 12 });
+/// let options = json!({ "sigma0": 2.5, "popsize": 12 });
 /// let f = factory("CMA_ES", options.as_object().unwrap()).unwrap();
 /// assert_eq!(f.name(), "cma-es");
 /// assert_eq!(f.settings()["popsize"], 12);
 ///
-/// let err = factory("simplex", &serde_json::Map::new()).unwrap_err();
+/// let err = factory("simplex", &Map::new()).unwrap_err();
 /// assert_eq!(err.to_string(),
 ///            "type: unknown optimizer `simplex`; expected one of cma-es, differential-evolution, nelder-mead, \
 ///             random-search");

@@ -6,9 +6,10 @@
 //! for an expensive objective) and then returns [`Benchmark::value`].
 //!
 //! ```
+//! use glompo_core::serde_json::json;
 //! use glompo_core::{functions, Objective};
 //!
-//! let params = serde_json::json!({"delay_s": 0.0}).as_object().cloned().unwrap_or_default();
+//! let params = json!({"delay_s": 0.0}).as_object().cloned().unwrap_or_default();
 //! let f = functions::build("Styblinski-Tang", 2, &params).unwrap();
 //! assert_eq!(f.name(), "styblinski_tang");
 //! let x = f.min_x().unwrap();

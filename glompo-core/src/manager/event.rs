@@ -209,6 +209,50 @@ pub enum Event<'a> {
 
 /// Receives a run's events as they happen, in the manager's thread: an observer must be quick (hand
 /// slow work to a thread of its own). An error ends the run as a failure to write its logs.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use glompo_core::manager::{Event, Manager, Observe};
+/// use glompo_core::selector::{CycleSelector, OptimizerSpec};
+/// use glompo_core::{Bounds, checker, objective::from_fn, testing::ScriptedFactory};
+///
+/// /// What it saw: the evaluations, the lowest value among them, and whether the run finished.
+/// #[derive(Debug, Default)]
+/// struct Seen { evaluations: u64, lowest: f64, finished: bool }
+///
+/// struct Tally(Arc<Mutex<Seen>>);
+///
+/// impl Observe for Tally {
+///     fn observe(&mut self, event: &Event<'_>) -> glompo_core::Result<()> {
+///         let mut seen = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+///         match event {
+///             Event::Evaluation(e) => {
+///                 seen.evaluations += 1;
+///                 seen.lowest = if seen.evaluations == 1 { e.fx } else { seen.lowest.min(e.fx) };
+///             }
+///             Event::Finished(_) => seen.finished = true,
+///             _ => {}
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let seen = Arc::new(Mutex::new(Seen::default()));
+/// let optimizer = Arc::new(ScriptedFactory::descending());
+/// let sphere = Arc::new(from_fn(|x: &[f64]| x.iter().map(|v| v * v).sum()));
+/// let result = Manager::builder(sphere, Bounds::uniform(2, -1.0, 1.0).unwrap())
+///     .selector(Box::new(CycleSelector::new(vec![OptimizerSpec::new(optimizer)]).unwrap()))
+///     .checker(checker::max_evals(30))
+///     .observer(Box::new(Tally(Arc::clone(&seen))))
+///     .build()
+///     .unwrap()
+///     .run()
+///     .unwrap();
+/// let seen = seen.lock().unwrap();
+/// assert!(seen.finished);
+/// assert_eq!(seen.evaluations, result.counters.evaluations);
+/// assert_eq!(Some(seen.lowest), result.best.map(|b| b.fx));
+/// ```
 pub trait Observe: Send {
     /// One event.
     fn observe(&mut self, event: &Event<'_>) -> Result<()>;
