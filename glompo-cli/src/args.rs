@@ -99,6 +99,26 @@ pub(crate) enum Command {
     },
     /// List the built-in benchmark functions.
     Functions,
+    /// Print a finished, live or killed run as tables: result by parameter, end, counters, periods,
+    /// one line per optimizer.
+    Report {
+        /// The run directory.
+        dir: PathBuf,
+    },
+    /// Write a run's evaluations as CSV, one column per parameter (and call_id, opt_id, t, fx, error).
+    Export {
+        /// The run directory.
+        dir: PathBuf,
+        /// Write CSV (the only format, for now).
+        #[arg(long, required = true)]
+        csv: bool,
+        /// The file to write (default DIR/evaluations.csv).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Run one optimizer's runner, its recipe on stdin and its messages on the descriptor that
     /// `GLOMPO_MESSAGE_FD` names, or on stdout without it (the `processes` backend's children).
     #[command(name = "__runner", hide = true)]

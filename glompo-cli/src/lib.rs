@@ -11,6 +11,9 @@
 //! - [`ConfigError`]: what is wrong with a config, naming where it came from ([`Origin`]: a file, a
 //!   checkpoint) and the JSON path of the field (`optimizers[1].popsize`).
 //! - [`Overrides`]: command-line values that take the place of the config's.
+//! - [`report::report`] (`glompo report DIR`) and [`export::export_csv`] (`glompo export DIR --csv`):
+//!   a finished, live or killed run read back ([`view::RunView`]) as readable tables and as a CSV
+//!   table with a column per parameter.
 //!
 //! ```
 //! use glompo_cli::{Overrides, RunConfig};
@@ -34,7 +37,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod export;
 pub mod guide;
+pub mod report;
 pub mod trace;
+pub mod view;
 
 pub use config::{ConfigError, Origin, Overrides, RunConfig};

@@ -55,6 +55,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Functions => list_functions(),
+        Command::Report { dir } => match glompo_cli::report::report(&dir) {
+            Ok(text) => print(&text),
+            Err(e) => fail(USAGE, &e.to_string()),
+        },
+        Command::Export { dir, csv: _, output, overwrite } => {
+            match glompo_cli::export::export_csv(&dir, output.as_deref(), overwrite) {
+                Ok(done) => {
+                    eprintln!("glompo: wrote {} evaluations to {}", done.rows, done.path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(USAGE, &e.to_string()),
+            }
+        }
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
         Command::Worker { objective } => worker::serve(&objective),
         Command::Runner { config } => {
@@ -231,6 +244,12 @@ fn request_checkpoint(dir: &std::path::Path) -> ExitCode {
     }
 }
 
+/// Prints `text` on stdout; a closed stdout (a pipe to `head`) is not an error.
+fn print(text: &str) -> ExitCode {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("glompo: error: {message}");
     ExitCode::from(code)
@@ -304,7 +323,7 @@ fn run(
     drop(keeper);
     match outcome {
         Ok(result) => {
-            report(&result, &dir, quiet);
+            report(&result, config.parameters.as_deref(), &dir, quiet);
             match result.end_reason {
                 EndReason::Interrupted { .. } => match u8::try_from(signalled.signal()) {
                     Ok(signal @ 1..=127) => ExitCode::from(SIGNALLED + signal),
@@ -320,19 +339,26 @@ fn run(
     }
 }
 
-fn report(result: &RunResult, dir: &std::path::Path, quiet: bool) {
+fn report(result: &RunResult, names: Option<&[String]>, dir: &std::path::Path, quiet: bool) {
     let mut out = std::io::stdout().lock();
     let c = &result.counters;
     let lines = match &result.best {
         Some(b) => {
-            let x: Vec<String> = b.x.iter().map(|v| format!("{v:.6}")).collect();
-            vec![
-                match b.opt_id {
-                    0 => format!("best f = {:.10e} (the generator's own evaluation {})", b.fx, b.call_id),
-                    id => format!("best f = {:.10e} (optimizer {id}, evaluation {})", b.fx, b.call_id),
-                },
-                format!("x = [{}]", x.join(", ")),
-            ]
+            let mut lines = vec![match b.opt_id {
+                0 => format!("best f = {:.10e} (the generator's own evaluation {})", b.fx, b.call_id),
+                id => format!("best f = {:.10e} (optimizer {id}, evaluation {})", b.fx, b.call_id),
+            }];
+            match names {
+                Some(names) => {
+                    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+                    lines.extend(names.iter().zip(&b.x).map(|(n, v)| format!("  {n:<width$} = {v}")));
+                }
+                None => {
+                    let x: Vec<String> = b.x.iter().map(|v| format!("{v:.6}")).collect();
+                    lines.push(format!("x = [{}]", x.join(", ")));
+                }
+            }
+            lines
         }
         None => vec!["no finite value was found".to_owned()],
     };

@@ -13,6 +13,7 @@
 mod error;
 mod file;
 mod objective;
+mod parameter;
 mod resolve;
 mod runner;
 
@@ -30,6 +31,7 @@ use serde_json::{Map, Value};
 
 pub use self::error::{ConfigError, Origin};
 pub use self::objective::ObjectiveConfig;
+pub use self::parameter::RESERVED_NAMES;
 pub use self::runner::runner_parts;
 pub use glompo_core::manager::Schedule;
 
@@ -63,14 +65,21 @@ pub struct Overrides {
 /// seconds, every path absolute), which reads back into an equal `RunConfig`. The fields are public,
 /// for reading and for changing: [`builder`](Self::builder) checks the config again the same way as
 /// `from_resolved` does, so a changed config gets the same checks and messages as a file.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[serde(try_from = "Value")]
+///
+/// A config with named parameters is written with `parameters` (`[{"name": "k_bond", "bounds": [0,
+/// 5]}, …]`) in the place of `bounds`, as its file gave them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(remote = "Self")]
 #[non_exhaustive]
 pub struct RunConfig {
     /// What is minimised.
     pub objective: ObjectiveConfig,
     /// The search box, one `[lo, hi]` pair per dimension.
     pub bounds: Bounds,
+    /// The parameters' names, one per dimension, when the config names them (`parameters`): unique,
+    /// non-empty, plain CSV headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Vec<String>>,
     /// The optimizer configurations the selector starts.
     pub optimizers: Vec<OptimizerConfig>,
     /// The selector: a name or `{"type": name, options}`, as given (default `"cycle"`).
@@ -288,6 +297,9 @@ impl RunConfig {
             .overwrite(config.output.overwrite)
             .checkpoints(config.checkpoint.clone())
             .schedule(config.schedule);
+        if let Some(names) = &config.parameters {
+            builder = builder.parameter_names(names.clone());
+        }
         if let Some(hunter) = parts.hunter {
             builder = builder.hunter(hunter);
         }
@@ -320,6 +332,32 @@ impl RunConfig {
         let resolved = serde_json::to_value(&config)
             .map_err(|e| ConfigError::new(Origin::Value, None, format!("cannot be written as JSON: {e}")))?;
         Ok(builder.config(resolved))
+    }
+}
+
+impl Serialize for RunConfig {
+    /// The resolved config; named parameters are written as `parameters` entries with their bounds,
+    /// in the place of `bounds`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(names) = &self.parameters else { return RunConfig::serialize(self, s) };
+        let mut value =
+            RunConfig::serialize(self, serde_json::value::Serializer).map_err(serde::ser::Error::custom)?;
+        if let Value::Object(map) = &mut value {
+            map.remove("bounds");
+            let entries = names.iter().zip(self.bounds.lower().iter().zip(self.bounds.upper()));
+            let entries: Vec<Value> = entries
+                .map(|(name, (lo, hi))| serde_json::json!({"name": name, "bounds": [lo, hi]}))
+                .collect();
+            map.insert("parameters".into(), Value::Array(entries));
+        }
+        value.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunConfig {
+    /// [`RunConfig::from_resolved`] without overrides.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RunConfig::try_from(<Value as serde::Deserialize>::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

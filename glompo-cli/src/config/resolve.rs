@@ -26,6 +26,7 @@ use super::{
 const FIELDS: &[&str] = &[
     "objective",
     "bounds",
+    "parameters",
     "optimizers",
     "selector",
     "generator",
@@ -72,10 +73,22 @@ pub(super) fn resolve(
     let objective_map = f.object("objective")?.ok_or_else(|| f.error("objective", "missing"))?;
     let (objective, objective_config) = objective::plan(objective_map, base)?;
     let dim = objective.dim();
-    let bounds = match (f.take("bounds"), objective.default_bounds()) {
-        (Some(pairs), _) => bounds(&pairs, dim)?,
-        (None, Some(b)) => b,
-        (None, None) => return Err(f.error("bounds", "required for an external objective")),
+    let (bounds, parameters) = match (f.take("bounds"), f.take("parameters"), objective.default_bounds()) {
+        (Some(_), Some(_), _) => {
+            return Err(CoreError::config(
+                "parameters",
+                "`parameters` and `bounds` are both given; give the bounds in `parameters` only",
+            ));
+        }
+        (None, Some(entries), _) => {
+            let (bounds, names) = super::parameter::parameters(&entries, dim)?;
+            (bounds, Some(names))
+        }
+        (Some(pairs), None, _) => (bounds(&pairs, dim)?, None),
+        (None, None, Some(b)) => (b, None),
+        (None, None, None) => {
+            return Err(f.error("bounds", "required for an external objective (or `parameters`)"));
+        }
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64).min(MAX_JOBS);
     let max_jobs = f.count("max_jobs", cpus, 1, MAX_JOBS)?;
@@ -160,6 +173,7 @@ pub(super) fn resolve(
     let config = RunConfig {
         objective: objective_config,
         bounds,
+        parameters,
         optimizers,
         selector: selector_config,
         generator: generator_config,
@@ -266,20 +280,11 @@ fn bounds(value: &Value, dim: usize) -> Result<Bounds, CoreError> {
             format!("expected a list of [lo, hi] pairs, found {}", found(value)),
         ));
     };
-    let mut pairs = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let pair = item.as_array().and_then(|pair| match pair.as_slice() {
-            [lo, hi] => Some((lo.as_f64()?, hi.as_f64()?)),
-            _ => None,
-        });
-        let Some(pair) = pair else {
-            return Err(CoreError::config(
-                format!("bounds[{i}]"),
-                format!("expected a [lo, hi] pair of numbers, found {}", found(item)),
-            ));
-        };
-        pairs.push(pair);
-    }
+    let pairs = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| pair(item, &format!("bounds[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
     let pairs = match pairs.len() {
         1 => vec![pairs[0]; dim],
         n if n == dim => pairs,
@@ -299,6 +304,17 @@ fn bounds(value: &Value, dim: usize) -> Result<Bounds, CoreError> {
         }
     };
     Bounds::new(pairs)
+}
+
+/// A `[lo, hi]` pair of numbers, the field at `path`.
+pub(super) fn pair(item: &Value, path: &str) -> Result<(f64, f64), CoreError> {
+    let pair = item.as_array().and_then(|pair| match pair.as_slice() {
+        [lo, hi] => Some((lo.as_f64()?, hi.as_f64()?)),
+        _ => None,
+    });
+    pair.ok_or_else(|| {
+        CoreError::config(path, format!("expected a [lo, hi] pair of numbers, found {}", found(item)))
+    })
 }
 
 /// The default evaluator of an optimizer: `processes` with the `processes-forced` backend, `threads`

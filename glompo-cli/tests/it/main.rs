@@ -9,5 +9,6 @@ mod library;
 mod lifecycle;
 mod link;
 mod progress;
+mod report;
 mod run;
 mod schedule;

@@ -514,7 +514,7 @@ pub(crate) fn file_name(pattern: &str, count: u64, unix: f64) -> String {
 }
 
 /// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

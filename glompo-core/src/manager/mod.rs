@@ -173,6 +173,9 @@ pub(crate) struct Settings {
     pub(crate) checkpoints: CheckpointPolicy,
     #[serde(default)]
     pub(crate) schedule: Schedule,
+    /// The parameters' names, one per dimension, if they have names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) parameter_names: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -190,6 +193,7 @@ impl Default for Settings {
             max_initial_failures: DEFAULT_MAX_INITIAL_FAILURES,
             checkpoints: CheckpointPolicy::default(),
             schedule: Schedule::default(),
+            parameter_names: None,
         }
     }
 }
@@ -417,6 +421,14 @@ impl ManagerBuilder {
         self
     }
 
+    /// Names the parameters, one per dimension of the bounds: `summary.json` then has them as
+    /// `parameter_names` and its result as `params` (`{"k_bond": 1.23, …}`). Names are not checked
+    /// here beyond their number; the CLI's config checks them as CSV headers.
+    pub fn parameter_names(mut self, names: Vec<String>) -> Self {
+        self.settings.parameter_names = Some(names);
+        self
+    }
+
     /// Continues the run a checkpoint was taken of, instead of starting a new one. The manager must be
     /// configured as that run was (the same objective, bounds, optimizers and seed: what differs is an
     /// error); the checker, `max_jobs` and time limits may differ. The run directory is the
@@ -451,6 +463,14 @@ impl ManagerBuilder {
         }
         if settings.hunt_frequency == 0 {
             return Err(CoreError::config("hunt_frequency", "must be at least 1"));
+        }
+        if let Some(names) = &settings.parameter_names
+            && names.len() != self.bounds.dim()
+        {
+            return Err(CoreError::config(
+                "parameters",
+                format!("{} names for {} dimensions", names.len(), self.bounds.dim()),
+            ));
         }
         for (i, spec) in selector.specs().iter().enumerate() {
             if spec.workers == 0 {

@@ -113,7 +113,9 @@ const CREDIT_PER_SLOT: u64 = 256;
 #[derive(serde::Serialize)]
 struct Summary<'a> {
     version: &'static str,
-    result: &'a Option<Best>,
+    result: Option<Named<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter_names: Option<&'a [String]>,
     counters: &'a Counters,
     /// `running` in the summary a run writes when it starts (what `glompo report` shows of a live run).
     end_reason: &'a str,
@@ -124,6 +126,35 @@ struct Summary<'a> {
     optimizers: Optimizers<'a>,
     settings: &'a serde_json::Value,
     config: &'a Option<serde_json::Value>,
+}
+
+/// The summary's result: the best evaluation, with its point by parameter name when the parameters
+/// have names.
+#[derive(serde::Serialize)]
+struct Named<'a> {
+    #[serde(flatten)]
+    best: &'a Best,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<Params<'a>>,
+}
+
+impl<'a> Named<'a> {
+    fn new(best: &'a Option<Best>, names: Option<&'a [String]>) -> Option<Self> {
+        let best = best.as_ref()?;
+        Some(Named { best, params: names.map(|names| Params { names, x: &best.x }) })
+    }
+}
+
+/// A point as a map from parameter name to value.
+struct Params<'a> {
+    names: &'a [String],
+    x: &'a [f64],
+}
+
+impl serde::Serialize for Params<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.names.iter().zip(self.x))
+    }
 }
 
 /// Each optimizer's totals, as the summary lists them.
@@ -203,9 +234,11 @@ impl Manager {
             next_tick: Instant::now() + TICK,
         };
         st.budget = st.m.checker.budget();
+        let names = st.m.settings.parameter_names.as_deref();
         let running = Summary {
             version: env!("CARGO_PKG_VERSION"),
-            result: &st.book.best,
+            result: Named::new(&st.book.best, names),
+            parameter_names: names,
             counters: &st.book.counters,
             end_reason: "running",
             end: None,
@@ -254,9 +287,11 @@ impl Manager {
             wall_time_s,
         };
         let end_reason = result.end_reason.to_string();
+        let names = st.m.settings.parameter_names.as_deref();
         let summary = Summary {
             version: env!("CARGO_PKG_VERSION"),
-            result: &result.best,
+            result: Named::new(&result.best, names),
+            parameter_names: names,
             counters: &result.counters,
             end_reason: &end_reason,
             end: Some(&result.end_reason),

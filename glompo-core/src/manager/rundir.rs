@@ -247,6 +247,15 @@ pub fn summary(dir: &Path) -> Result<Option<serde_json::Value>> {
     }
 }
 
+/// A time in seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC), as reports print the
+/// `periods` of a summary.
+pub fn utc(unix: f64) -> String {
+    let secs = unix.max(0.0) as u64;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = super::checkpoint::civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
 /// Checks that `dir` is a run directory (it holds `evaluations.jsonl` and `optimizers.jsonl`).
 pub fn check(dir: &Path) -> Result<()> {
     for name in [EVALUATIONS, OPTIMIZERS] {
@@ -290,6 +299,12 @@ mod tests {
         let whole: Vec<LoggedEvaluation> = lines(text).into_iter().collect::<Result<_>>().unwrap_or_default();
         assert!(whole[0].x[0].is_nan());
         assert_eq!(whole[0].error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn times_are_printed_in_utc() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_796_345_303.9), "2026-12-04 00:48:23");
     }
 
     #[test]
