@@ -233,16 +233,16 @@ fn command(
     })?;
     let timeout = f.seconds("timeout_s")?;
     let cwd_given = f.string("cwd")?;
-    let mode_name = f.choice("mode", "persistent", MODES)?;
-    let mode = if mode_name == "per-call" { Mode::PerCall } else { Mode::Persistent };
+    let chosen = f.choice("mode", "persistent", MODES)?;
+    let mode = if chosen == glompo_core::expr::normalise_name("per-call") {
+        Mode::PerCall
+    } else {
+        Mode::Persistent
+    };
+    let mode_name = if mode == Mode::PerCall { "per-call" } else { "persistent" }.to_owned();
     let env = env(&mut f)?;
     let scratch = scratch(&mut f, base, mode)?;
     f.only(COMMAND_OPTIONS)?;
-    if scratch.as_ref().is_some_and(|s| s.cwd) && cwd_given.is_some() {
-        return Err(
-            f.error("cwd", "cannot be given with `scratch.cwd`: the program runs in its scratch directory")
-        );
-    }
     let cwd = match cwd_given {
         Some(cwd) => under(base, &cwd),
         None => base.to_path_buf(),
