@@ -183,13 +183,14 @@ pub(crate) fn command_spec(spec: CommandSpec, timeout: Option<Duration>) -> Comm
 }
 
 /// Reads the `objective` object; relative paths are resolved against `base`, the config file's
-/// folder, and scratch directories go into `run_dir` unless the config says where. Returns the plan
+/// folder, and scratch directories go into `run_dir` unless the config says where (without one, such
+/// a config is an error). Returns the plan
 /// and the resolved config (every path absolute, so that a runner process started elsewhere rebuilds
 /// the same objective).
 pub(crate) fn plan(
     map: Map<String, Value>,
     base: &Path,
-    run_dir: &Path,
+    run_dir: Option<&Path>,
 ) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let mut f = Fields::new("objective", map);
     if !f.has("dim") {
@@ -217,7 +218,7 @@ fn command(
     mut f: Fields,
     dim: usize,
     base: &Path,
-    run_dir: &Path,
+    run_dir: Option<&Path>,
 ) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let command = f.take("command").unwrap_or(Value::Null);
     let mut argv: Vec<String> = match &command {
@@ -250,14 +251,18 @@ fn command(
     if !cwd.is_dir() {
         return Err(f.error("cwd", format!("{} is not a folder", cwd.display())));
     }
-    let takes_point = glompo_backends::command::check_arguments(&argv, dim, scratch.is_some())
-        .map_err(|(i, message)| f.error(&format!("command[{i}]"), message))?;
-    if takes_point && mode == Mode::Persistent {
-        return Err(f.error(
-            "command",
-            "takes the point in its arguments, which only a program run once per evaluation can: give \
-             `\"mode\": \"per-call\"`",
-        ));
+    // Only a per-call program's arguments hold tokens: a persistent one's are passed as they are
+    // (braces and all), except that one that would take the point is surely a missing `mode`.
+    match (mode, glompo_backends::command::check_arguments(&argv, dim, scratch.is_some())) {
+        (Mode::PerCall, Err((i, message))) => return Err(f.error(&format!("command[{i}]"), message)),
+        (Mode::Persistent, Ok(true)) => {
+            return Err(f.error(
+                "command",
+                "takes the point in its arguments, which only a program run once per evaluation can: give \
+                 `\"mode\": \"per-call\"`",
+            ));
+        }
+        _ => {}
     }
     // A program given by a relative path (`./model`, `bin/model`) is where the config says, wherever
     // glompo runs from; a bare name (`python3`) is looked up on PATH.
@@ -273,15 +278,15 @@ fn command(
         env: env.clone(),
         scratch: scratch.clone(),
     };
-    let spec = CommandSpec {
-        argv,
-        timeout,
-        env: env.into_iter().collect(),
-        cwd: Some(cwd),
-        mode,
-        scratch: scratch
-            .map(|s| Scratch { dir: s.dir.unwrap_or_else(|| run_dir.join("scratch")), cwd: s.cwd }),
+    let scratch = match scratch {
+        None => None,
+        Some(ScratchConfig { dir: Some(dir), cwd }) => Some(Scratch { dir, cwd }),
+        Some(ScratchConfig { dir: None, cwd }) => match run_dir {
+            Some(run_dir) => Some(Scratch { dir: run_dir.join("scratch"), cwd }),
+            None => return Err(f.error("scratch.dir", "missing, and there is no run directory to put it in")),
+        },
     };
+    let spec = CommandSpec { argv, timeout, env: env.into_iter().collect(), cwd: Some(cwd), mode, scratch };
     Ok((ObjectivePlan::Command { spec, dim }, resolved))
 }
 

@@ -73,7 +73,7 @@ pub(super) fn resolve(
     let output = output(f.object("output")?, o)?;
     let run_dir = std::path::absolute(&output.dir)
         .map_err(|e| CoreError::config("output.dir", format!("cannot find {}: {e}", output.dir.display())))?;
-    let (objective, objective_config) = objective::plan(objective_map, base, &run_dir)?;
+    let (objective, objective_config) = objective::plan(objective_map, base, Some(&run_dir))?;
     let dim = objective.dim();
     let bounds = match (f.take("bounds"), objective.default_bounds()) {
         (Some(pairs), _) => bounds(&pairs, dim)?,

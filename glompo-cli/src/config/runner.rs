@@ -2,7 +2,7 @@
 //! rebuild its optimizer, evaluator and objective. [`config`] writes it into the runner's command line
 //! (`glompo __runner CONFIG`) and [`runner_parts`] reads it in the child.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use glompo_backends::Processes;
@@ -39,11 +39,11 @@ pub fn runner_parts(
     let map =
         f.object("objective").map_err(|e| e.to_string())?.ok_or("the runner config has no objective")?;
     let timeout = f.seconds("evaluation_timeout_s").map_err(|e| e.to_string())?;
-    let run_dir =
-        f.string("run_dir").map_err(|e| e.to_string())?.ok_or("the runner config has no run_dir")?;
+    // Only an objective with scratch directories in the run directory needs it.
+    let run_dir = f.string("run_dir").map_err(|e| e.to_string())?.map(PathBuf::from);
     // Every path of a runner config is absolute, so the folder they would be relative to is moot.
     let (plan, resolved) =
-        objective::plan(map, Path::new("/"), Path::new(&run_dir)).map_err(|e| e.to_string())?;
+        objective::plan(map, Path::new("/"), run_dir.as_deref()).map_err(|e| e.to_string())?;
     let worker_spec = plan.worker_spec(&resolved, timeout).map_err(|e| e.to_string())?;
     let objective = plan.objective(timeout, None).map_err(|e| e.to_string())?;
     let options = recipe.options.as_object().cloned().unwrap_or_default();

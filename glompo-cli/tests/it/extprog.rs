@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::run::{glompo, lines, stderr, write_config};
 
 /// A per-call program whose behaviour is fixed by its evaluation number: 5, 13, 21 … exit 3 after a
-/// traceback, 7, 15, … print garbage last, 11 hangs (with a child in its group) past the timeout;
+/// traceback, 7, 15, … print garbage last, 11 hangs (with a child in its group) past the timeout (4 s: a loaded machine may take a second to start Python);
 /// the others print the sphere after some chatter. Every call appends its ids, its folder and its
 /// point to `calls` and writes a file into its scratch directory.
 const PER_CALL: &str = r#"
@@ -75,7 +75,7 @@ fn per_call_run(backend: &str, evaluator: &str, by_arguments: bool) {
     }
     let config = json!({
         "objective": {
-            "command": command, "mode": "per-call", "dim": 2, "timeout_s": 1,
+            "command": command, "mode": "per-call", "dim": 2, "timeout_s": 4,
             "env": {"TAG": "from the config"}, "scratch": {"cwd": true}
         },
         "bounds": [[-5, 5]],
@@ -129,7 +129,7 @@ fn per_call_run(backend: &str, evaluator: &str, by_arguments: bool) {
         "{combination}: {errors:#?}"
     );
     assert_eq!(
-        count("timed out after 1 s"),
+        count("timed out after 4 s"),
         failing.iter().filter(|r| r["eval_id"] == 11).count(),
         "{combination}: {errors:#?}"
     );
