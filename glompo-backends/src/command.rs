@@ -483,10 +483,10 @@ fn call_outcome(
     readable: bool,
     exited: bool,
 ) -> Option<std::result::Result<EvalOutput, Failure>> {
-    if readable || exited {
-        if let Err(failure) = worker.read_output() {
-            return Some(Err(failure));
-        }
+    if (readable || exited)
+        && let Err(failure) = worker.read_output()
+    {
+        return Some(Err(failure));
     }
     if !exited {
         return None;

@@ -184,6 +184,17 @@ mod tests {
     use std::sync::Mutex;
 
     #[test]
+    fn a_batch_numbers_its_points_and_gives_call_ids_once_known() {
+        let first = Mutex::new(None);
+        let read = || *first.lock().unwrap();
+        let batch = Batch { opt_id: 4, evaluations_before: 10, detailed: true, first_call_id: Some(&read) };
+        assert_eq!(batch.point(0), EvalContext { opt_id: 4, eval: 11, call_id: None, detailed: true });
+        *first.lock().unwrap() = Some(57);
+        assert_eq!(batch.point(2), EvalContext { opt_id: 4, eval: 13, call_id: Some(59), detailed: true });
+        assert_eq!(Batch::default().point(0), EvalContext { eval: 1, ..EvalContext::default() });
+    }
+
+    #[test]
     fn serial_reports_in_order_and_contains_panics() {
         let f = from_fn(|x: &[f64]| if x[0] < 0.0 { panic!("negative input") } else { x[0] * 2.0 });
         let seen = Mutex::new(Vec::new());
