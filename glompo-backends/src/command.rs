@@ -42,24 +42,28 @@ use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use glompo_core::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
-use glompo_core::{CoreError, EvalError, EvalOutput, Objective};
+use glompo_core::evaluator::{Admission, Batch, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
+use glompo_core::{CoreError, EvalContext, EvalError, EvalOutput, Objective};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::error::{BackendError, Result};
 
+mod call;
 mod child;
 mod ender;
 mod protocol;
+
+pub use call::{CALL_ID_ENV, EVAL_ID_ENV, OPT_ID_ENV, SCRATCH_ENV, TOKENS, check_arguments};
 
 use child::Worker;
 use ender::Ender;
 
 /// How a worker is started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CommandSpec {
-    /// The program and its arguments.
+    /// The program and its arguments; a per-call program's arguments may hold tokens (`{x}`, `{x0}`,
+    /// …, [`TOKENS`]) replaced for each evaluation.
     pub argv: Vec<String>,
     /// The longest an evaluation may take before its worker is killed.
     pub timeout: Option<Duration>,
@@ -67,6 +71,44 @@ pub struct CommandSpec {
     pub env: Vec<(String, String)>,
     /// The working directory of the workers (default: the manager's).
     pub cwd: Option<PathBuf>,
+    /// Whether a worker serves many requests or the program is run once per evaluation.
+    pub mode: Mode,
+    /// A scratch directory for each evaluation, if asked.
+    pub scratch: Option<Scratch>,
+}
+
+impl CommandSpec {
+    /// A persistent worker running `argv`, with no timeout, no extra variables, the manager's working
+    /// directory and no scratch directories.
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        CommandSpec { argv: argv.into_iter().map(Into::into).collect(), ..CommandSpec::default() }
+    }
+}
+
+/// How the program serves evaluations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A worker reads one request per line on its stdin and answers each on its stdout, until its
+    /// stdin closes; the evaluation's ids (and scratch directory) are in the request.
+    #[default]
+    Persistent,
+    /// The program is run once per evaluation: the point comes in its arguments (tokens, [`TOKENS`])
+    /// or, if none takes it, as the request line on its stdin, which is then closed; the value is the
+    /// last non-empty line of its stdout, a number or an answer object, once it exited with code 0.
+    /// The evaluation's ids are in its environment ([`OPT_ID_ENV`], [`EVAL_ID_ENV`], [`CALL_ID_ENV`]
+    /// where the `call_id` is known, [`SCRATCH_ENV`]).
+    PerCall,
+}
+
+/// Scratch directories: one per evaluation, made under `dir` before the evaluation starts and named
+/// by its ids (`opt0003-eval000012`, with `-call00000057` where the `call_id` is known), removed when
+/// it succeeded and kept (its path said in the error) when it failed or gave a non-finite value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scratch {
+    /// Where they are made.
+    pub dir: PathBuf,
+    /// Whether a per-call program runs in its scratch directory.
+    pub cwd: bool,
 }
 
 /// An [`Objective`] whose evaluations are made by a pool of worker processes.
@@ -77,7 +119,7 @@ pub struct CommandSpec {
 /// use glompo_backends::command::{CommandObjective, CommandSpec};
 /// use glompo_core::Objective;
 ///
-/// let spec = CommandSpec { argv: vec!["python3".into(), "model.py".into()], timeout: None, env: vec![], cwd: None };
+/// let spec = CommandSpec::new(["python3", "model.py"]);
 /// let model = CommandObjective::new(spec).unwrap();
 /// // A program that ends at once (a typo in its name, a missing input file) is an error here.
 /// model.check_started(Duration::from_millis(500)).unwrap();
@@ -87,10 +129,10 @@ pub struct CommandSpec {
 pub struct CommandObjective {
     spec: CommandSpec,
     idle: Mutex<Vec<Worker>>,
-    /// Asks the spawner thread for a new worker. Workers are started by that one long-lived thread
-    /// because `PR_SET_PDEATHSIG` fires when the *thread* that forked ends, not the process: started
-    /// from an evaluation thread, a worker would die with it.
-    spawn: Mutex<Sender<Sender<Result<Worker>>>>,
+    /// Asks the spawner thread for a new worker of a spec. Workers are started by that one long-lived
+    /// thread because `PR_SET_PDEATHSIG` fires when the *thread* that forked ends, not the process:
+    /// started from an evaluation thread, a worker would die with it.
+    spawn: Mutex<Sender<SpawnRequest>>,
     /// Ends workers gracefully without making an evaluation wait.
     ender: Ender,
 }
@@ -103,6 +145,9 @@ enum Failure {
     /// The worker is dead or unusable and must be replaced.
     Broken(String),
 }
+
+/// A worker to start, and where to send it.
+type SpawnRequest = (CommandSpec, Sender<Result<Worker>>);
 
 /// How often an exit is looked for on kernels without pidfds, where `poll` cannot wait for one.
 const EXIT_LOOK: Duration = Duration::from_millis(50);
@@ -119,22 +164,31 @@ impl CommandObjective {
             program: spec.argv[0].clone(),
             message: format!("cannot start: {e}"),
         };
-        let (spawn, requests) = channel::<Sender<Result<Worker>>>();
-        let thread_spec = spec.clone();
+        let (spawn, requests) = channel::<SpawnRequest>();
         std::thread::Builder::new()
             .name("glompo-spawner".into())
             .spawn(move || {
-                for reply in requests {
+                for (spec, reply) in requests {
                     // The asker is gone (its evaluation unwound): the worker goes down with the reply.
-                    let _ = reply.send(Worker::start(&thread_spec));
+                    let _ = reply.send(Worker::start(&spec));
                 }
             })
             .map_err(cannot_start)?;
         let ender = Ender::start().map_err(cannot_start)?;
         let objective =
             CommandObjective { spec, idle: Mutex::new(Vec::new()), spawn: Mutex::new(spawn), ender };
-        let first = objective.spawn_worker()?;
-        objective.idle.lock().unwrap_or_else(|e| e.into_inner()).push(first);
+        // A persistent program is started now, to serve the first evaluation. A per-call program is
+        // run by each evaluation only (started here it could write its files, or take a long time):
+        // `new` checks that it is there to run.
+        match objective.spec.mode {
+            Mode::Persistent => {
+                let first = objective.spawn_worker(objective.spec.clone())?;
+                objective.idle.lock().unwrap_or_else(|e| e.into_inner()).push(first);
+            }
+            Mode::PerCall => call::runnable(&objective.spec.argv[0]).map_err(|message| {
+                BackendError::Command { program: objective.spec.argv[0].clone(), message }
+            })?,
+        }
         Ok(objective)
     }
 
@@ -167,13 +221,13 @@ impl CommandObjective {
         }
     }
 
-    fn spawn_worker(&self) -> Result<Worker> {
+    fn spawn_worker(&self, spec: CommandSpec) -> Result<Worker> {
         let (reply, answer) = channel();
         let gone = || BackendError::Command {
             program: self.spec.argv[0].clone(),
             message: "the spawner thread is gone".into(),
         };
-        self.spawn.lock().unwrap_or_else(|e| e.into_inner()).send(reply).map_err(|_| gone())?;
+        self.spawn.lock().unwrap_or_else(|e| e.into_inner()).send((spec, reply)).map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
     }
 
@@ -182,20 +236,36 @@ impl CommandObjective {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The outcome of a request that ended: a worker that answered (a value or an error) goes back to the
-    /// idle pool if it still runs; a broken one is ended.
-    fn conclude(&self, worker: Worker, answer: std::result::Result<EvalOutput, Failure>) -> EvalOutcome {
+    /// The outcome of a request that ended: a persistent worker that answered (a value or an error)
+    /// goes back to the idle pool if it still runs; a broken one, and every per-call program, is ended
+    /// with its group. The evaluation's scratch directory is removed if it gave a finite value, and
+    /// kept (and named in the error) otherwise.
+    fn conclude(&self, flight: InFlight, answer: std::result::Result<EvalOutput, Failure>) -> EvalOutcome {
+        let InFlight { worker, scratch, .. } = flight;
         let (usable, outcome) = match answer {
             Ok(out) => (true, Ok(out)),
-            Err(Failure::Answered(message)) => (true, Err(EvalError::new(message))),
-            Err(Failure::Broken(message)) => (false, Err(EvalError::new(message))),
+            Err(Failure::Answered(message)) => (true, Err(message)),
+            Err(Failure::Broken(message)) => (false, Err(message)),
         };
-        if !usable {
+        if !usable || self.spec.mode == Mode::PerCall {
             self.ender.end(worker);
         } else if let Some(worker) = self.still_running(worker) {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         }
-        outcome
+        let Some(dir) = scratch else { return outcome.map_err(EvalError::new) };
+        match outcome {
+            Ok(out) if out.fx.is_finite() => {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    let line = format!("glompo: warning: cannot remove {}: {e}\n", dir.display());
+                    let _ = std::io::stderr().write_all(line.as_bytes());
+                }
+                Ok(out)
+            }
+            Ok(out) => Ok(out),
+            Err(message) => {
+                Err(EvalError::new(format!("{message}; its scratch directory is kept: {}", dir.display())))
+            }
+        }
     }
 
     /// The worker, if it still runs. One that ended while idle is ended for good (its group too), and,
@@ -214,19 +284,58 @@ impl CommandObjective {
         None
     }
 
-    /// Starts the request for `x` on a worker from the pool; the outcome right away if that fails.
-    fn dispatch(&self, x: &[f64], index: usize) -> std::result::Result<InFlight, EvalOutcome> {
-        let mut worker = self.take_worker().map_err(Err)?;
-        match worker.send(x, self.spec.timeout) {
-            Ok(deadline) => Ok(InFlight { worker, index, deadline }),
-            Err(failure) => Err(self.conclude(worker, Err(failure))),
+    /// Starts the evaluation of `x` in `ctx`: its scratch directory if asked, then the request on a
+    /// worker from the pool, or a per-call program of its own; the outcome right away if that fails.
+    fn dispatch(
+        &self,
+        x: &[f64],
+        ctx: &EvalContext,
+        index: usize,
+    ) -> std::result::Result<InFlight, EvalOutcome> {
+        let scratch = match &self.spec.scratch {
+            Some(s) => Some(call::make_scratch(&s.dir, ctx).map_err(|e| Err(EvalError::new(e)))?),
+            None => None,
+        };
+        let per_call = self.spec.mode == Mode::PerCall;
+        let started = if per_call {
+            call::launch(&self.spec, x, ctx, scratch.as_deref())
+                .and_then(|spec| self.spawn_worker(spec).map_err(|e| e.to_string()))
+        } else {
+            self.take_worker().map_err(|e| e.message().to_owned())
+        };
+        let worker = match started {
+            Ok(worker) => worker,
+            Err(message) => {
+                // Nothing ran: the scratch directory holds nothing to look at.
+                if let Some(dir) = &scratch {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(Err(EvalError::new(message)));
+            }
+        };
+        let mut flight = InFlight { worker, index, deadline: None, scratch };
+        let line = if per_call && call::takes_point(&self.spec) {
+            Ok(Vec::new())
+        } else {
+            protocol::request_line(x, ctx, flight.scratch.as_deref())
+        };
+        let sent = line
+            .map_err(Failure::Broken)
+            .and_then(|line| flight.worker.send(&line, self.spec.timeout, per_call));
+        match sent {
+            Ok(deadline) => {
+                flight.deadline = deadline;
+                Ok(flight)
+            }
+            Err(failure) => Err(self.conclude(flight, Err(failure))),
         }
     }
 
     /// Waits once, until the nearest deadline, for the requests in `busy`, and takes out those that
     /// ended: answered, failed, past their deadline with nothing to read, or whose worker exited. A
     /// deadline that has passed, or an exit, still gets a look at what is there, so that an answer that
-    /// came in time is never taken for a timeout or a crash.
+    /// came in time is never taken for a timeout or a crash. A per-call program's output is read as it
+    /// comes; its evaluation ends when it exits.
     fn wait_round(&self, busy: &mut Vec<InFlight>) -> Vec<(usize, EvalOutcome)> {
         let mut wake = busy.iter().filter_map(|f| f.deadline).min();
         // Without pidfds `poll` cannot wait for an exit: look now and then.
@@ -241,14 +350,17 @@ impl CommandObjective {
         let polled = {
             let mut fds = Vec::with_capacity(2 * busy.len());
             for f in busy.iter() {
-                fds.push(PollFd::new(f.worker.stdout(), PollFlags::POLLIN));
+                // An output that reached its end would wake the poll at once, over and over.
+                if !f.worker.output_closed() {
+                    fds.push(PollFd::new(f.worker.stdout(), PollFlags::POLLIN));
+                }
                 fds.extend(f.worker.exit_fd().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
             }
             poll_ready(&mut fds, wait).map(|()| {
                 let mut revents = fds.iter().map(|fd| fd.any().unwrap_or(true));
                 busy.iter()
                     .map(|f| {
-                        let readable = revents.next().unwrap_or(true);
+                        let readable = !f.worker.output_closed() && revents.next().unwrap_or(true);
                         let exited = f.worker.exit_fd().is_some() && revents.next().unwrap_or(true);
                         (readable, exited)
                     })
@@ -259,19 +371,23 @@ impl CommandObjective {
             Ok(ready) => ready,
             // Nothing can be waited for: every request in flight fails.
             Err(failure) => {
-                return busy
-                    .drain(..)
-                    .map(|f| (f.index, self.conclude(f.worker, Err(failure.clone()))))
-                    .collect();
+                return busy.drain(..).map(|f| (f.index, self.conclude(f, Err(failure.clone())))).collect();
             }
         };
         let now = Instant::now();
+        let per_call = self.spec.mode == Mode::PerCall;
         let mut ended = Vec::new();
         for i in (0..busy.len()).rev() {
             let (readable, exit_seen) = ready[i];
             let worker = &mut busy[i].worker;
             let exited = exit_seen || (worker.exit_fd().is_none() && worker.exit_status().is_some());
-            let answer = if readable || exited {
+            let answer = if per_call {
+                match call_outcome(worker, readable, exited) {
+                    Some(answer) => answer,
+                    None if busy[i].deadline.is_some_and(|d| d <= now) => Err(timed_out(self.spec.timeout)),
+                    None => continue,
+                }
+            } else if readable || exited {
                 // What is in the pipe first: an answer the worker wrote before it exited counts.
                 match worker.read_answer() {
                     Ok(Some(out)) => Ok(out),
@@ -287,8 +403,9 @@ impl CommandObjective {
             } else {
                 continue;
             };
-            let InFlight { worker, index, .. } = busy.swap_remove(i);
-            ended.push((index, self.conclude(worker, answer)));
+            let flight = busy.swap_remove(i);
+            let index = flight.index;
+            ended.push((index, self.conclude(flight, answer)));
         }
         ended
     }
@@ -302,7 +419,9 @@ impl CommandObjective {
                         return Ok(worker);
                     }
                 }
-                None => return self.spawn_worker().map_err(|e| EvalError::new(e.to_string())),
+                None => {
+                    return self.spawn_worker(self.spec.clone()).map_err(|e| EvalError::new(e.to_string()));
+                }
             }
         }
     }
@@ -314,14 +433,19 @@ impl Objective for CommandObjective {
     }
 
     fn evaluate_detailed(&self, x: &[f64]) -> std::result::Result<EvalOutput, EvalError> {
-        let flight = match self.dispatch(x, 0) {
+        self.evaluate_in(x, &EvalContext { detailed: true, ..EvalContext::default() })
+    }
+
+    fn evaluate_in(&self, x: &[f64], ctx: &EvalContext) -> std::result::Result<EvalOutput, EvalError> {
+        let flight = match self.dispatch(x, ctx, 0) {
             Ok(flight) => flight,
             Err(outcome) => return outcome,
         };
         let mut busy = Busy { objective: self, flights: vec![flight] };
         loop {
             if let Some((_, outcome)) = self.wait_round(&mut busy.flights).pop() {
-                return outcome;
+                return outcome
+                    .map(|out| if ctx.detailed { out } else { EvalOutput { extras: None, ..out } });
             }
         }
     }
@@ -349,6 +473,30 @@ fn poll_ready(fds: &mut [PollFd<'_>], wait: PollTimeout) -> std::result::Result<
         Ok(_) | Err(Errno::EINTR) => Ok(()),
         Err(e) => Err(Failure::Broken(format!("cannot wait for the worker: {e}"))),
     }
+}
+
+/// A per-call program's outcome once it exited (`None` while it runs): its value from the last line
+/// of its output if it exited with code 0, else how it ended with the end of its stderr. What it wrote
+/// before it exited counts, even while a process it started still holds its output.
+fn call_outcome(
+    worker: &mut Worker,
+    readable: bool,
+    exited: bool,
+) -> Option<std::result::Result<EvalOutput, Failure>> {
+    if (readable || exited)
+        && let Err(failure) = worker.read_output()
+    {
+        return Some(Err(failure));
+    }
+    if !exited {
+        return None;
+    }
+    let ended = worker.exit_status()?;
+    Some(if ended.success() {
+        call::parse_last_line(worker.output())
+    } else {
+        Err(Failure::Broken(format!("the program {ended}{}", worker.stderr_tail())))
+    })
 }
 
 fn timed_out(timeout: Option<Duration>) -> Failure {
@@ -415,16 +563,19 @@ struct Busy<'o> {
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         for flight in self.flights.drain(..) {
+            // Its scratch directory is kept: the evaluation never ended.
             self.objective.ender.end(flight.worker);
         }
     }
 }
 
-/// A request on its way: the worker, the point's index in the batch, and its deadline.
+/// A request on its way: the worker, the point's index in the batch, its deadline and its scratch
+/// directory.
 struct InFlight {
     worker: Worker,
     index: usize,
     deadline: Option<Instant>,
+    scratch: Option<PathBuf>,
 }
 
 impl Evaluator for ProcessEvaluator {
@@ -432,13 +583,15 @@ impl Evaluator for ProcessEvaluator {
         &mut self,
         _objective: &dyn Objective,
         points: &[Vec<f64>],
-        detailed: bool,
+        batch: &Batch<'_>,
         gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         let mut outcomes: Vec<Option<EvalOutcome>> = (0..points.len()).map(|_| None).collect();
         let mut finish = |index: usize, mut outcome: EvalOutcome| {
-            if !detailed && let Ok(out) = &mut outcome {
+            if !batch.detailed
+                && let Ok(out) = &mut outcome
+            {
                 out.extras = None;
             }
             report(index, &outcome);
@@ -464,7 +617,7 @@ impl Evaluator for ProcessEvaluator {
                         break;
                     }
                 }
-                match self.objective.dispatch(&points[next], next) {
+                match self.objective.dispatch(&points[next], &batch.point(next), next) {
                     Ok(flight) => busy.flights.push(flight),
                     Err(outcome) => finish(next, outcome),
                 }

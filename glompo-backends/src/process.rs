@@ -289,7 +289,7 @@ fn forward_messages(pipe: File, tx: &Sender<Message>) -> Option<RunnerEnd> {
 /// Passes stops, offered incumbents, evaluation credit, save requests, pauses, resumes and steps to
 /// the child until it is done. A pause and a resume that both came between two looks cancel out.
 fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
-    let (mut seen, mut stop_sent, mut forwarded) = (0, false, 0);
+    let (mut seen, mut stop_sent, mut forwarded, mut call_ids) = (0, false, 0, None);
     let (mut saves, mut paused, mut steps) = (0, false, 0);
     while !done.load(Ordering::SeqCst) {
         let mut directives = Vec::new();
@@ -304,6 +304,11 @@ fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
         let now = control.requests();
         if let Some(best) = control.take_offer() {
             directives.push(Directive::Inject(best));
+        }
+        // The call ids of a batch come before its credit: the child's evaluations start only with it.
+        if now.first_call_id != call_ids {
+            call_ids = now.first_call_id;
+            directives.extend(call_ids.map(Directive::CallIds));
         }
         if now.granted > forwarded {
             directives.push(Directive::Grant(now.granted - forwarded));

@@ -1,6 +1,6 @@
 //! Level 2 on threads: a rayon pool per optimizer.
 
-use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
+use glompo_core::evaluator::{Batch, EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
 use glompo_core::{CoreError, Objective};
 use rayon::prelude::*;
 
@@ -26,12 +26,12 @@ impl EvaluatorFactory for Threads {
 /// ```
 /// use std::sync::atomic::AtomicBool;
 /// use glompo_backends::ThreadPoolEvaluator;
-/// use glompo_core::{evaluator::Evaluator, objective::from_fn};
+/// use glompo_core::{evaluator::{Batch, Evaluator}, objective::from_fn};
 ///
 /// let mut pool = ThreadPoolEvaluator::new(2).unwrap();
 /// let f = from_fn(|x: &[f64]| x[0] * 10.0);
 /// let points = vec![vec![1.0], vec![2.0], vec![3.0]];
-/// let out = pool.evaluate(&f, &points, false, &AtomicBool::new(false), &|_, _| {}).unwrap();
+/// let out = pool.evaluate(&f, &points, &Batch::default(), &AtomicBool::new(false), &|_, _| {}).unwrap();
 /// let values: Vec<f64> = out.into_iter().map(|o| o.unwrap().fx).collect();
 /// assert_eq!(values, [10.0, 20.0, 30.0]);
 /// ```
@@ -58,7 +58,7 @@ impl Evaluator for ThreadPoolEvaluator {
         &mut self,
         objective: &dyn Objective,
         points: &[Vec<f64>],
-        detailed: bool,
+        batch: &Batch<'_>,
         gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
@@ -67,7 +67,7 @@ impl Evaluator for ThreadPoolEvaluator {
                 .par_iter()
                 .with_max_len(1)
                 .enumerate()
-                .map(|(i, x)| evaluate_point(objective, i, x, detailed, gate, report))
+                .map(|(i, x)| evaluate_point(objective, i, x, batch, gate, report))
                 .collect()
         });
         outcomes.into_iter().collect()

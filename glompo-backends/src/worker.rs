@@ -69,7 +69,7 @@
 use std::io::{BufRead, Write};
 use std::os::fd::AsFd;
 
-use glompo_core::Objective;
+use glompo_core::{EvalContext, Objective};
 use serde_json::{Value, json};
 
 use crate::command::CommandSpec;
@@ -110,12 +110,7 @@ impl CommandSpec {
     /// [`WORKER_ENV`] set, for a program that calls [`serve_if_worker`] first thing in `main`.
     pub fn this_program<S: Into<String>>(args: impl IntoIterator<Item = S>) -> Self {
         let argv = std::iter::once("/proc/self/exe".to_owned()).chain(args.into_iter().map(Into::into));
-        CommandSpec {
-            argv: argv.collect(),
-            timeout: None,
-            env: vec![(WORKER_ENV.to_owned(), "1".to_owned())],
-            cwd: None,
-        }
+        CommandSpec { env: vec![(WORKER_ENV.to_owned(), "1".to_owned())], ..CommandSpec::new(argv) }
     }
 }
 
@@ -150,12 +145,21 @@ fn serve_on(objective: &dyn Objective, answers: std::fs::File) -> std::io::Resul
 fn answer(objective: &dyn Objective, request: &str) -> Value {
     let coordinate =
         |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(glompo_core::exact::parse_nonfinite));
-    let x = serde_json::from_str::<Value>(request)
-        .ok()
+    let value = serde_json::from_str::<Value>(request).ok();
+    let x = value
+        .as_ref()
         .and_then(|v| v.get("x")?.as_array()?.iter().map(coordinate).collect::<Option<Vec<f64>>>());
+    // The request's ids, where the manager sent them, reach the objective as they would in-process.
+    let id = |key: &str| value.as_ref().and_then(|v| v.get(key)?.as_u64());
+    let ctx = EvalContext {
+        opt_id: id("opt_id").unwrap_or(0),
+        eval: id("eval_id").unwrap_or(0),
+        call_id: id("call_id"),
+        detailed: true,
+    };
     match x {
         None => json!({"error": format!("bad request {request:?}: expected {{\"x\": [numbers]}}")}),
-        Some(x) => match glompo_core::evaluator::evaluate_one(objective, &x, true) {
+        Some(x) => match glompo_core::evaluator::evaluate_one(objective, &x, &ctx) {
             Ok(out) => match glompo_core::exact::nonfinite_name(out.fx) {
                 None => json!({"fx": out.fx, "extras": out.extras}),
                 Some(name) => json!({"fx": name, "extras": out.extras}),

@@ -64,9 +64,7 @@ fn main() {
             "__worker".into(),
             json!({"function": "sphere", "dim": 10, "delay_s": DELAY}).to_string(),
         ],
-        timeout: None,
-        env: Vec::new(),
-        cwd: None,
+        ..CommandSpec::default()
     };
     let level2: [(&str, Arc<dyn EvaluatorFactory>); 3] = [
         ("serial", Arc::new(Serial)),

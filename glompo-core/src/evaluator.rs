@@ -5,7 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{CoreError, EvalError};
-use crate::objective::{EvalOutput, Objective};
+use crate::objective::{EvalContext, EvalOutput, Objective};
+use crate::optimizer::OptimizerId;
 
 /// The outcome of one evaluation.
 pub type EvalOutcome = Result<EvalOutput, EvalError>;
@@ -77,6 +78,52 @@ impl Gate for AtomicBool {
 
     fn try_admit(&self) -> Admission {
         if self.load(Ordering::Relaxed) { Admission::Cancelled } else { Admission::Go }
+    }
+}
+
+/// Which batch an evaluator evaluates: the optimizer, the evaluation number of its first point, and
+/// whether extras are wanted. [`Batch::point`] gives each point its [`EvalContext`].
+///
+/// `Batch::default()` is a batch outside a run (optimizer 0, numbers from 1, no extras).
+#[derive(Clone, Copy, Default)]
+pub struct Batch<'a> {
+    /// The optimizer.
+    pub opt_id: OptimizerId,
+    /// The evaluation number of the batch's point 0 minus one: point `i` is evaluation
+    /// `evaluations_before + i + 1` of the optimizer.
+    pub evaluations_before: u64,
+    /// Whether extras are wanted.
+    pub detailed: bool,
+    /// The `call_id` the batch's point 0 will be logged under, where the run knows it (a deterministic
+    /// round, once the batch's credit is granted); read when a point starts.
+    pub first_call_id: Option<&'a (dyn Fn() -> Option<u64> + Sync)>,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("opt_id", &self.opt_id)
+            .field("evaluations_before", &self.evaluations_before)
+            .field("detailed", &self.detailed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    /// A batch outside a run whose extras are wanted or not.
+    pub fn detailed(detailed: bool) -> Batch<'static> {
+        Batch { detailed, ..Batch::default() }
+    }
+
+    /// The context of point `i`. Call it once the gate admitted the point: the call ids of a
+    /// deterministic round are known once its credit is granted.
+    pub fn point(&self, i: usize) -> EvalContext {
+        EvalContext {
+            opt_id: self.opt_id,
+            eval: self.evaluations_before + i as u64 + 1,
+            call_id: self.first_call_id.and_then(|first| first()).map(|c| c + i as u64),
+            detailed: self.detailed,
+        }
     }
 }
 
@@ -168,11 +215,12 @@ pub trait Evaluator: Send {
     /// Evaluates `points` and returns their outcomes in order, or `None` when the gate cancelled the
     /// batch before every point was evaluated. Each point starts only once `gate` admits it.
     /// `report(i, outcome)` is called once per finished point, from any thread, as it finishes.
+    /// Point `i` is evaluated with the context `batch.point(i)` ([`Objective::evaluate_in`]).
     fn evaluate(
         &mut self,
         objective: &dyn Objective,
         points: &[Vec<f64>],
-        detailed: bool,
+        batch: &Batch<'_>,
         gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>>;
@@ -224,17 +272,10 @@ pub trait EvaluatorFactory: Send + Sync + fmt::Debug {
     fn build(&self, workers: usize) -> Result<Box<dyn Evaluator>, CoreError>;
 }
 
-/// Evaluates one point, turning a panic of the objective into an [`EvalError`] and a non-finite value
-/// into a logged error too (the optimizer still receives the value).
-pub fn evaluate_one(objective: &dyn Objective, x: &[f64], detailed: bool) -> EvalOutcome {
-    let run = || {
-        if detailed {
-            objective.evaluate_detailed(x)
-        } else {
-            objective.evaluate(x).map(|fx| EvalOutput { fx, extras: None })
-        }
-    };
-    match catch_unwind(AssertUnwindSafe(run)) {
+/// Evaluates one point in context `ctx`, turning a panic of the objective into an [`EvalError`] (a
+/// non-finite value is logged as an error later; the optimizer still receives it).
+pub fn evaluate_one(objective: &dyn Objective, x: &[f64], ctx: &EvalContext) -> EvalOutcome {
+    match catch_unwind(AssertUnwindSafe(|| objective.evaluate_in(x, ctx))) {
         Ok(outcome) => outcome,
         Err(payload) => Err(EvalError::from_panic(payload.as_ref())),
     }
@@ -246,14 +287,14 @@ pub fn evaluate_point(
     objective: &dyn Objective,
     i: usize,
     x: &[f64],
-    detailed: bool,
+    batch: &Batch<'_>,
     gate: &dyn Gate,
     report: &(dyn Fn(usize, &EvalOutcome) + Sync),
 ) -> Option<EvalOutcome> {
     if !gate.admit() {
         return None;
     }
-    let outcome = evaluate_one(objective, x, detailed);
+    let outcome = evaluate_one(objective, x, &batch.point(i));
     report(i, &outcome);
     Some(outcome)
 }
@@ -277,16 +318,12 @@ impl Evaluator for Serial {
         &mut self,
         objective: &dyn Objective,
         points: &[Vec<f64>],
-        detailed: bool,
+        batch: &Batch<'_>,
         gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         // The iterator stops at the first skipped point, so nothing is evaluated after a cancel.
-        points
-            .iter()
-            .enumerate()
-            .map(|(i, x)| evaluate_point(objective, i, x, detailed, gate, report))
-            .collect()
+        points.iter().enumerate().map(|(i, x)| evaluate_point(objective, i, x, batch, gate, report)).collect()
     }
 }
 
@@ -297,18 +334,31 @@ mod tests {
     use std::sync::Mutex;
 
     #[test]
+    fn a_batch_numbers_its_points_and_gives_call_ids_once_known() {
+        let first = Mutex::new(None);
+        let read = || *first.lock().unwrap();
+        let batch = Batch { opt_id: 4, evaluations_before: 10, detailed: true, first_call_id: Some(&read) };
+        assert_eq!(batch.point(0), EvalContext { opt_id: 4, eval: 11, call_id: None, detailed: true });
+        *first.lock().unwrap() = Some(57);
+        assert_eq!(batch.point(2), EvalContext { opt_id: 4, eval: 13, call_id: Some(59), detailed: true });
+        assert_eq!(Batch::default().point(0), EvalContext { eval: 1, ..EvalContext::default() });
+    }
+
+    #[test]
     fn serial_reports_in_order_and_contains_panics() {
         let f = from_fn(|x: &[f64]| if x[0] < 0.0 { panic!("negative input") } else { x[0] * 2.0 });
         let seen = Mutex::new(Vec::new());
         let points = vec![vec![1.0], vec![-1.0], vec![3.0]];
         let out = Serial
-            .evaluate(&f, &points, false, &AtomicBool::new(false), &|i, o| {
+            .evaluate(&f, &points, &Batch::default(), &AtomicBool::new(false), &|i, o| {
                 seen.lock().unwrap().push((i, o.is_ok()))
             })
             .unwrap();
         assert_eq!(seen.into_inner().unwrap(), [(0, true), (1, false), (2, true)]);
         assert_eq!(out[0].as_ref().unwrap().fx, 2.0);
         assert_eq!(out[1].as_ref().unwrap_err().message(), "panicked: negative input");
-        assert!(Serial.evaluate(&f, &points, false, &AtomicBool::new(true), &|_, _| {}).is_none());
+        assert!(
+            Serial.evaluate(&f, &points, &Batch::default(), &AtomicBool::new(true), &|_, _| {}).is_none()
+        );
     }
 }

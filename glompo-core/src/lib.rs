@@ -48,7 +48,7 @@ pub mod state;
 pub mod testing;
 
 pub use error::{CoreError, EvalError, OptimizerError, Result};
-pub use objective::{EvalOutput, Objective};
+pub use objective::{EvalContext, EvalOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext, Status};
 pub use point::{Bounds, Evaluation};
 pub use rng::{RngState, SeededRng};

@@ -3,6 +3,29 @@
 use std::fmt;
 
 use crate::error::EvalError;
+use crate::optimizer::OptimizerId;
+
+/// What is known about an evaluation when it starts: whose point it is and its place among that
+/// optimizer's evaluations. An objective that runs a program tells it these (`GLOMPO_OPT_ID`, …) or
+/// names files by them; most objectives ignore them.
+///
+/// The manager assigns an evaluation's `call_id` when it logs the result, in the order results
+/// arrive, so in general it is not known when the evaluation starts: `call_id` is `Some` only where
+/// it is exact (the deterministic schedule, the generator's evaluations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EvalContext {
+    /// The optimizer whose point it is (0 for the generator's, and for a call outside a run).
+    pub opt_id: OptimizerId,
+    /// The optimizer's evaluation number, from 1: the point's place among all the points this
+    /// optimizer asked to have evaluated, in the order it asked them (a resumed optimizer goes on
+    /// after the evaluations it had logged). Evaluations of one optimizer may finish, and be logged,
+    /// in another order. 0 outside a run.
+    pub eval: u64,
+    /// The `call_id` the evaluation will be logged under, where that is known before it starts.
+    pub call_id: Option<u64>,
+    /// Whether extras are wanted ([`Objective::evaluate_detailed`]).
+    pub detailed: bool,
+}
 
 /// The value of one evaluation, with optional extras (any JSON value) that are logged beside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +67,17 @@ pub trait Objective: Send + Sync {
     /// has no extras.
     fn evaluate_detailed(&self, x: &[f64]) -> Result<EvalOutput, EvalError> {
         self.evaluate(x).map(|fx| EvalOutput { fx, extras: None })
+    }
+
+    /// Evaluates `x` knowing which evaluation it is. Evaluators call this; the default ignores the
+    /// context and calls [`Objective::evaluate_detailed`] when `ctx.detailed`, else
+    /// [`Objective::evaluate`].
+    fn evaluate_in(&self, x: &[f64], ctx: &EvalContext) -> Result<EvalOutput, EvalError> {
+        if ctx.detailed {
+            self.evaluate_detailed(x)
+        } else {
+            self.evaluate(x).map(|fx| EvalOutput { fx, extras: None })
+        }
     }
 }
 

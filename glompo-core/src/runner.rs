@@ -30,7 +30,7 @@ use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
 use crate::error::panic_message;
-use crate::evaluator::{Admission, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
+use crate::evaluator::{Admission, Batch, EvalOutcome, Evaluator, EvaluatorFactory, Gate};
 use crate::objective::Objective;
 use crate::optimizer::{Optimizer, OptimizerId, Status};
 use crate::point::Evaluation;
@@ -226,6 +226,10 @@ pub struct RunnerRecipe {
     /// replay. A state that does not restore ends the runner as [`RunnerEnd::Crashed`].
     #[serde(default)]
     pub resume: Option<ResumeFrom>,
+    /// The optimizer's evaluations logged before this runner started (a resumed optimizer's): the
+    /// runner numbers its own evaluations after them ([`crate::EvalContext::eval`]).
+    #[serde(default)]
+    pub evaluations: u64,
 }
 
 impl RunnerRecipe {
@@ -560,10 +564,18 @@ impl Runner {
             }
         };
         let gate = RunnerGate { control: &self.control, flush: &flush_now };
+        let control = &*self.control;
+        let first_call_id = || control.first_call_id();
+        let context = Batch {
+            opt_id,
+            evaluations_before: self.recipe.evaluations + self.sent,
+            detailed: self.detailed,
+            first_call_id: Some(&first_call_id),
+        };
         let LevelTwo::Built(evaluator) = &mut self.evaluator else {
             unreachable!("steps builds the evaluator before the first batch")
         };
-        let outcomes = evaluator.evaluate(&*self.objective, batch, self.detailed, &gate, &report);
+        let outcomes = evaluator.evaluate(&*self.objective, batch, &context, &gate, &report);
         let mut p = pending.into_inner().unwrap_or_else(|e| e.into_inner());
         if stepped {
             p.held.sort_unstable_by_key(|(i, _)| *i);

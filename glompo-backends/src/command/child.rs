@@ -16,7 +16,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use super::protocol::{parse_answer, request_line};
+use super::protocol::parse_answer;
 use super::{CommandSpec, Failure, poll_ready, poll_timeout, timed_out};
 use crate::error::{BackendError, Result};
 use crate::reaper::{RunMarker, mark_command};
@@ -33,6 +33,8 @@ pub(super) const STDERR_DRAIN: Duration = Duration::from_millis(200);
 const TAIL_BYTES: usize = 2048;
 /// How many lines of a worker's stderr end an error message.
 const TAIL_LINES: usize = 10;
+/// How much of a per-call program's stdout is kept to find its last line.
+const OUTPUT_KEPT: usize = 64 * 1024;
 
 /// A worker process.
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub(super) struct Worker {
     buf: Vec<u8>,
     /// No answer yet: its first request also waits for the program to start.
     fresh: bool,
+    /// Whether its stdout reached its end (a per-call program's, read to the end).
+    output_closed: bool,
 }
 
 /// How a worker ended, as `waitid` tells it without reaping it.
@@ -139,7 +143,16 @@ impl Worker {
         if let Err(e) = thread {
             return Err(give_up(child, format!("cannot start a thread for the worker's stderr: {e}")));
         }
-        Ok(Worker { child, pidfd, stdin: Some(stdin), stdout, stderr: tail, buf: Vec::new(), fresh: true })
+        Ok(Worker {
+            child,
+            pidfd,
+            stdin: Some(stdin),
+            stdout,
+            stderr: tail,
+            buf: Vec::new(),
+            fresh: true,
+            output_closed: false,
+        })
     }
 
     /// The worker's pid, which is also its process group.
@@ -193,17 +206,33 @@ impl Worker {
         }
     }
 
-    /// Sends the request for `x` and returns the time by which the answer must have come: the
-    /// timeout, plus [`STARTUP_GRACE`] for the first request of a new worker.
+    /// Sends a request `line` and returns the time by which the answer must have come: the timeout,
+    /// plus [`STARTUP_GRACE`] for the first request of a new persistent worker. A per-call program
+    /// (`per_call`) gets no grace, its start is part of its evaluation, and its input is closed after
+    /// the line (if it exits without reading it all, the rest is dropped).
     pub(super) fn send(
         &mut self,
-        x: &[f64],
+        line: &[u8],
         timeout: Option<Duration>,
+        per_call: bool,
     ) -> std::result::Result<Option<Instant>, Failure> {
-        let line = request_line(x).map_err(|e| Failure::Broken(format!("cannot encode the request: {e}")))?;
-        let grace = if self.fresh { STARTUP_GRACE } else { Duration::ZERO };
+        let grace = if self.fresh && !per_call { STARTUP_GRACE } else { Duration::ZERO };
         self.fresh = false;
         let deadline = timeout.map(|t| Instant::now() + t + grace);
+        let sent = self.write_line(line, timeout, deadline, per_call);
+        if per_call {
+            self.close_input();
+        }
+        sent.map(|()| deadline)
+    }
+
+    fn write_line(
+        &mut self,
+        line: &[u8],
+        timeout: Option<Duration>,
+        deadline: Option<Instant>,
+        per_call: bool,
+    ) -> std::result::Result<(), Failure> {
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(Failure::Broken("the worker's input is closed".into()));
         };
@@ -214,6 +243,7 @@ impl Worker {
             match stdin.write(&line[sent..]) {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if per_call && e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     let wait = match deadline {
                         None => PollTimeout::NONE,
@@ -225,7 +255,39 @@ impl Worker {
                 Err(e) => return Err(Failure::Broken(self.death(&format!("cannot send the request: {e}")))),
             }
         }
-        Ok(deadline)
+        Ok(())
+    }
+
+    /// Reads what a per-call program has written, without blocking, keeping the last
+    /// [`OUTPUT_KEPT`] bytes; notes when its stdout reached its end.
+    pub(super) fn read_output(&mut self) -> std::result::Result<(), Failure> {
+        let mut chunk = [0_u8; 4096];
+        while !self.output_closed {
+            match self.stdout.read(&mut chunk) {
+                Ok(0) => self.output_closed = true,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    let over = self.buf.len().saturating_sub(OUTPUT_KEPT);
+                    if over > 0 {
+                        self.buf.drain(..over);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(Failure::Broken(format!("cannot read the program's output: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether its stdout reached its end: it is not worth polling any more.
+    pub(super) fn output_closed(&self) -> bool {
+        self.output_closed
+    }
+
+    /// What a per-call program wrote on its stdout (its last [`OUTPUT_KEPT`] bytes).
+    pub(super) fn output(&self) -> &[u8] {
+        &self.buf
     }
 
     /// Reads what the worker has written, without blocking, and returns the answer once a whole line

@@ -1,17 +1,37 @@
 //! The lines of the worker protocol: requests out, answers in.
 
-use glompo_core::EvalOutput;
+use std::path::Path;
+
 use glompo_core::exact;
+use glompo_core::{EvalContext, EvalOutput};
 use serde_json::Value;
 
 use super::Failure;
 
-/// The request line for `x`, newline included: `{"x":[...]}`, every value in its shortest round-trip
-/// form, a non-finite one (which bounds rule out) as its name (`"nan"`, `"inf"`, `"-inf"`).
-pub(super) fn request_line(x: &[f64]) -> Result<Vec<u8>, serde_json::Error> {
-    let mut line = Vec::with_capacity(8 + 24 * x.len());
+/// The point as a JSON list, every value in its shortest round-trip form, a non-finite one (which
+/// bounds rule out) as its name (`"nan"`, `"inf"`, `"-inf"`).
+pub(super) fn point_json(x: &[f64]) -> Result<String, serde_json::Error> {
+    let mut text = Vec::with_capacity(24 * x.len() + 2);
+    exact::vec::serialize(x, &mut serde_json::Serializer::new(&mut text))?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// The request line for `x` in `ctx`, newline included: `{"x":[...],"opt_id":3,"eval_id":12}`, with
+/// `"call_id"` where it is known and `"scratch"` where the evaluation has one.
+pub(super) fn request_line(x: &[f64], ctx: &EvalContext, scratch: Option<&Path>) -> Result<Vec<u8>, String> {
+    let point = point_json(x).map_err(|e| format!("cannot encode the request: {e}"))?;
+    let mut line = Vec::with_capacity(64 + point.len());
     line.extend_from_slice(b"{\"x\":");
-    exact::vec::serialize(x, &mut serde_json::Serializer::new(&mut line))?;
+    line.extend_from_slice(point.as_bytes());
+    line.extend_from_slice(format!(",\"opt_id\":{},\"eval_id\":{}", ctx.opt_id, ctx.eval).as_bytes());
+    if let Some(call_id) = ctx.call_id {
+        line.extend_from_slice(format!(",\"call_id\":{call_id}").as_bytes());
+    }
+    if let Some(dir) = scratch {
+        let path = serde_json::to_string(&dir.to_string_lossy())
+            .map_err(|e| format!("cannot encode the request: {e}"))?;
+        line.extend_from_slice(format!(",\"scratch\":{path}").as_bytes());
+    }
     line.extend_from_slice(b"}\n");
     Ok(line)
 }
@@ -110,16 +130,30 @@ mod tests {
     }
 
     #[test]
+    fn requests_carry_the_ids_and_the_scratch_directory() {
+        let line = request_line(&[1.5], &CTX, None).unwrap();
+        assert_eq!(line, b"{\"x\":[1.5],\"opt_id\":3,\"eval_id\":12}\n");
+        let known = EvalContext { call_id: Some(57), ..CTX };
+        let line = request_line(&[1.5], &known, Some(Path::new("/s/\"q\""))).unwrap();
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "{\"x\":[1.5],\"opt_id\":3,\"eval_id\":12,\"call_id\":57,\"scratch\":\"/s/\\\"q\\\"\"}\n"
+        );
+    }
+
+    const CTX: EvalContext = EvalContext { opt_id: 3, eval: 12, call_id: None, detailed: false };
+
+    #[test]
     fn finite_values_come_back_bit_exact() {
         for v in [0.1 + 0.2, 5e-324, f64::MAX, f64::MIN_POSITIVE, -0.0, 1.0 / 3.0, 123_456_789.012_345_68] {
-            let line = String::from_utf8(request_line(&[v]).unwrap()).unwrap();
+            let line = String::from_utf8(request_line(&[v], &CTX, None).unwrap()).unwrap();
             let sent: f64 = serde_json::from_str::<Value>(&line).unwrap()["x"][0].as_f64().unwrap();
             assert_eq!(sent.to_bits(), v.to_bits(), "{line}");
             let answer = serde_json::to_string(&json!({ "fx": v })).unwrap();
             assert_eq!(fx(&answer).to_bits(), v.to_bits(), "{answer}");
         }
         assert_eq!(fx(r#"{"fx": 3}"#), 3.0);
-        assert_eq!(request_line(&[1.5, f64::NEG_INFINITY]).unwrap(), b"{\"x\":[1.5,\"-inf\"]}\n");
+        assert_eq!(point_json(&[1.5, f64::NEG_INFINITY]).unwrap(), "[1.5,\"-inf\"]");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use glompo_backends::{CommandObjective, CommandSpec};
 use glompo_core::Objective;
+use glompo_core::evaluator::Batch;
 
 use crate::reaper::eventually;
 
@@ -102,7 +103,7 @@ fn spec(dir: &Path, timeout: Option<Duration>) -> CommandSpec {
     let pids = dir.join("pids");
     let argv =
         vec!["python3".into(), script.to_string_lossy().into_owned(), pids.to_string_lossy().into_owned()];
-    CommandSpec { argv, timeout, env: vec![], cwd: None }
+    CommandSpec { argv, timeout, ..CommandSpec::default() }
 }
 
 /// The spec of the worker in `mode` (`trap` or `ignore`, see [`WORKER`]).
@@ -223,11 +224,10 @@ fn the_pool_grows_with_concurrent_evaluations() {
 #[test]
 fn a_missing_program_is_an_error_at_construction() {
     let _processes = crate::processes();
-    let spec =
-        CommandSpec { argv: vec!["/nonexistent/simulation".into()], timeout: None, env: vec![], cwd: None };
+    let spec = CommandSpec { argv: vec!["/nonexistent/simulation".into()], ..CommandSpec::default() };
     let err = CommandObjective::new(spec).unwrap_err().to_string();
     assert!(err.starts_with("/nonexistent/simulation: cannot start: "), "{err}");
-    let empty = CommandSpec { argv: vec![], timeout: None, env: vec![], cwd: None };
+    let empty = CommandSpec { argv: vec![], ..CommandSpec::default() };
     assert_eq!(CommandObjective::new(empty).unwrap_err().to_string(), "command: is empty");
 }
 
@@ -246,12 +246,14 @@ fn the_processes_evaluator_runs_a_batch_on_several_workers_and_settles_every_fai
     let unused = glompo_core::objective::from_fn(|_: &[f64]| unreachable!("the workers evaluate"));
     // A first batch starts the three workers, so that the hang below gets the plain timeout.
     let warm: Vec<Vec<f64>> = (0..3).map(|i| vec![0.0, f64::from(i)]).collect();
-    assert!(evaluator.evaluate(&unused, &warm, false, &AtomicBool::new(false), &|_, _| {}).is_some());
+    assert!(
+        evaluator.evaluate(&unused, &warm, &Batch::default(), &AtomicBool::new(false), &|_, _| {}).is_some()
+    );
     // A hang, an error, a segfault, an exit and garbage between good points.
     let batch: Vec<Vec<f64>> =
         [0.0, 4.0, 1.0, 2.0, 0.5, 3.0, 5.0, 6.0, 0.0].iter().map(|&a| vec![a, 2.0]).collect();
     let outcomes = evaluator
-        .evaluate(&unused, &batch, true, &AtomicBool::new(false), &|i, o| {
+        .evaluate(&unused, &batch, &Batch::detailed(true), &AtomicBool::new(false), &|i, o| {
             seen.lock().unwrap().push((i, o.is_ok()))
         })
         .unwrap();
@@ -274,7 +276,8 @@ fn the_processes_evaluator_runs_a_batch_on_several_workers_and_settles_every_fai
     assert!((5..=7).contains(&started.len()), "{started:?}");
     assert!(started.iter().filter(|&&p| alive(p)).count() <= 3);
     // A cancelled batch evaluates nothing more and reports no values.
-    let cancelled = evaluator.evaluate(&unused, &batch, false, &AtomicBool::new(true), &|_, _| {});
+    let cancelled =
+        evaluator.evaluate(&unused, &batch, &Batch::default(), &AtomicBool::new(true), &|_, _| {});
     assert!(cancelled.is_none());
     drop(evaluator);
     drop(factory);
@@ -309,14 +312,14 @@ fn an_answer_that_came_in_time_is_not_a_timeout_when_it_is_read_late() {
     let batch = vec![vec![0.0, 1.0], vec![0.0, 2.0]];
     let go = AtomicBool::new(false);
     // Warm both workers up, so that the plain timeout applies.
-    assert!(evaluator.evaluate(&unused, &batch, false, &go, &|_, _| {}).is_some());
+    assert!(evaluator.evaluate(&unused, &batch, &Batch::default(), &go, &|_, _| {}).is_some());
     // The second answers 50 ms after the first, well within its timeout, but handling the first
     // answer takes longer than the timeout (a manager that fell behind), so the second is read after
     // its deadline.
     let slow =
         |_: usize, _: &glompo_core::evaluator::EvalOutcome| std::thread::sleep(Duration::from_millis(600));
     let batch = vec![vec![0.0, 1.0], vec![9.0, 0.0]];
-    let outcomes = evaluator.evaluate(&unused, &batch, false, &go, &slow).unwrap();
+    let outcomes = evaluator.evaluate(&unused, &batch, &Batch::default(), &go, &slow).unwrap();
     let values: Vec<f64> = outcomes.into_iter().map(|o| o.unwrap().fx).collect();
     assert_eq!(values, [1.0, 9.0]);
     assert_eq!(pids(tmp.path()).len(), 2, "a worker was replaced");
@@ -495,12 +498,8 @@ fn a_timed_out_worker_gets_a_sigterm_without_holding_up_the_evaluation() {
 fn a_command_that_ends_at_once_is_reported_before_the_run() {
     let _processes = crate::processes();
     let check = |argv: &[&str]| {
-        let spec = CommandSpec {
-            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
-            timeout: None,
-            env: vec![],
-            cwd: None,
-        };
+        let spec =
+            CommandSpec { argv: argv.iter().map(|a| (*a).to_owned()).collect(), ..CommandSpec::default() };
         let f = CommandObjective::new(spec).unwrap();
         f.check_started(Duration::from_millis(500)).map_err(|e| e.to_string())
     };

@@ -56,6 +56,7 @@ fn recipe(
         limited: false,
         stepped,
         resume,
+        evaluations: 0,
     }
 }
 

@@ -36,6 +36,7 @@ fn runner() -> (Runner, crossbeam_channel::Receiver<Message>) {
         limited: false,
         stepped: false,
         resume: None,
+        evaluations: 0,
     };
     let (tx, rx) = crossbeam_channel::unbounded();
     let objective = Arc::new(from_fn(|x: &[f64]| x[0] * x[0]));

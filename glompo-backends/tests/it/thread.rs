@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use glompo_backends::{ThreadPoolEvaluator, Threads};
-use glompo_core::evaluator::{Evaluator, EvaluatorFactory};
+use glompo_core::evaluator::{Batch, Evaluator, EvaluatorFactory};
 use glompo_core::{EvalError, Objective};
 
 /// Each evaluation waits (up to 10 s) until `target` evaluations are in flight at once, and records the
@@ -35,7 +35,7 @@ fn evaluations_run_in_parallel_up_to_the_worker_count() {
         let f = Rendezvous { in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0), target: workers };
         let points: Vec<Vec<f64>> = (0..7).map(|i| vec![i as f64]).collect();
         let mut pool = Threads.build(workers).unwrap();
-        let out = pool.evaluate(&f, &points, false, &AtomicBool::new(false), &|_, _| {}).unwrap();
+        let out = pool.evaluate(&f, &points, &Batch::default(), &AtomicBool::new(false), &|_, _| {}).unwrap();
         assert_eq!(f.most.load(Ordering::SeqCst), workers);
         let values: Vec<f64> = out.into_iter().map(|o| o.unwrap().fx).collect();
         assert_eq!(values, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
@@ -59,7 +59,7 @@ fn a_panic_becomes_an_error_and_every_result_is_reported_once() {
     let points: Vec<Vec<f64>> = (0..5).map(|i| vec![i as f64]).collect();
     let seen = Mutex::new(Vec::new());
     let out = pool
-        .evaluate(&Panicky, &points, false, &AtomicBool::new(false), &|i, o| {
+        .evaluate(&Panicky, &points, &Batch::default(), &AtomicBool::new(false), &|i, o| {
             seen.lock().unwrap().push((i, o.is_ok()))
         })
         .unwrap();
@@ -68,7 +68,9 @@ fn a_panic_becomes_an_error_and_every_result_is_reported_once() {
     assert_eq!(seen, [(0, true), (1, true), (2, false), (3, true), (4, true)]);
     assert_eq!(out[2].as_ref().unwrap_err().message(), "panicked: bad point 2");
     // The pool survives the panic.
-    let again = pool.evaluate(&Panicky, &points[..2], false, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    let again = pool
+        .evaluate(&Panicky, &points[..2], &Batch::default(), &AtomicBool::new(false), &|_, _| {})
+        .unwrap();
     assert_eq!(again.len(), 2);
 }
 
@@ -78,7 +80,7 @@ fn a_cancelled_batch_returns_none_and_skips_the_rest() {
     let cancel = AtomicBool::new(false);
     let points: Vec<Vec<f64>> = (0..50).map(|i| vec![i as f64]).collect();
     let count = AtomicUsize::new(0);
-    let out = pool.evaluate(&Panicky, &points[3..], false, &cancel, &|_, _| {
+    let out = pool.evaluate(&Panicky, &points[3..], &Batch::default(), &cancel, &|_, _| {
         if count.fetch_add(1, Ordering::SeqCst) == 4 {
             cancel.store(true, Ordering::SeqCst);
         }

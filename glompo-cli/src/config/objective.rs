@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use glompo_backends::command::{Mode, Scratch};
 use glompo_backends::{BackendError, CommandObjective, CommandSpec};
 use glompo_core::fields::{Fields, found};
 use glompo_core::functions::{self, Benchmark};
@@ -17,7 +20,13 @@ use serde_json::{Map, Value};
 pub(crate) const MAX_DIM: u64 = 100_000;
 
 /// The options of an external program objective.
-const COMMAND_OPTIONS: &[&str] = &["command", "dim", "timeout_s", "cwd"];
+const COMMAND_OPTIONS: &[&str] = &["command", "dim", "timeout_s", "cwd", "mode", "env", "scratch"];
+
+/// The modes of an external program, as configs name them.
+const MODES: &[&str] = &["persistent", "per-call"];
+
+/// The options of `objective.scratch`.
+const SCRATCH_OPTIONS: &[&str] = &["dir", "cwd"];
 
 /// The resolved `objective` of a config: a built-in function or an external program, with every path
 /// absolute.
@@ -47,7 +56,30 @@ pub enum ObjectiveConfig {
         /// The folder the program runs in.
         #[serde(serialize_with = "super::lossy_path")]
         cwd: PathBuf,
+        /// `persistent` (one worker serves many requests) or `per-call` (run once per evaluation).
+        mode: String,
+        /// Extra environment variables.
+        env: BTreeMap<String, String>,
+        /// A scratch directory per evaluation, if asked.
+        scratch: Option<ScratchConfig>,
     },
+}
+
+/// `objective.scratch`: a directory per evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScratchConfig {
+    /// Where they are made (absolute); `None`: `scratch/` in the run directory.
+    #[serde(serialize_with = "lossy_path_opt")]
+    pub dir: Option<PathBuf>,
+    /// Whether a per-call program runs in its scratch directory.
+    pub cwd: bool,
+}
+
+fn lossy_path_opt<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => super::lossy_path(path, s),
+        None => s.serialize_none(),
+    }
 }
 
 impl ObjectiveConfig {
@@ -112,14 +144,12 @@ impl ObjectivePlan {
                 let exe = std::env::current_exe()
                     .map_err(|e| CoreError::config("objective", format!("cannot find glompo itself: {e}")))?;
                 Ok(CommandSpec {
-                    argv: vec![
+                    timeout,
+                    ..CommandSpec::new([
                         exe.to_string_lossy().into_owned(),
                         "__worker".into(),
                         resolved.to_json().to_string(),
-                    ],
-                    timeout,
-                    env: Vec::new(),
-                    cwd: None,
+                    ])
                 })
             }
         }
@@ -153,11 +183,14 @@ pub(crate) fn command_spec(spec: CommandSpec, timeout: Option<Duration>) -> Comm
 }
 
 /// Reads the `objective` object; relative paths are resolved against `base`, the config file's
-/// folder. Returns the plan and the resolved config (every path absolute, so that a runner process
-/// started elsewhere rebuilds the same objective).
+/// folder, and scratch directories go into `run_dir` unless the config says where (without one, such
+/// a config is an error). Returns the plan
+/// and the resolved config (every path absolute, so that a runner process started elsewhere rebuilds
+/// the same objective).
 pub(crate) fn plan(
     map: Map<String, Value>,
     base: &Path,
+    run_dir: Option<&Path>,
 ) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let mut f = Fields::new("objective", map);
     if !f.has("dim") {
@@ -165,7 +198,7 @@ pub(crate) fn plan(
     }
     let dim = f.count("dim", 1, 1, MAX_DIM)? as usize;
     if f.has("command") {
-        return command(f, dim, base);
+        return command(f, dim, base, run_dir);
     }
     let Some(name) = f.string("function")? else {
         return Err(f.misspelt(&["function", "command"]).unwrap_or_else(|| {
@@ -181,7 +214,12 @@ pub(crate) fn plan(
     Ok((ObjectivePlan::Builtin(function), resolved))
 }
 
-fn command(mut f: Fields, dim: usize, base: &Path) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
+fn command(
+    mut f: Fields,
+    dim: usize,
+    base: &Path,
+    run_dir: Option<&Path>,
+) -> Result<(ObjectivePlan, ObjectiveConfig), CoreError> {
     let command = f.take("command").unwrap_or(Value::Null);
     let mut argv: Vec<String> = match &command {
         Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<_>>(),
@@ -195,22 +233,114 @@ fn command(mut f: Fields, dim: usize, base: &Path) -> Result<(ObjectivePlan, Obj
         )
     })?;
     let timeout = f.seconds("timeout_s")?;
-    let cwd = match f.string("cwd")? {
+    let cwd_given = f.string("cwd")?;
+    let chosen = f.choice("mode", "persistent", MODES)?;
+    let mode = if chosen == glompo_core::expr::normalise_name("per-call") {
+        Mode::PerCall
+    } else {
+        Mode::Persistent
+    };
+    let mode_name = if mode == Mode::PerCall { "per-call" } else { "persistent" }.to_owned();
+    let env = env(&mut f)?;
+    let scratch = scratch(&mut f, base, mode)?;
+    f.only(COMMAND_OPTIONS)?;
+    let cwd = match cwd_given {
         Some(cwd) => under(base, &cwd),
         None => base.to_path_buf(),
     };
-    f.only(COMMAND_OPTIONS)?;
     if !cwd.is_dir() {
         return Err(f.error("cwd", format!("{} is not a folder", cwd.display())));
+    }
+    // Only a per-call program's arguments hold tokens: a persistent one's are passed as they are
+    // (braces and all), except that one that would take the point is surely a missing `mode`.
+    match (mode, glompo_backends::command::check_arguments(&argv, dim, scratch.is_some())) {
+        (Mode::PerCall, Err((i, message))) => return Err(f.error(&format!("command[{i}]"), message)),
+        (Mode::Persistent, Ok(true)) => {
+            return Err(f.error(
+                "command",
+                "takes the point in its arguments, which only a program run once per evaluation can: give \
+                 `\"mode\": \"per-call\"`",
+            ));
+        }
+        _ => {}
     }
     // A program given by a relative path (`./model`, `bin/model`) is where the config says, wherever
     // glompo runs from; a bare name (`python3`) is looked up on PATH.
     if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
         argv[0] = under(base, &argv[0]).to_string_lossy().into_owned();
     }
-    let resolved = ObjectiveConfig::Command { command: argv.clone(), dim, timeout, cwd: cwd.clone() };
-    let spec = CommandSpec { argv, timeout, env: Vec::new(), cwd: Some(cwd) };
+    let resolved = ObjectiveConfig::Command {
+        command: argv.clone(),
+        dim,
+        timeout,
+        cwd: cwd.clone(),
+        mode: mode_name,
+        env: env.clone(),
+        scratch: scratch.clone(),
+    };
+    let scratch = match scratch {
+        None => None,
+        Some(ScratchConfig { dir: Some(dir), cwd }) => Some(Scratch { dir, cwd }),
+        Some(ScratchConfig { dir: None, cwd }) => match run_dir {
+            Some(run_dir) => Some(Scratch { dir: run_dir.join("scratch"), cwd }),
+            None => return Err(f.error("scratch.dir", "missing, and there is no run directory to put it in")),
+        },
+    };
+    let spec = CommandSpec { argv, timeout, env: env.into_iter().collect(), cwd: Some(cwd), mode, scratch };
     Ok((ObjectivePlan::Command { spec, dim }, resolved))
+}
+
+/// `objective.env`: an object of variable names and string values; glompo's own `GLOMPO_*` names are
+/// reserved.
+fn env(f: &mut Fields) -> Result<BTreeMap<String, String>, CoreError> {
+    let Some(map) = f.object("env")? else { return Ok(BTreeMap::new()) };
+    let mut env = BTreeMap::new();
+    for (name, value) in map {
+        let at = format!("env.{name}");
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(f.error(&at, "is not a variable name (empty, or with `=` or NUL)"));
+        }
+        if name.starts_with("GLOMPO_") {
+            return Err(f.error(&at, "`GLOMPO_` names are glompo's own (GLOMPO_OPT_ID, GLOMPO_EVAL_ID, …)"));
+        }
+        match value {
+            Value::String(text) if !text.contains('\0') => {
+                env.insert(name, text);
+            }
+            other => return Err(f.error(&at, format!("expected a string, found {}", found(&other)))),
+        }
+    }
+    Ok(env)
+}
+
+/// `objective.scratch`: `true`, `false`, or `{"dir": …, "cwd": …}`; `cwd` only with `per-call`.
+fn scratch(f: &mut Fields, base: &Path, mode: Mode) -> Result<Option<ScratchConfig>, CoreError> {
+    let map = match f.take("scratch") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::Bool(true)) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(f.error(
+                "scratch",
+                format!("expected true, false or {{\"dir\": …, \"cwd\": …}}, found {}", found(&other)),
+            ));
+        }
+    };
+    let mut s = Fields::new(&f.path("scratch"), map);
+    let dir = s.string("dir")?;
+    let cwd = s.bool("cwd", false)?;
+    s.only(SCRATCH_OPTIONS)?;
+    if dir.as_deref() == Some("") {
+        return Err(s.error("dir", "empty; give a folder"));
+    }
+    if cwd && mode == Mode::Persistent {
+        return Err(s.error(
+            "cwd",
+            "a persistent worker serves many evaluations from one folder; give `\"mode\": \"per-call\"` or \
+             read the directory from the request's `scratch`",
+        ));
+    }
+    Ok(Some(ScratchConfig { dir: dir.map(|d| under(base, &d)), cwd }))
 }
 
 /// `path` resolved against `base` when it is relative, without the `.` components (`./model` under

@@ -71,7 +71,10 @@ pub(super) fn resolve(
     // A misspelt field is reported as such first, not as the field it was meant to be missing.
     f.only(FIELDS)?;
     let objective_map = f.object("objective")?.ok_or_else(|| f.error("objective", "missing"))?;
-    let (objective, objective_config) = objective::plan(objective_map, base)?;
+    let output = output(f.object("output")?, o)?;
+    let run_dir = std::path::absolute(&output.dir)
+        .map_err(|e| CoreError::config("output.dir", format!("cannot find {}: {e}", output.dir.display())))?;
+    let (objective, objective_config) = objective::plan(objective_map, base, Some(&run_dir))?;
     let dim = objective.dim();
     let (bounds, parameters) = match (f.take("bounds"), f.take("parameters"), objective.default_bounds()) {
         (Some(_), Some(_), _) => {
@@ -168,7 +171,6 @@ pub(super) fn resolve(
     let force_terminations_after = f.seconds("force_terminations_after_s")?;
     let max_initial_failures = f.u64("max_initial_failures", DEFAULT_MAX_INITIAL_FAILURES)?;
     let checkpoint = checkpoint(f.object("checkpoint")?)?;
-    let output = output(f.object("output")?, o)?;
     f.finish()?;
     let config = RunConfig {
         objective: objective_config,

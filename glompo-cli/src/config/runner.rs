@@ -2,7 +2,7 @@
 //! rebuild its optimizer, evaluator and objective. [`config`] writes it into the runner's command line
 //! (`glompo __runner CONFIG`) and [`runner_parts`] reads it in the child.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use glompo_backends::Processes;
@@ -18,6 +18,8 @@ pub(super) fn config(config: &RunConfig) -> Value {
     json!({
         "objective": config.objective.to_json(),
         "evaluation_timeout_s": config.evaluation_timeout.map(|t| t.as_secs_f64()),
+        // Where scratch directories go when the objective does not say.
+        "run_dir": std::path::absolute(&config.output.dir).unwrap_or_else(|_| config.output.dir.clone()),
     })
 }
 
@@ -37,8 +39,11 @@ pub fn runner_parts(
     let map =
         f.object("objective").map_err(|e| e.to_string())?.ok_or("the runner config has no objective")?;
     let timeout = f.seconds("evaluation_timeout_s").map_err(|e| e.to_string())?;
+    // Only an objective with scratch directories in the run directory needs it.
+    let run_dir = f.string("run_dir").map_err(|e| e.to_string())?.map(PathBuf::from);
     // Every path of a runner config is absolute, so the folder they would be relative to is moot.
-    let (plan, resolved) = objective::plan(map, Path::new("/")).map_err(|e| e.to_string())?;
+    let (plan, resolved) =
+        objective::plan(map, Path::new("/"), run_dir.as_deref()).map_err(|e| e.to_string())?;
     let worker_spec = plan.worker_spec(&resolved, timeout).map_err(|e| e.to_string())?;
     let objective = plan.objective(timeout, None).map_err(|e| e.to_string())?;
     let options = recipe.options.as_object().cloned().unwrap_or_default();

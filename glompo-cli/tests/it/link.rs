@@ -85,6 +85,7 @@ fn recipe(optimizer: &str, evaluator: &str, stepped: bool, resume: Option<Resume
         limited: false,
         stepped,
         resume,
+        evaluations: 0,
     }
 }
 
@@ -126,7 +127,7 @@ impl Link {
         let log = model.log(name);
         let (tx, rx) = crossbeam_channel::unbounded();
         let control = Arc::new(Control::for_recipe(&recipe));
-        let spec = CommandSpec { argv: model.argv(&log), timeout: None, env: Vec::new(), cwd: None };
+        let spec = CommandSpec { argv: model.argv(&log), ..CommandSpec::default() };
         let factory: &dyn EvaluatorFactory = if recipe.evaluator == "serial" { &Serial } else { &Threads };
         let evaluator = factory.build(recipe.workers).unwrap();
         let backend: Box<dyn Backend> = match level1 {

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cgroup;
 mod checkpoint;
+mod extprog;
 mod faults;
 mod guide;
 mod library;

@@ -24,6 +24,7 @@ use crate::error::{CoreError, Result};
 use crate::evaluator::evaluate_one;
 use crate::generator::{GenerateContext, Generator};
 use crate::hunter::HuntContext;
+use crate::objective::EvalContext;
 use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId, StartContext};
 use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
@@ -644,9 +645,19 @@ impl State<'_> {
             }
             let mut group = ResultGroup::with_capacity(self.m.bounds.dim(), points.len());
             let mut evals = Vec::with_capacity(points.len());
-            for mut x in points.drain(..) {
+            // They are logged at once, in order: their call ids are known.
+            let logged = self.book.counters.evaluations;
+            let generator_logged =
+                logged - self.book.records.iter().map(OptimizerRecord::evaluations).sum::<u64>();
+            for (k, mut x) in points.drain(..).enumerate() {
                 self.m.bounds.clip(&mut x);
-                let outcome = evaluate_one(&*self.m.objective, &x, self.m.settings.detailed_log);
+                let ctx = EvalContext {
+                    opt_id: GENERATOR_ID,
+                    eval: generator_logged + k as u64 + 1,
+                    call_id: Some(logged + k as u64 + 1),
+                    detailed: self.m.settings.detailed_log,
+                };
+                let outcome = evaluate_one(&*self.m.objective, &x, &ctx);
                 group.push(&x, &outcome);
                 evals.push(Evaluation { fx: outcome.map_or(f64::NAN, |o| o.fx), x });
             }
@@ -722,9 +733,11 @@ impl State<'_> {
             bounds: self.m.bounds.clone(),
             seed,
             detailed: self.m.settings.detailed_log,
-            limited: self.budget.is_some(),
+            // A deterministic round grants each batch its credit (and its call ids), budget or not.
+            limited: self.budget.is_some() || self.deterministic(),
             stepped: self.deterministic(),
             resume: None,
+            evaluations: 0,
         };
         self.launch(recipe, optimizer, &spec)
     }

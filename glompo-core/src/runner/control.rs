@@ -23,6 +23,9 @@ pub enum Directive {
     Inject(Evaluation),
     /// This many more evaluations may start.
     Grant(u64),
+    /// The `call_id` the next granted batch's first point will be logged under (a deterministic
+    /// round); sent before its [`Directive::Grant`].
+    CallIds(u64),
     /// Answer with [`Message::Saved`] at the next batch boundary.
     Save,
     /// Wait at the next batch boundary until resumed or stopped.
@@ -55,6 +58,8 @@ struct Shared {
     left: Option<u64>,
     /// Credits granted so far, the first ones included.
     granted: u64,
+    /// The `call_id` of the first point of the batch granted last, where the manager knows it.
+    first_call_id: Option<u64>,
     /// Save requests made so far, and those the runner has taken (answered or is answering).
     saves_requested: u64,
     saves_taken: u64,
@@ -72,6 +77,8 @@ struct Shared {
 pub struct Requests {
     /// The credits granted, the first ones included (0 for unlimited credit).
     pub granted: u64,
+    /// The `call_id` of the first point of the batch granted last, if known.
+    pub first_call_id: Option<u64>,
     /// The save requests made.
     pub save_requests: u64,
     /// Whether it is to wait at its batch boundaries.
@@ -107,6 +114,7 @@ impl Control {
             shared: Mutex::new(Shared {
                 left,
                 granted: left.unwrap_or(0),
+                first_call_id: None,
                 saves_requested: 0,
                 saves_taken: 0,
                 paused: false,
@@ -176,6 +184,29 @@ impl Control {
             credit.granted += n;
             self.changed(credit);
         }
+    }
+
+    /// Grants a whole batch of `n` evaluations whose first will be logged as `first_call_id` (a
+    /// deterministic round): the runner's evaluations then know their `call_id`s.
+    pub fn grant_batch(&self, n: u64, first_call_id: u64) {
+        let mut credit = self.shared();
+        credit.first_call_id = Some(first_call_id);
+        if let Some(left) = &mut credit.left {
+            *left += n;
+            credit.granted += n;
+        }
+        self.changed(credit);
+    }
+
+    /// Sets the `call_id` of the next granted batch's first point (a runner process, from
+    /// [`Directive::CallIds`]).
+    fn set_first_call_id(&self, first: u64) {
+        self.shared().first_call_id = Some(first);
+    }
+
+    /// The `call_id` of the first point of the batch granted last, where the manager knows it.
+    pub fn first_call_id(&self) -> Option<u64> {
+        self.shared().first_call_id
     }
 
     /// Whether the runner's evaluations are counted against a budget.
@@ -266,6 +297,7 @@ impl Control {
         let shared = self.shared();
         Requests {
             granted: shared.granted,
+            first_call_id: shared.first_call_id,
             save_requests: shared.saves_requested,
             paused: shared.paused,
             steps_given: shared.steps_given,
@@ -326,6 +358,7 @@ impl Control {
             Directive::Stop => self.stop(),
             Directive::Inject(best) => self.offer(best),
             Directive::Grant(n) => self.grant(n),
+            Directive::CallIds(first) => self.set_first_call_id(first),
             Directive::Save => self.request_save(),
             Directive::Pause => self.pause(),
             Directive::Resume => self.resume(),

@@ -8,7 +8,7 @@ use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::*;
-use crate::evaluator::{Evaluator, Gate, Serial, evaluate_point};
+use crate::evaluator::{Batch, Evaluator, Gate, Serial, evaluate_point};
 use crate::objective::from_fn;
 use crate::optimizer::{OptimizerFactory, StartContext};
 use crate::point::Bounds;
@@ -35,6 +35,7 @@ fn recipe(factory: &ScriptedFactory, stepped: bool, resume: Option<ResumeFrom>) 
         limited: false,
         stepped,
         resume,
+        evaluations: 0,
     }
 }
 
@@ -272,14 +273,14 @@ impl Evaluator for Backwards {
         &mut self,
         objective: &dyn Objective,
         points: &[Vec<f64>],
-        detailed: bool,
+        batch: &Batch<'_>,
         gate: &dyn Gate,
         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
     ) -> Option<Vec<EvalOutcome>> {
         self.0.lock().unwrap().push(points.to_vec());
         let mut outcomes = vec![None; points.len()];
         for i in (0..points.len()).rev() {
-            outcomes[i] = Some(evaluate_point(objective, i, &points[i], detailed, gate, report)?);
+            outcomes[i] = Some(evaluate_point(objective, i, &points[i], batch, gate, report)?);
         }
         outcomes.into_iter().collect()
     }

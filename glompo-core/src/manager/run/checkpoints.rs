@@ -18,6 +18,7 @@ use crate::manager::Manager;
 use crate::manager::checkpoint::{self, Body, CHECKPOINTS, ComponentStates, LiveOptimizer, LogMarks};
 use crate::manager::event::{EndHow, Event};
 use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId};
+use crate::record::OptimizerRecord;
 use crate::runner::{PendingEval, ResumeFrom, RunnerEnd, RunnerRecipe};
 use crate::selector::{MAX_DOUBLINGS, OptimizerSpec};
 
@@ -326,8 +327,10 @@ impl State<'_> {
                 continue;
             }
             let mut recipe = start.recipe;
-            recipe.limited = self.budget.is_some();
+            recipe.limited = self.budget.is_some() || self.deterministic();
             recipe.stepped = self.deterministic();
+            recipe.evaluations =
+                self.book.records.get(opt_id as usize - 1).map_or(0, OptimizerRecord::evaluations);
             self.launch(recipe, start.optimizer, &start.spec)?;
         }
         Ok(())

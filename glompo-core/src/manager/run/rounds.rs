@@ -10,10 +10,12 @@
 //! between rounds, when no batch is in flight, so a checkpoint holds no pending evaluation and a run
 //! resumed from it goes on exactly as the uninterrupted run.
 //!
-//! With an evaluation budget a round's credit is granted in optimizer-id order from the batch sizes
-//! the members announce ([`Message::Asked`]): a batch is evaluated whole or not at all, so the budget
-//! is never overshot, and an optimizer whose next batch does not fit in what is left is stopped (and no
-//! new optimizer starts).
+//! A round's credit is granted in optimizer-id order from the batch sizes the members announce
+//! ([`Message::Asked`]) before they evaluate anything: with an evaluation budget a batch is evaluated
+//! whole or not at all, so the budget is never overshot, and an optimizer whose next batch does not fit
+//! in what is left is stopped (and no new optimizer starts). Since the round is applied in that same
+//! order, each grant also tells the runner the `call_id` its batch's first point will be logged under,
+//! which its evaluations pass on to the objective ([`crate::EvalContext::call_id`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -96,9 +98,7 @@ impl State<'_> {
             if round.waiting.is_empty() || self.m.interrupt.count() >= 2 {
                 return Ok(());
             }
-            if self.budget.is_some() {
-                self.grant_round(round);
-            }
+            self.grant_round(round);
             if let Some(msg) = self.next_message()? {
                 self.in_round(round, msg)?;
             }
@@ -138,9 +138,10 @@ impl State<'_> {
         }
     }
 
-    /// With a budget, once every member still in the round has announced its batch: grants each its
-    /// whole batch in optimizer-id order while the budget lasts, and stops those whose batch does not
-    /// fit (they have started nothing).
+    /// Once every member still in the round has announced its batch: grants each its whole batch in
+    /// optimizer-id order while the budget (if any) lasts, with the `call_id` its first point will be
+    /// logged under (the round is applied in that order), and stops those whose batch does not fit
+    /// (they have started nothing).
     fn grant_round(&mut self, round: &mut Round) {
         if round.granted || !round.waiting.iter().all(|id| round.asked.contains_key(id)) {
             return;
@@ -148,16 +149,18 @@ impl State<'_> {
         round.granted = true;
         let budget = self.budget.unwrap_or(u64::MAX);
         let mut left = budget.saturating_sub(self.book.counters.evaluations);
+        let mut next_call_id = self.book.counters.evaluations + 1;
         for (&opt_id, &asked) in &round.asked {
             if !round.waiting.contains(&opt_id) {
                 continue;
             }
             if asked <= left {
                 if let Some(live) = self.live.get_mut(&opt_id) {
-                    live.control.grant(asked);
+                    live.control.grant_batch(asked, next_call_id);
                     live.granted += asked;
                 }
                 left -= asked;
+                next_call_id += asked;
                 continue;
             }
             let why =
