@@ -72,6 +72,18 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Draw a run's trajectories (f against call_id per optimizer, the best so far, ends and failures)
+    /// as a PNG; the run may still be going.
+    Plot {
+        /// The run directory.
+        dir: PathBuf,
+        /// The PNG file (default DIR/trajectories.png, which is replaced).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// List the built-in benchmark functions.
     Functions,
     /// Run one optimizer's runner, its recipe on stdin and its messages on the descriptor that
@@ -105,4 +117,7 @@ pub(crate) struct Session {
     /// Seconds between progress lines on stderr (0: none).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) status_every: f64,
+    /// Do not write DIR/trajectories.png at the end of the run.
+    #[arg(long)]
+    pub(crate) no_plot: bool,
 }

@@ -11,6 +11,7 @@
 //! - [`ConfigError`]: what is wrong with a config, naming where it came from ([`Origin`]: a file, a
 //!   checkpoint) and the JSON path of the field (`optimizers[1].popsize`).
 //! - [`Overrides`]: command-line values that take the place of the config's.
+//! - [`plot::trajectories`]: the PNG plot of a run directory's evaluations, live or finished.
 //!
 //! ```
 //! use glompo_cli::{Overrides, RunConfig};
@@ -34,5 +35,6 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod plot;
 
 pub use config::{ConfigError, Origin, Overrides, RunConfig};
