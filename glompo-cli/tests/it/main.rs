@@ -7,5 +7,6 @@ mod faults;
 mod library;
 mod lifecycle;
 mod link;
+mod plot;
 mod run;
 mod schedule;
