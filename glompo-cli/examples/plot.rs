@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use glompo_cli::plot::{self, PlotOptions};
 use glompo_core::manager::rundir;
+use glompo_core::rng::SeededRng;
 use serde_json::json;
 
 /// Evaluations per optimizer.
@@ -26,23 +27,10 @@ const PER_OPTIMIZER: u64 = 50_000;
 /// Optimizers running at once.
 const AT_ONCE: u64 = 4;
 
-/// A cheap deterministic stream of numbers in [0, 1) (splitmix64).
-struct Stream(u64);
-
-impl Stream {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) as f64 / 2f64.powi(64)
-    }
-}
-
 /// Writes the synthetic run into `dir`.
 fn write_run(dir: &Path, evals: u64, dim: usize) -> std::io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(dir.join("evaluations.jsonl"))?);
-    let mut rng = Stream(7);
+    let mut rng = SeededRng::new(7);
     let groups = evals.div_ceil(PER_OPTIMIZER * AT_ONCE);
     let mut line = String::with_capacity(64 + 24 * dim);
     for c in 1..=evals {
@@ -57,12 +45,12 @@ fn write_run(dir: &Path, evals: u64, dim: usize) -> std::io::Result<()> {
             if i > 0 {
                 line.push(',');
             }
-            line += &format!("{:?}", rng.next() * 10.0 - 5.0);
+            line += &format!("{:?}", rng.uniform() * 10.0 - 5.0);
         }
-        if rng.next() < 1e-3 {
+        if rng.uniform() < 1e-3 {
             line += &format!("],\"fx\":null,\"t\":{:?},\"error\":\"boom\"}}\n", c as f64 * 1e-4);
         } else {
-            let fx = floor + 100.0 * (-12.0 * progress).exp() * (0.5 + rng.next());
+            let fx = floor + 100.0 * (-12.0 * progress).exp() * (0.5 + rng.uniform());
             line += &format!("],\"fx\":{fx:?},\"t\":{:?}}}\n", c as f64 * 1e-4);
         }
         out.write_all(line.as_bytes())?;
