@@ -97,6 +97,18 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Draw a run's trajectories (f against call_id per optimizer, the best so far, ends and failures)
+    /// as a PNG; the run may still be going.
+    Plot {
+        /// The run directory.
+        dir: PathBuf,
+        /// The PNG file (default DIR/trajectories.png, which is replaced).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// List the built-in benchmark functions.
     Functions,
     /// Print a finished, live or killed run as tables: result by parameter, end, counters, periods,
@@ -155,4 +167,7 @@ pub(crate) struct Session {
     /// a live display instead.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) status_every: f64,
+    /// Do not write DIR/trajectories.png at the end of the run.
+    #[arg(long)]
+    pub(crate) no_plot: bool,
 }

@@ -14,6 +14,7 @@
 //! - [`report::report`] (`glompo report DIR`) and [`export::export_csv`] (`glompo export DIR --csv`):
 //!   a finished, live or killed run read back ([`view::RunView`]) as readable tables and as a CSV
 //!   table with a column per parameter.
+//! - [`plot::trajectories`]: the PNG plot of a run directory's evaluations, live or finished.
 //!
 //! ```
 //! use glompo_cli::{Overrides, RunConfig};
@@ -39,6 +40,7 @@
 pub mod config;
 pub mod export;
 pub mod guide;
+pub mod plot;
 pub mod report;
 pub mod trace;
 pub mod view;

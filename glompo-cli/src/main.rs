@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use glompo_backends::reaper;
-use glompo_cli::{Origin, Overrides, RunConfig};
+use glompo_cli::{Origin, Overrides, RunConfig, plot};
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, LiveDisplay, RunResult};
 
@@ -68,6 +68,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(USAGE, &e.to_string()),
             }
         }
+        Command::Plot { dir, output, overwrite } => plot(&dir, output, overwrite),
         Command::Stop { dir, opt_id } => stop(&dir, opt_id),
         Command::Worker { objective } => worker::serve(&objective),
         Command::Runner { config } => {
@@ -90,7 +91,7 @@ fn main() -> ExitCode {
                 Ok(run_config) => run_config,
                 Err(e) => return fail(USAGE, &e.to_string()),
             };
-            run(&run_config, Origin::File(config), session.quiet, status_every, keeper, None)
+            run(&run_config, Origin::File(config), &session, status_every, keeper, None)
         }
         Command::Resume { from, dir, overwrite, convergence, max_jobs, seconds, session } => {
             let (keeper, status_every) = match begin(&session) {
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(USAGE, &e),
             };
             let origin = Origin::Checkpoint(checkpoint.clone());
-            run(&run_config, origin, session.quiet, status_every, keeper, Some(checkpoint))
+            run(&run_config, origin, &session, status_every, keeper, Some(checkpoint))
         }
         Command::Checkpoint { dir } => request_checkpoint(&dir),
         Command::Validate { config, dir, seed } => {
@@ -259,12 +260,13 @@ fn fail(code: u8, message: &str) -> ExitCode {
 fn run(
     config: &RunConfig,
     origin: Origin,
-    quiet: bool,
+    session: &Session,
     status_every: Option<Duration>,
     keeper: Option<reaper::Keeper>,
     resume: Option<std::path::PathBuf>,
 ) -> ExitCode {
     let dir = config.output.dir.clone();
+    let quiet = session.quiet;
     // The config is checked again and an external program started once, before anything else.
     let builder = match config.builder() {
         Ok(builder) => builder,
@@ -324,6 +326,12 @@ fn run(
     match outcome {
         Ok(result) => {
             report(&result, config.parameters.as_deref(), &dir, quiet);
+            if !session.no_plot {
+                let out = dir.join(plot::TRAJECTORIES);
+                if let Err(e) = plot::trajectories(&dir, &out, &plot::PlotOptions::default()) {
+                    eprintln!("glompo: warning: cannot plot the run: {e}");
+                }
+            }
             match result.end_reason {
                 EndReason::Interrupted { .. } => match u8::try_from(signalled.signal()) {
                     Ok(signal @ 1..=127) => ExitCode::from(SIGNALLED + signal),
@@ -504,6 +512,37 @@ fn stop(dir: &std::path::Path, opt_id: u64) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(FAILED, &format!("{}: {e}", file.display())),
+    }
+}
+
+/// `glompo plot DIR [-o FILE] [--overwrite]`: draws the run's trajectories; the default file is
+/// replaced, a file the user named only with `--overwrite`.
+fn plot(dir: &std::path::Path, output: Option<std::path::PathBuf>, overwrite: bool) -> ExitCode {
+    let out = match output {
+        Some(file) if file.exists() && !overwrite => {
+            return fail(
+                USAGE,
+                &format!("{}: the file exists; pass --overwrite to replace it", file.display()),
+            );
+        }
+        Some(file) => file,
+        None => dir.join(plot::TRAJECTORIES),
+    };
+    match plot::trajectories(dir, &out, &plot::PlotOptions::default()) {
+        Ok(info) => {
+            let scale = if info.log_scale { "log" } else { "linear" };
+            let text = format!(
+                "wrote {}: {} evaluations ({} not finite) of {} optimizers, {scale} scale\n",
+                out.display(),
+                info.evaluations,
+                info.not_finite,
+                info.optimizers
+            );
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(plot::PlotError::Read(e)) if e.is_usage() => fail(USAGE, &e.to_string()),
+        Err(e) => fail(FAILED, &e.to_string()),
     }
 }
 

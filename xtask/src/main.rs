@@ -15,6 +15,7 @@
 //! - `bench memory`: peak RSS after 10^7 evaluations with thousands of restarts against 10^5;
 //! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
 //!   event, split into the wait for the saves and the write, and the steps of the write alone;
+//! - `bench plot`: the time to plot a synthetic run of 10^7 evaluations, against reading its log alone;
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
             .and_then(|()| example("glompo-cli", "budget", rest)),
         ["bench", "memory", rest @ ..] => example("glompo-cli", "memory", rest),
         ["bench", "checkpoint", rest @ ..] => example("glompo-cli", "checkpoint", rest),
+        ["bench", "plot", rest @ ..] => example("glompo-cli", "plot", rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -59,7 +61,8 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
      [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
-     | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH]>";
+     | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH] \
+     | bench plot [EVALS] [--dim D] [--keep FILE]>";
 
 /// The workspace root.
 fn root() -> PathBuf {

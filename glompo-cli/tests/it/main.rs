@@ -9,6 +9,7 @@ mod guide;
 mod library;
 mod lifecycle;
 mod link;
+mod plot;
 mod progress;
 mod report;
 mod run;
