@@ -32,7 +32,7 @@ pub enum Admission {
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use glompo_core::evaluator::{Admission, Evaluator, Gate, Serial};
+/// use glompo_core::evaluator::{Admission, Batch, Evaluator, Gate, Serial};
 /// use glompo_core::objective::from_fn;
 ///
 /// /// Admits `n` more points, then cancels the batch.
@@ -54,10 +54,11 @@ pub enum Admission {
 /// let points = vec![vec![1.0], vec![2.0], vec![3.0]];
 /// let evaluated = AtomicUsize::new(0);
 /// let count = |_: usize, _: &_| { evaluated.fetch_add(1, Ordering::SeqCst); };
-/// let all = Serial.evaluate(&f, &points, false, &Quota(AtomicUsize::new(3)), &count);
+/// let batch = Batch::detailed(false);
+/// let all = Serial.evaluate(&f, &points, &batch, &Quota(AtomicUsize::new(3)), &count);
 /// assert_eq!(all.map(|outcomes| outcomes.len()), Some(3));
 /// // Two more points: the third is never started and the batch counts as cancelled.
-/// assert!(Serial.evaluate(&f, &points, false, &Quota(AtomicUsize::new(2)), &count).is_none());
+/// assert!(Serial.evaluate(&f, &points, &batch, &Quota(AtomicUsize::new(2)), &count).is_none());
 /// assert_eq!(evaluated.into_inner(), 5);
 /// ```
 pub trait Gate: Sync {
@@ -139,7 +140,7 @@ impl Batch<'_> {
 /// use std::sync::Mutex;
 /// use std::sync::atomic::AtomicBool;
 /// use glompo_core::CoreError;
-/// use glompo_core::evaluator::{EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
+/// use glompo_core::evaluator::{Batch, EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_point};
 /// use glompo_core::objective::{Objective, from_fn};
 ///
 /// /// Evaluates a batch on `self.0` threads; thread `w` takes points `w`, `w + n`, `w + 2n`, ...
@@ -150,7 +151,7 @@ impl Batch<'_> {
 ///         &mut self,
 ///         objective: &dyn Objective,
 ///         points: &[Vec<f64>],
-///         detailed: bool,
+///         batch: &Batch<'_>,
 ///         gate: &dyn Gate,
 ///         report: &(dyn Fn(usize, &EvalOutcome) + Sync),
 ///     ) -> Option<Vec<EvalOutcome>> {
@@ -162,7 +163,7 @@ impl Batch<'_> {
 ///                         // `None` (a cancelled batch) stops this thread's share.
 ///                         let mine = points.iter().enumerate().skip(w).step_by(n);
 ///                         mine.map(|(i, x)| {
-///                             Some((i, evaluate_point(objective, i, x, detailed, gate, report)?))
+///                             Some((i, evaluate_point(objective, i, x, batch, gate, report)?))
 ///                         })
 ///                         .collect::<Option<Vec<_>>>()
 ///                     })
@@ -199,8 +200,9 @@ impl Batch<'_> {
 /// let points: Vec<Vec<f64>> = (0..5).map(|i| vec![i as f64]).collect();
 /// let mut evaluator = StridedFactory.build(2).unwrap();
 /// let reported = Mutex::new(Vec::new());
+/// let batch = Batch::detailed(false);
 /// let outcomes = evaluator
-///     .evaluate(&f, &points, false, &AtomicBool::new(false), &|i, _| reported.lock().unwrap().push(i))
+///     .evaluate(&f, &points, &batch, &AtomicBool::new(false), &|i, _| reported.lock().unwrap().push(i))
 ///     .unwrap();
 /// let values: Vec<f64> = outcomes.iter().map(|o| o.as_ref().unwrap().fx).collect();
 /// assert_eq!(values, [0.0, 10.0, 20.0, 30.0, 40.0]);
@@ -208,7 +210,7 @@ impl Batch<'_> {
 /// reported.sort();
 /// assert_eq!(reported, [0, 1, 2, 3, 4]);
 /// // A cancelled batch starts nothing and returns `None`.
-/// assert!(evaluator.evaluate(&f, &points, false, &AtomicBool::new(true), &|_, _| {}).is_none());
+/// assert!(evaluator.evaluate(&f, &points, &batch, &AtomicBool::new(true), &|_, _| {}).is_none());
 /// assert!(StridedFactory.build(0).is_err());
 /// ```
 pub trait Evaluator: Send {
