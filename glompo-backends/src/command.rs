@@ -16,7 +16,9 @@
 //! they stand outside a string (so `json.dumps({"fx": float("inf")})` just works).
 //!
 //! The worker's stderr is passed through to this process's stderr as it comes (so it still reaches the
-//! terminal, or a runner process's printstreams file), and its last lines (at most 10 lines of the last
+//! terminal, or a runner process's printstreams file), each line started with the evaluation the
+//! worker was serving, `[opt 3 eval 17] ` (`call 1234` added where the call id is known before the
+//! evaluation, `[worker PID] ` before its first request), and its last lines (at most 10 lines of the last
 //! 2 KiB) end the error of an evaluation whose worker died: `the worker closed its output: the worker
 //! exited with code 1; its stderr ended with: "Traceback (most recent call last):\n…"`.
 //!
@@ -319,6 +321,7 @@ impl CommandObjective {
         } else {
             protocol::request_line(x, ctx, flight.scratch.as_deref())
         };
+        flight.worker.serving(ctx);
         let sent = line
             .map_err(Failure::Broken)
             .and_then(|line| flight.worker.send(&line, self.spec.timeout, per_call));

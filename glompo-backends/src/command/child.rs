@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,12 @@ pub(super) struct Worker {
     stdout: ChildStdout,
     /// The end of what the worker wrote on its stderr, which a thread passes through to ours.
     stderr: Arc<Tail>,
+    /// Its stderr (non-blocking), read by the pass-through thread.
+    stderr_pipe: Arc<std::fs::File>,
+    /// The evaluation it is serving, which starts each line of its stderr passed through; the
+    /// thread holds it while it takes bytes out of the pipe, so that what is in the pipe when it is
+    /// free was not read yet.
+    label: Arc<Mutex<String>>,
     /// What has been read of the answer being waited for.
     buf: Vec<u8>,
     /// No answer yet: its first request also waits for the program to start.
@@ -122,7 +128,9 @@ impl Worker {
         else {
             return Err(give_up(child, "no pipes to the worker".into()));
         };
-        for (fd, name) in [(stdin.as_fd(), "input"), (stdout.as_fd(), "output")] {
+        for (fd, name) in
+            [(stdin.as_fd(), "input"), (stdout.as_fd(), "output"), (stderr.as_fd(), "error output")]
+        {
             if let Err(e) = fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)) {
                 return Err(give_up(child, format!("cannot make the worker's {name} non-blocking: {e}")));
             }
@@ -137,9 +145,13 @@ impl Worker {
         };
         let tail = Arc::new(Tail::default());
         let passed = Arc::clone(&tail);
+        let label = Arc::new(Mutex::new(format!("worker {}", child.id())));
+        let labelled = Arc::clone(&label);
+        let stderr_pipe = Arc::new(std::fs::File::from(OwnedFd::from(stderr)));
+        let pipe = Arc::clone(&stderr_pipe);
         let thread = std::thread::Builder::new()
             .name("glompo-stderr".into())
-            .spawn(move || pass_through(stderr, &passed));
+            .spawn(move || pass_through(&pipe, &passed, &labelled));
         if let Err(e) = thread {
             return Err(give_up(child, format!("cannot start a thread for the worker's stderr: {e}")));
         }
@@ -149,6 +161,8 @@ impl Worker {
             stdin: Some(stdin),
             stdout,
             stderr: tail,
+            stderr_pipe,
+            label,
             buf: Vec::new(),
             fresh: true,
             output_closed: false,
@@ -203,6 +217,32 @@ impl Worker {
                 }
                 None => std::thread::sleep(left.min(Duration::from_millis(5))),
             }
+        }
+    }
+
+    /// Names the evaluation the worker serves from now on, for the lines of its stderr:
+    /// `opt 3 eval 17` (and `call 1234` where the call id is known).
+    /// Outside a run (evaluation number 0) the label stays `worker PID`.
+    pub(super) fn serving(&self, ctx: &glompo_core::objective::EvalContext) {
+        if ctx.eval == 0 {
+            return;
+        }
+        let mut label = format!("opt {} eval {}", ctx.opt_id, ctx.eval);
+        if let Some(call_id) = ctx.call_id {
+            label += &format!(" call {call_id}");
+        }
+        // What the worker wrote before its last answer is in the pipe by now: it goes out under the
+        // evaluation it came from before the label changes (a thread that no longer reads, after
+        // LABEL_DRAIN, does not hold the evaluation up).
+        let start = Instant::now();
+        loop {
+            let mut current = self.label.lock().unwrap_or_else(|e| e.into_inner());
+            if unread(&self.stderr_pipe) == 0 || start.elapsed() > LABEL_DRAIN {
+                *current = label;
+                return;
+            }
+            drop(current);
+            std::thread::sleep(Duration::from_micros(50));
         }
     }
 
@@ -431,31 +471,112 @@ impl Tail {
 }
 
 /// Copies the worker's stderr to this process's stderr as it comes, and keeps its end in `tail`.
-fn pass_through(mut stderr: ChildStderr, tail: &Tail) {
+/// How long [`Worker::serving`] waits for the pass-through thread to take what is in the stderr pipe.
+const LABEL_DRAIN: Duration = Duration::from_millis(200);
+
+/// The bytes waiting in `pipe` (0 if that cannot be read).
+fn unread(pipe: &std::fs::File) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into the location it is given, which lives for the call; the fd
+    // is open as long as `pipe` is.
+    let rc = unsafe { nix::libc::ioctl(pipe.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+    if rc == 0 { usize::try_from(n).unwrap_or(0) } else { 0 }
+}
+
+/// Passes the worker's stderr through to ours, each line started with `[LABEL] ` (the evaluation
+/// it was serving when the line was written), and keeps its tail for error messages.
+fn pass_through(pipe: &std::fs::File, tail: &Tail, label: &Mutex<String>) {
     let mut out = std::io::stderr();
     let mut chunk = [0_u8; 4096];
-    loop {
-        match stderr.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                // If this process's own stderr is gone there is nowhere to say so; the tail still keeps
-                // the lines for the error messages.
-                let _ = out.write_all(&chunk[..n]);
-                tail.push(&chunk[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+    let mut lines = Lines::default();
+    let mut reader = pipe;
+    let mut open = true;
+    while open {
+        match nix::poll::poll(&mut [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)], PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => {
-                tail.push(format!("\n[cannot read more of the worker's stderr: {e}]").as_bytes());
+                tail.push(format!("\n[cannot wait for more of the worker's stderr: {e}]").as_bytes());
                 break;
             }
+        }
+        let current = label.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match reader.read(&mut chunk) {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(n) => {
+                    tail.push(&chunk[..n]);
+                    // If this process's own stderr is gone there is nowhere to say so; the tail still
+                    // keeps the lines for the error messages.
+                    let _ = out.write_all(&lines.labelled(&chunk[..n], &current));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tail.push(format!("\n[cannot read more of the worker's stderr: {e}]").as_bytes());
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if !open {
+            let _ = out.write_all(&lines.finish(&current));
         }
     }
     tail.close();
 }
 
+/// Cuts a stream into lines and starts each with a label.
+#[derive(Debug, Default)]
+struct Lines {
+    /// The start of a line whose end has not come yet.
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    /// The complete lines of what came so far with `chunk`, each as `[label] line\n`.
+    fn labelled(&mut self, chunk: &[u8], label: &str) -> Vec<u8> {
+        self.pending.extend_from_slice(chunk);
+        let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') else { return Vec::new() };
+        let rest = self.pending.split_off(last + 1);
+        let complete = std::mem::replace(&mut self.pending, rest);
+        let mut out = Vec::with_capacity(complete.len() + 32);
+        for line in complete.split_inclusive(|&b| b == b'\n') {
+            out.extend_from_slice(format!("[{label}] ").as_bytes());
+            out.extend_from_slice(line);
+        }
+        out
+    }
+
+    /// The last line, if it had no newline, with one.
+    fn finish(&mut self, label: &str) -> Vec<u8> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        self.labelled(b"\n", label)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_passed_through_starts_with_the_evaluation_it_came_from() {
+        let mut lines = Lines::default();
+        assert_eq!(lines.labelled(b"Trace", "opt 1 eval 2"), b"");
+        assert_eq!(
+            lines.labelled(b"back\n  File\nVal", "opt 1 eval 2"),
+            b"[opt 1 eval 2] Traceback\n[opt 1 eval 2]   File\n"
+        );
+        assert_eq!(lines.labelled(b"ueError\n", "opt 1 eval 3"), b"[opt 1 eval 3] ValueError\n");
+        assert_eq!(lines.labelled(b"no newline", "x"), b"");
+        assert_eq!(lines.finish("opt 2 eval 1"), b"[opt 2 eval 1] no newline\n");
+        assert_eq!(lines.finish("opt 2 eval 1"), b"");
+    }
 
     #[test]
     fn the_tail_keeps_the_last_lines_of_the_last_bytes() {

@@ -384,9 +384,15 @@ fn a_workers_stderr_is_passed_through_as_it_comes() {
     // Each line reaches the helper's own stderr as it comes, not when the worker ends.
     let lines: Vec<String> = stderr.lines().map_while(Result::ok).filter(|l| l.contains("evaluat")).collect();
     assert!(helper.wait().unwrap().success());
+    // The worker's lines start with what it served: outside a run, the worker itself.
+    let unlabelled: Vec<&str> = lines
+        .iter()
+        .map(|l| l.strip_prefix("[worker ").map_or(l.as_str(), |l| &l[l.find("] ").unwrap() + 2..]))
+        .collect();
     let expected =
         ["model: evaluating 0.0", "model: evaluating 1.0", "model: evaluating 2.0", "HELPER evaluated"];
-    assert_eq!(lines, expected);
+    assert_eq!(unlabelled, expected);
+    assert!(lines[..3].iter().all(|l| l.starts_with("[worker ")), "{lines:?}");
 }
 
 /// Evaluates `x` on `f` in a thread, and gives up after `patience`, so that a hang fails the test.

@@ -799,9 +799,11 @@ fn each_runner_process_prints_into_its_own_printstreams_files() {
     assert_eq!(files, expected);
     for id in &ids {
         let err = fs::read_to_string(dir.join(format!("printstreams/{id:04}.err"))).unwrap();
-        assert!(err.lines().all(|l| l == "model: evaluating"), "{id}: {err}");
+        // Each line names the evaluation it came from: this optimizer's 1st, 2nd, ...
         let made = evals.iter().filter(|e| e["opt_id"] == *id).count();
-        assert_eq!(err.lines().count(), made, "optimizer {id}");
+        let expected: Vec<String> =
+            (1..=made).map(|n| format!("[opt {id} eval {n}] model: evaluating")).collect();
+        assert_eq!(err.lines().collect::<Vec<_>>(), expected, "optimizer {id}");
         assert_eq!(fs::read_to_string(dir.join(format!("printstreams/{id:04}.out"))).unwrap(), "");
     }
     // A second run into the same directory is refused; with --overwrite it replaces the printstreams
@@ -815,7 +817,7 @@ fn each_runner_process_prints_into_its_own_printstreams_files() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dir.join("printstreams/0099.err").exists());
     let err = fs::read_to_string(dir.join("printstreams/0001.err")).unwrap();
-    assert!(err.lines().count() >= 1 && err.lines().all(|l| l == "model: evaluating"), "{err}");
+    assert!(err.lines().count() >= 1 && err.lines().all(|l| l.ends_with("] model: evaluating")), "{err}");
     assert_eq!(fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
 }
 
@@ -833,8 +835,19 @@ fn printstreams_are_not_split_when_switched_off_or_with_threads() {
         assert!(!dir.join("printstreams").exists(), "{name}");
         // The model's prints reach glompo's own stderr, and every evaluation is logged.
         let evals = lines(&dir.join("evaluations.jsonl"));
-        let printed = stderr(&out).lines().filter(|l| *l == "model: evaluating").count();
-        assert_eq!(printed, evals.len(), "{name}");
+        let mut printed: Vec<String> =
+            stderr(&out).lines().filter(|l| l.ends_with("] model: evaluating")).map(str::to_owned).collect();
+        // Each names the optimizer and its evaluation: the labels are those of the logged evaluations.
+        let mut expected = Vec::new();
+        for id in
+            evals.iter().map(|e| e["opt_id"].as_u64().unwrap()).collect::<std::collections::BTreeSet<_>>()
+        {
+            let made = evals.iter().filter(|e| e["opt_id"] == id).count();
+            expected.extend((1..=made).map(|n| format!("[opt {id} eval {n}] model: evaluating")));
+        }
+        printed.sort();
+        expected.sort();
+        assert_eq!(printed, expected, "{name}");
         assert!(!stderr(&out).contains("message pipe"), "{name}: {}", stderr(&out));
     }
 }
