@@ -72,7 +72,15 @@ pub fn plan(config: &RunConfig) -> String {
         crate::config::ObjectiveConfig::Command { .. } => "external program",
     };
     row("objective", format!("{} ({}, {}-D)", config.objective.name(), kind, config.objective.dim()));
-    row("bounds", bounds(&config.bounds));
+    match &config.parameters {
+        Some(names) => {
+            let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+            for (i, (name, (lo, hi))) in names.iter().zip(config.bounds.pairs()).enumerate() {
+                row(if i == 0 { "parameters" } else { "" }, format!("{name:<width$}  [{lo}, {hi}]"));
+            }
+        }
+        None => row("bounds", bounds(&config.bounds)),
+    }
     for (i, o) in config.optimizers.iter().enumerate() {
         let settings = match glompo_optimizers::factory(&o.kind, &o.options) {
             Ok(factory) => settings_text(&factory.resolved_settings(&config.bounds, o.workers)),

@@ -13,12 +13,15 @@ fn init_then_run_works_in_an_empty_directory() {
     let out = glompo(&["run", "glompo.json", "-q"], tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    // model.py's data were made with a = 2, k = 0.5, c = 0.3.
-    let x = stdout.lines().find_map(|l| l.strip_prefix("x = [")).unwrap();
-    let x: Vec<f64> = x.trim_end_matches(']').split(", ").map(|v| v.parse().unwrap()).collect();
-    for (found, truth) in x.iter().zip([2.0, 0.5, 0.3]) {
+    // model.py's data were made with a = 2, k = 0.5, c = 0.3; the result names them.
+    for (name, truth) in [("a", 2.0), ("k", 0.5), ("c", 0.3)] {
+        let line = stdout.lines().find_map(|l| l.trim().strip_prefix(&format!("{name} = "))).unwrap();
+        let found: f64 = line.parse().unwrap();
         assert!((found - truth).abs() < 1e-3, "{stdout}");
     }
+    let out = glompo(&["validate", "glompo.json"], tmp.path());
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("parameters     a  [0, 5]\n               k  [0, 2]\n"), "{plan}");
     assert!(tmp.path().join("glompo_run/summary.json").is_file());
     // A second init refuses to replace the user's files.
     fs::write(tmp.path().join("model.py"), "# my model\n").unwrap();
