@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use glompo_core::manager::{LiveDisplay, Manager};
+//! use glompo_core::manager::Manager;
 //! use glompo_core::selector::{CycleSelector, OptimizerSpec};
 //! use glompo_core::{checker, functions, testing::ScriptedFactory};
 //!
@@ -19,7 +19,7 @@
 //! let result = Manager::builder(Arc::new(sphere), bounds)
 //!     .selector(Box::new(CycleSelector::new(vec![spec])?))
 //!     .checker(checker::max_evals(100))
-//!     .observer(Box::new(LiveDisplay::new()))
+//!     .live_display()
 //!     .build()?
 //!     .run()?;
 //! assert_eq!(result.counters.evaluations, 100);

@@ -408,6 +408,14 @@ impl ManagerBuilder {
         self.observer(Box::new(event::Status::new(interval, sink)))
     }
 
+    /// Shows the run live on the terminal ([`LiveDisplay`] on stderr: the evaluations against the
+    /// budget, an ETA, the best value, the optimizers, the rate), as `glompo run` does. Not on a
+    /// terminal it draws nothing; [`status`](Self::status) gives plain lines there.
+    #[cfg(feature = "live")]
+    pub fn live_display(self) -> Self {
+        self.observer(Box::new(LiveDisplay::new()))
+    }
+
     /// When to write checkpoints into `DIR/checkpoints/` (default: only when asked, by a `CHKPT` file
     /// in the run directory or an interrupt). Needs a run directory.
     pub fn checkpoints(mut self, policy: CheckpointPolicy) -> Self {
