@@ -556,7 +556,9 @@ fn list_functions() -> ExitCode {
             .map(|f| [f.name.to_owned(), f.dims.to_string(), f.params.to_string(), f.summary.to_owned()]),
     );
     let text = table(&rows)
-        + "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective).\n";
+        + "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective)\n\
+           and shift: f(x - s) in the same box, with s drawn within +-shift x half the box's width from\n\
+           shift_seed (default 0), or given as a list of dim numbers; the minimiser moves to its old place + s.\n";
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     ExitCode::SUCCESS
 }

@@ -16,6 +16,10 @@
 //! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
 //!   event, split into the wait for the saves and the write, and the steps of the write alone;
 //! - `bench plot`: the time to plot a synthetic run of 10^7 evaluations, against reading its log alone;
+//! - `bench quality`: issue 12's suite (six multimodal functions, 5-D and 10-D, plain and shifted,
+//!   20 000 evaluations) for three configs — IPOP CMA-ES, the quickstart strategy, differential
+//!   evolution — with successes, median f − f* and evaluations to success (`--quick` for CI,
+//!   `--seeds N`, `--jobs J`);
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         ["bench", "memory", rest @ ..] => example("glompo-cli", "memory", rest),
         ["bench", "checkpoint", rest @ ..] => example("glompo-cli", "checkpoint", rest),
         ["bench", "plot", rest @ ..] => example("glompo-cli", "plot", rest),
+        ["bench", "quality", rest @ ..] => example("glompo-cli", "quality", rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -62,7 +67,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
      [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
      | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH] \
-     | bench plot [EVALS] [--dim D] [--keep FILE]>";
+     | bench plot [EVALS] [--dim D] [--keep FILE] | bench quality [--quick] [--seeds N] [--jobs J]>";
 
 /// The workspace root.
 fn root() -> PathBuf {

@@ -65,6 +65,7 @@ mod lennard_jones;
 mod multimodal;
 mod params;
 mod random;
+mod shift;
 #[cfg(test)]
 mod tests;
 
@@ -92,6 +93,7 @@ pub struct Benchmark {
     bounds: Bounds,
     min_fx: Option<f64>,
     min_x: Option<Vec<f64>>,
+    shift: Option<Vec<f64>>,
     func: Box<dyn Function>,
 }
 
@@ -119,6 +121,11 @@ impl Benchmark {
     /// One global minimiser, or `None` where none is known. Several functions have many; this is one.
     pub fn min_x(&self) -> Option<Vec<f64>> {
         self.min_x.clone()
+    }
+
+    /// The shift `s` of the `shift` parameter (the function is `f(x − s)`), or `None` without one.
+    pub fn shift(&self) -> Option<&[f64]> {
+        self.shift.as_deref()
     }
 
     /// The seconds slept by each call of [`Objective::evaluate`].
@@ -175,7 +182,8 @@ pub struct FunctionInfo {
     pub summary: &'static str,
     /// The supported dimensions: `"any"`, a single number, a range such as `"1-4"`, or a rule.
     pub dims: &'static str,
-    /// The function's own parameters with their defaults (every function also takes `delay_s=0`).
+    /// The function's own parameters with their defaults (every function also takes `delay_s=0`,
+    /// `shift` and `shift_seed=0`).
     pub params: &'static str,
 }
 
@@ -190,8 +198,17 @@ pub fn catalogue() -> &'static [FunctionInfo] {
 /// Names are case-insensitive, and `-` and `_` may be written or left out (`Styblinski-Tang`,
 /// `styblinski_tang` and `styblinskitang` are the same function). `params` are the function's own
 /// parameters as found in a JSON config, e.g. `{"delay_s": 0.01, "shift_positive": true}`; every
-/// function takes `delay_s` (seconds slept per evaluation, default 0), and the functions that use
+/// function takes `delay_s` (seconds slept per evaluation, default 0) and `shift` (below), and the functions that use
 /// randomness take `seed` (default 0) and are reproducible for a fixed seed.
+///
+/// `shift` moves the optimum: the function becomes `f(x − s)` in the same box, with the same minimum
+/// value at the moved minimiser. `"shift": 0.4` draws each `s_i` uniformly within ±0.4 × half the
+/// box's width (narrowed where needed so that the minimiser stays inside the box) from
+/// `SeededRng::new(shift_seed)`, `shift_seed` defaulting to 0; `"shift": [..]` gives `s` itself (one
+/// number per dimension), and is rejected when it moves the minimiser out of the box.
+/// [`Benchmark::shift`] returns `s` and [`Benchmark::min_x`] the moved minimiser. Outside their box,
+/// `schwefel`, `alpine02`, `vincent` and a few others are not bounded below by their minimum (or are not
+/// defined), so for them a coordinate of `x − s` that leaves the box is mirrored back in.
 ///
 /// An unknown name, an unknown parameter, a value of the wrong type or out of range, or a dimension
 /// the function does not support is a [`CoreError::Config`] whose field is `objective.function`,
@@ -207,8 +224,8 @@ pub fn build(name: &str, dim: usize, params: &Map<String, Value>) -> Result<Benc
     };
     let fname = spec.info.name;
     for k in params.keys() {
-        if k != "delay_s" && !spec.params.contains(&k.as_str()) {
-            let mut valid = vec!["delay_s"];
+        if !COMMON_PARAMS.contains(&k.as_str()) && !spec.params.contains(&k.as_str()) {
+            let mut valid = COMMON_PARAMS.to_vec();
             valid.extend_from_slice(spec.params);
             return Err(CoreError::config(
                 format!("objective.{k}"),
@@ -224,17 +241,18 @@ pub fn build(name: &str, dim: usize, params: &Map<String, Value>) -> Result<Benc
     })?;
     let parts = (spec.make)(dim, &p)?;
     let bounds = Bounds::new(parts.bounds).map_err(|e| CoreError::config("objective", e.to_string()))?;
-    Ok(Benchmark {
-        name: fname,
-        dim,
-        delay_s,
-        delay,
-        bounds,
-        min_fx: parts.min_fx,
-        min_x: parts.min_x,
-        func: parts.func,
-    })
+    let (mut func, mut min_x) = (parts.func, parts.min_x);
+    let shift = shift::shift_of(&p, fname, &bounds, min_x.as_deref())?;
+    if let Some(s) = &shift {
+        min_x = min_x.map(|m| m.iter().zip(s).map(|(m, s)| m + s).collect());
+        func = Box::new(shift::translated(fname, func, s.clone(), &bounds));
+    }
+    Ok(Benchmark { name: fname, dim, delay_s, delay, bounds, min_fx: parts.min_fx, min_x, shift, func })
 }
+
+/// The parameters every function takes besides its own: `delay_s`, and `shift` with `shift_seed`
+/// (see the module `shift`).
+const COMMON_PARAMS: &[&str] = &["delay_s", "shift", "shift_seed"];
 
 /// Lower-cases `name` and drops `-` and `_`, so that the spellings of a name compare equal.
 fn squash(name: &str) -> String {

@@ -211,7 +211,7 @@ fn build_errors_name_the_field_and_list_what_is_valid() {
     let (field, message) = build_error("shubert", 2, json!({"styel": 3}));
     assert_eq!(field, "objective.styel");
     assert!(message.contains("did you mean `style`?"), "{message}");
-    assert!(message.contains("delay_s, style, shift_positive"), "{message}");
+    assert!(message.contains("delay_s, shift, shift_seed, style, shift_positive"), "{message}");
 
     let (field, message) = build_error("easom", 3, json!({}));
     assert_eq!(field, "objective.dim");
@@ -326,4 +326,113 @@ fn benchmark_is_send_and_sync_and_usable_as_a_dyn_objective() {
             });
         }
     });
+}
+
+/// `f` built with `shift` beside its unshifted self.
+fn with_and_without_shift(name: &str, dim: usize, shift: Value) -> (Benchmark, Benchmark) {
+    let plain = build(name, dim, &Map::new()).unwrap();
+    let moved = build(name, dim, &params(shift)).unwrap();
+    (plain, moved)
+}
+
+#[test]
+fn shift_moves_the_minimiser_and_keeps_the_minimum() {
+    let mut rng = SeededRng::new(11);
+    for name in ["ackley", "griewank", "levy", "rastrigin", "rosenbrock", "schwefel", "alpine02", "vincent"] {
+        for dim in [2, 5] {
+            let (plain, moved) = with_and_without_shift(name, dim, json!({"shift": 0.4, "shift_seed": 3}));
+            let s = moved.shift().unwrap().to_vec();
+            let (m0, m1) = (plain.min_x().unwrap(), moved.min_x().unwrap());
+            for (i, (lo, hi)) in plain.bounds().pairs().enumerate() {
+                assert!(s[i].abs() <= 0.4 * (hi - lo) / 2.0, "{name}: s[{i}] = {}", s[i]);
+                assert_eq!(m1[i], m0[i] + s[i], "{name}: the minimiser moves by s");
+            }
+            assert!(plain.bounds().contains(&m1), "{name}: moved minimiser {m1:?} leaves the box");
+            assert_eq!(moved.bounds(), plain.bounds(), "{name}: the box is unchanged");
+            assert_eq!(moved.min_fx(), plain.min_fx());
+            check_minimum(&moved, 5);
+            // Wherever x − s is inside the box, the value is f(x − s), for folded functions too.
+            let mut x = vec![0.0; dim];
+            let mut checked = 0;
+            for _ in 0..200 {
+                fill_uniform(&mut rng, &moved.bounds(), &mut x);
+                let y: Vec<f64> = x.iter().zip(&s).map(|(x, s)| x - s).collect();
+                if plain.bounds().contains(&y) {
+                    assert_eq!(moved.value(&x), plain.value(&y), "{name} at {x:?}");
+                    checked += 1;
+                }
+            }
+            assert!(checked > 20, "{name}: only {checked} points checked");
+        }
+    }
+}
+
+#[test]
+fn shift_of_griewank_is_the_documented_draw() {
+    let f = build("griewank", 5, &params(json!({"shift": 0.4, "shift_seed": 3}))).unwrap();
+    let mut rng = SeededRng::new(3);
+    let expected: Vec<f64> = (0..5).map(|_| -240.0 + 480.0 * rng.uniform()).collect();
+    assert_eq!(f.shift().unwrap(), expected.as_slice());
+    assert_eq!(f.value(&expected), 0.0);
+    let other = build("griewank", 5, &params(json!({"shift": 0.4, "shift_seed": 4}))).unwrap();
+    assert_ne!(other.shift(), f.shift(), "another seed draws another shift");
+    let unseeded = build("griewank", 5, &params(json!({"shift": 0.4}))).unwrap();
+    let seeded0 = build("griewank", 5, &params(json!({"shift": 0.4, "shift_seed": 0}))).unwrap();
+    assert_eq!(unseeded.shift(), seeded0.shift(), "shift_seed defaults to 0");
+    let none = build("griewank", 5, &params(json!({"shift": 0.0}))).unwrap();
+    assert_eq!(none.shift().unwrap(), [0.0; 5].as_slice());
+}
+
+#[test]
+fn shift_narrows_the_draw_to_keep_an_off_centre_minimiser_inside() {
+    // Schwefel's minimiser is at 420.97 of ±500: a shift above 79.03 would move it out.
+    for seed in 0..20 {
+        let f = build("schwefel", 3, &params(json!({"shift": 1.0, "shift_seed": seed}))).unwrap();
+        for &s in f.shift().unwrap() {
+            assert!((-500.0..=500.0 - classic::SCHWEFEL_X).contains(&s), "seed {seed}: s = {s}");
+        }
+        assert!(f.bounds().contains(&f.min_x().unwrap()));
+    }
+    // Beyond its box Schwefel goes below its minimum; the folded shifted function does not.
+    let f = build("schwefel", 1, &params(json!({"shift": [-70.0]}))).unwrap();
+    let plain = build("schwefel", 1, &Map::new()).unwrap();
+    assert!(plain.value(&[700.0]) < plain.min_fx().unwrap());
+    assert_eq!(f.value(&[500.0]), plain.value(&[430.0]));
+    assert_eq!(f.value(&[-490.0]), plain.value(&[-420.0]), "-490 + 70 = -420 stays inside");
+    assert_eq!(f.value(&[-460.0]), plain.value(&[-390.0]));
+    let g = build("schwefel", 1, &params(json!({"shift": [70.0]}))).unwrap();
+    assert_eq!(g.value(&[-460.0]), plain.value(&[-470.0]), "-530 is mirrored to -470");
+}
+
+#[test]
+fn explicit_shift_is_used_as_given() {
+    let (plain, moved) = with_and_without_shift("rastrigin", 2, json!({"shift": [1.0, -2.0]}));
+    assert_eq!(moved.shift().unwrap(), [1.0, -2.0].as_slice());
+    assert_eq!(moved.min_x().unwrap(), vec![1.0, -2.0]);
+    assert_eq!(moved.value(&[1.0, -2.0]), 0.0);
+    assert_eq!(moved.value(&[1.5, 0.25]), plain.value(&[0.5, 2.25]));
+    // Outside the box of the unshifted function, a rastrigin is still f(x − s), not folded.
+    assert_eq!(moved.value(&[-5.0, 4.0]), plain.value(&[-6.0, 6.0]));
+    assert_eq!(moved.evaluate(&[1.0, -2.0]).unwrap(), 0.0);
+}
+
+#[test]
+fn shift_errors_name_the_field() {
+    let cases = [
+        ("rastrigin", 2, json!({"shift": [1.0]}), "objective.shift", "expected 2 numbers"),
+        ("rastrigin", 2, json!({"shift": [1.0, "a"]}), "objective.shift", "element 1"),
+        ("rastrigin", 2, json!({"shift": [6.0, 0.0]}), "objective.shift", "coordinate 0"),
+        ("schwefel", 1, json!({"shift": [100.0]}), "objective.shift", "out of its bounds"),
+        ("rastrigin", 2, json!({"shift": 1.5}), "objective.shift", "at most 1"),
+        ("rastrigin", 2, json!({"shift": -0.1}), "objective.shift", "at least 0"),
+        ("rastrigin", 2, json!({"shift": "big"}), "objective.shift", "finite number"),
+        ("rastrigin", 2, json!({"shift_seed": 3}), "objective.shift_seed", "only used with `shift`"),
+        ("rastrigin", 2, json!({"shift": 0.4, "shift_seed": -1}), "objective.shift_seed", "non-negative"),
+        ("lennard_jones", 6, json!({"shift": 0.1}), "objective.shift", "no known minimiser"),
+    ];
+    for (name, dim, p, want_field, want) in cases {
+        let (field, message) = build_error(name, dim, p.clone());
+        assert_eq!(field, want_field, "{name} {p}");
+        assert!(message.contains(want), "{name} {p}: {message}");
+    }
 }
