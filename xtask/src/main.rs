@@ -119,6 +119,8 @@ fn ci() -> Result<(), String> {
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     tidy::check(&root()).map_err(|problems| problems.join("\n"))?;
+    // The quality benchmark's reduced suite runs end to end (its figures are not asserted).
+    example("glompo-cli", "quality", &["--quick"])?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
