@@ -7,7 +7,8 @@
 //! of `max_evals` does not count). Three configs, each a JSON config as a user writes it, built
 //! through `RunConfig::from_value`:
 //!
-//! - `ipop`: one CMA-ES (its defaults) restarted by the selector with `increasing_population`;
+//! - `ipop`: the default strategy, a config without `optimizers` (one CMA-ES with its defaults,
+//!   restarted by the selector with `increasing_population`), on one slot;
 //! - `quickstart`: the README's quickstart strategy (CMA-ES with a population of 60 and Nelder-Mead,
 //!   its hunters, two slots), with CMA-ES's default `sigma0` (a quarter of the box width, which is
 //!   the quickstart's 2.5 on rastrigin) so that it fits every box;
@@ -116,11 +117,8 @@ fn config(case: &Case, budget: u64, fstar: f64, dir: &Path) -> Value {
     // Stop once solved (the run is judged on its log, so this only saves time).
     let convergence = format!("max_evals({budget}) | target_cost({fstar:?}, 5e-7)");
     let mut value = match case.config {
-        "ipop" => json!({
-            "optimizers": [{"type": "cma-es"}],
-            "selector": {"type": "cycle", "increasing_population": true},
-            "max_jobs": 1,
-        }),
+        // The default strategy: what a config without `optimizers` runs.
+        "ipop" => json!({"max_jobs": 1}),
         "quickstart" => json!({
             "optimizers": [{"type": "cma-es", "popsize": 60}, {"type": "nelder-mead"}],
             "max_jobs": 2,

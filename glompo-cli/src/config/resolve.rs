@@ -106,7 +106,10 @@ pub(super) fn resolve(
     let evaluation_timeout = f.seconds("evaluation_timeout_s")?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
     let processes = Arc::new(Processes::new(objective.worker_spec(&objective_config, evaluation_timeout)?));
+    // Without `optimizers` the run takes the default strategy (see DEFAULT_STRATEGY).
+    let default_strategy = !f.has("optimizers");
     let entries = match f.take("optimizers") {
+        None => vec![json!({"type": "cma-es"})],
         Some(Value::Array(entries)) if !entries.is_empty() => entries,
         Some(Value::Array(_)) => return Err(f.error("optimizers", "at least one optimizer is needed")),
         Some(other) => {
@@ -118,7 +121,6 @@ pub(super) fn resolve(
                 ),
             ));
         }
-        None => return Err(f.error("optimizers", "missing; give a list such as [{\"type\": \"cma-es\"}]")),
     };
     let mut specs = Vec::new();
     let mut optimizers = Vec::new();
@@ -143,7 +145,18 @@ pub(super) fn resolve(
             format!("{seed} is above 2^53 - 1 = {max}, where JSON readers round it"),
         ));
     }
-    let convergence = f.string("convergence")?.unwrap_or_else(|| DEFAULT_CONVERGENCE.into());
+    let convergence = match f.string("convergence")? {
+        Some(text) => text,
+        // The default strategy restarts until its budget is spent: it needs one.
+        None if default_strategy && o.convergence.is_none() => {
+            return Err(f.error(
+                "convergence",
+                "missing: without `optimizers` the default strategy restarts CMA-ES until the budget is \
+                 spent, so give one, such as \"max_evals(20000)\" or \"max_evals(20000) | target_cost(0, 1e-6)\"",
+            ));
+        }
+        None => DEFAULT_CONVERGENCE.into(),
+    };
     let checker = match &o.convergence {
         Some(text) => checker::parse(text).map_err(|e| CoreError::config("--convergence", e.to_string()))?,
         None => checker::parse(&convergence).map_err(|e| f.error("convergence", e.to_string()))?,
@@ -155,7 +168,11 @@ pub(super) fn resolve(
     if let Some(h) = &hunter {
         check_hunted_types(h, &specs)?;
     }
-    let selector_config = f.take("selector").unwrap_or_else(|| json!("cycle"));
+    let selector_config = match f.take("selector") {
+        Some(config) => config,
+        None if default_strategy => json!({"type": "cycle", "increasing_population": true}),
+        None => json!("cycle"),
+    };
     let selector = selector::from_config(&selector_config, specs, RunSeeds::new(seed).selector())?;
     let generator_config = f.take("generator").unwrap_or_else(|| json!("random"));
     let generator = generator::from_config(

@@ -905,3 +905,49 @@ fn the_summary_does_not_count_what_the_process_did_before_the_run_as_its_childre
     let children = r["children_cpu_user_s"].as_f64().unwrap() + r["children_cpu_system_s"].as_f64().unwrap();
     assert!(children < 0.5, "the second of CPU burnt before the run counted: {r}");
 }
+
+#[test]
+fn without_optimizers_the_default_strategy_restarts_cma_es_with_growing_populations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = json!({
+        "objective": {"function": "rastrigin", "dim": 5},
+        "convergence": "max_evals(15000)",
+        "max_jobs": 1,
+        "seed": 1
+    });
+    let config = write_config(tmp.path(), &config);
+    let out = glompo(&["run", &config, "--dir", "out", "-q", "--no-plot"], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = lines(&tmp.path().join("out/optimizers.jsonl"));
+    let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
+    assert!(starts.len() >= 3, "{starts:?}");
+    assert!(starts.iter().all(|e| e["type"] == "cma-es"));
+    // IPOP as pycma: after k convergences a start has ⌊2^k (4 + 3 ln 5)⌋ (8, 17, 35, ...).
+    let converged_before = |i: usize| {
+        let id = starts[i]["opt_id"].as_u64().unwrap();
+        events
+            .iter()
+            .filter(|e| {
+                e["event"] == "end" && e["reason"] == "converged" && e["opt_id"].as_u64().unwrap() < id
+            })
+            .count() as u32
+    };
+    for (i, start) in starts.iter().enumerate() {
+        let expected = (f64::from(1u32 << converged_before(i)) * (4.0 + 3.0 * 5f64.ln())).floor();
+        assert_eq!(start["popsize"].as_f64(), Some(expected), "start {i}: {start}");
+    }
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["selector"], json!({"type": "cycle", "increasing_population": true}));
+    assert!(summary["config"]["hunters"].is_null());
+    // The strategy restarts until the budget is spent, so it needs one.
+    let bare = write_config(tmp.path(), &json!({"objective": {"function": "rastrigin", "dim": 5}}));
+    let out = glompo(&["run", &bare, "--dir", "bare", "-q"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("convergence: missing: without `optimizers` the default strategy"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!tmp.path().join("bare").exists());
+}
