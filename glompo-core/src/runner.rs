@@ -570,7 +570,8 @@ impl Runner {
             opt_id,
             evaluations_before: self.recipe.evaluations + self.sent,
             detailed: self.detailed,
-            first_call_id: Some(&first_call_id),
+            // Only a deterministic round grants call ids; elsewhere no point reads the control for one.
+            first_call_id: self.recipe.stepped.then_some(&first_call_id),
         };
         let LevelTwo::Built(evaluator) = &mut self.evaluator else {
             unreachable!("steps builds the evaluator before the first batch")
