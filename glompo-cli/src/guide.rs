@@ -74,9 +74,14 @@ pub fn plan(config: &RunConfig) -> String {
     row("objective", format!("{} ({}, {}-D)", config.objective.name(), kind, config.objective.dim()));
     match &config.parameters {
         Some(names) => {
-            let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-            for (i, (name, (lo, hi))) in names.iter().zip(config.bounds.pairs()).enumerate() {
-                row(if i == 0 { "parameters" } else { "" }, format!("{name:<width$}  [{lo}, {hi}]"));
+            let mut table = crate::report::Table::new(&["", ""]);
+            for (name, (lo, hi)) in names.iter().zip(config.bounds.pairs()) {
+                table.row(vec![name.clone(), format!("[{lo}, {hi}]")]);
+            }
+            let mut lines = String::new();
+            table.render_bare(&mut lines);
+            for (i, line) in lines.lines().enumerate() {
+                row(if i == 0 { "parameters" } else { "" }, line.to_owned());
             }
         }
         None => row("bounds", bounds(&config.bounds)),
@@ -124,11 +129,12 @@ pub fn plan(config: &RunConfig) -> String {
         (false, _) => "",
     };
     row("run directory", format!("{}{note}", dir.display()));
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut text = String::new();
+    let mut table = crate::report::Table::new(&["", ""]);
     for (key, value) in rows {
-        let _ = writeln!(text, "{key:<width$}  {value}");
+        table.row(vec![key, value]);
     }
+    let mut text = String::new();
+    table.render_bare(&mut text);
     text
 }
 

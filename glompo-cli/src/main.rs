@@ -119,8 +119,7 @@ fn validate(config: &std::path::Path, overrides: Overrides) -> ExitCode {
     match RunConfig::from_file(config, &overrides) {
         Ok(run_config) => {
             let text = format!("{}: valid\n\n{}", config.display(), glompo_cli::guide::plan(&run_config));
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+            print(&text)
         }
         Err(e) => fail(USAGE, &e.to_string()),
     }
@@ -145,8 +144,7 @@ fn init(name: &str, dir: Option<std::path::PathBuf>, overwrite: bool) -> ExitCod
                 config.display(),
                 config.display()
             );
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+            print(&text)
         }
         Err(message) => fail(USAGE, &message),
     }
@@ -538,8 +536,7 @@ fn plot(dir: &std::path::Path, output: Option<std::path::PathBuf>, overwrite: bo
                 info.not_finite,
                 info.optimizers
             );
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
+            print(&text)
         }
         Err(plot::PlotError::Read(e)) if e.is_usage() => fail(USAGE, &e.to_string()),
         Err(e) => fail(FAILED, &e.to_string()),
@@ -547,41 +544,14 @@ fn plot(dir: &std::path::Path, output: Option<std::path::PathBuf>, overwrite: bo
 }
 
 fn list_functions() -> ExitCode {
-    let catalogue = functions::catalogue();
-    let mut rows =
-        vec![["name".to_owned(), "dims".to_owned(), "parameters".to_owned(), "description".to_owned()]];
-    rows.extend(
-        catalogue
-            .iter()
-            .map(|f| [f.name.to_owned(), f.dims.to_string(), f.params.to_string(), f.summary.to_owned()]),
-    );
-    let text = table(&rows)
-        + "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective)\n\
-           and shift: f(x - s) in the same box, with s drawn within +-shift x half the box's width from\n\
-           shift_seed (default 0), or given as a list of dim numbers; the minimiser moves to its old place + s.\n";
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    ExitCode::SUCCESS
-}
-
-/// `rows` as lines of columns padded to their widest cell (in characters), two spaces apart; the
-/// last column is not padded.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    let mut table = glompo_cli::report::Table::new(&["name", "dims", "parameters", "description"]);
+    for f in functions::catalogue() {
+        table.row(vec![f.name.to_owned(), f.dims.to_string(), f.params.to_string(), f.summary.to_owned()]);
     }
     let mut text = String::new();
-    for row in rows {
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                text += cell;
-            } else {
-                text += &format!("{cell:<w$}  ");
-            }
-        }
-        text.push('\n');
-    }
-    text
+    table.render(&mut text);
+    text += "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective)\n\
+           and shift: f(x - s) in the same box, with s drawn within +-shift x half the box's width from\n\
+           shift_seed (default 0), or given as a list of dim numbers; the minimiser moves to its old place + s.\n";
+    print(&text)
 }

@@ -358,9 +358,10 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// A table of text, its columns as wide as their widest cell.
+/// A table of text, its columns as wide as their widest cell (in characters), two spaces apart, the
+/// last one not padded: what `glompo report`, `glompo validate` and `glompo functions` print.
 #[derive(Debug)]
-struct Table {
+pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
     /// Whether each column is aligned to the right (numbers).
@@ -368,7 +369,8 @@ struct Table {
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Table {
+    /// A table with the column names `header` (empty names for a table without a header).
+    pub fn new(header: &[&str]) -> Table {
         Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows: Vec::new(),
@@ -377,19 +379,20 @@ impl Table {
     }
 
     /// Aligns the columns `columns` to the right.
-    fn right(mut self, columns: &[usize]) -> Table {
+    pub fn right(mut self, columns: &[usize]) -> Table {
         for &c in columns {
             self.right[c] = true;
         }
         self
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    /// Adds a row, one cell per column.
+    pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
     /// Writes the header, a rule and the rows.
-    fn render(&self, out: &mut String) {
+    pub fn render(&self, out: &mut String) {
         let widths = self.widths(true);
         self.line(out, &self.header, &widths);
         let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
@@ -400,7 +403,7 @@ impl Table {
     }
 
     /// Writes the rows only.
-    fn render_bare(&self, out: &mut String) {
+    pub fn render_bare(&self, out: &mut String) {
         let widths = self.widths(false);
         for row in &self.rows {
             self.line(out, row, &widths);
