@@ -93,7 +93,7 @@ pub fn check_arguments(argv: &[String], dim: usize, scratch: bool) -> Result<boo
                 Piece::Scratch if !scratch => {
                     return Err((i, format!("`{{scratch}}` in {arg:?}, but `scratch` is not asked for")));
                 }
-                _ => {}
+                Piece::Text(_) | Piece::OptId | Piece::EvalId | Piece::Scratch => {}
             }
         }
     }

@@ -114,7 +114,8 @@ impl Ending {
             EndHow::Killed { .. } => Some(Ending::Killed),
             EndHow::Converged { .. } => Some(Ending::Converged),
             EndHow::Crashed { .. } | EndHow::Abandoned { .. } => Some(Ending::Crashed),
-            _ => None,
+            // Stopped at the end of the run (or by itself): no marker, as the legend says.
+            EndHow::Stopped { .. } => None,
         }
     }
 
