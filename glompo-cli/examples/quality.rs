@@ -1,21 +1,29 @@
-//! `cargo xtask bench quality [--quick] [--seeds N] [--jobs J]`: the quality suite of issue 12.
+//! `cargo xtask bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G]
+//! [--dims D,E]`: the quality suite of issue 12.
 //!
 //! Six multimodal functions (ackley, griewank, levy, rastrigin, rosenbrock, schwefel) in 5-D and 10-D,
 //! each plain and shifted (`"shift": 0.4, "shift_seed": seed`, the optimum moved off the box centre),
-//! seeds 1..=N (3 by default), a budget of 20 000 evaluations. A run is solved when f − f* < 1e-6 on
-//! one of the first 20 000 evaluations of its `evaluations.jsonl` (the budget is honest: an overshoot
-//! of `max_evals` does not count). Three configs, each a JSON config as a user writes it, built
-//! through `RunConfig::from_value`:
+//! with `--rotated` also shifted and rotated (`"rotate": true, "rotate_seed": seed`: no longer
+//! separable), seeds 1..=N (3 by default), a budget of 20 000 evaluations. A run is solved when
+//! f − f* < 1e-6 on one of the first 20 000 evaluations of its `evaluations.jsonl` (the budget is
+//! honest: an overshoot of `max_evals` does not count). Five configs, each a JSON config as a user
+//! writes it, built through `RunConfig::from_value`:
 //!
-//! - `ipop`: the default strategy, a config without `optimizers` (one CMA-ES with its defaults,
-//!   restarted by the selector with `increasing_population`), on one slot;
-//! - `quickstart`: the README's quickstart strategy (CMA-ES with a population of 60 and Nelder-Mead,
-//!   its hunters, two slots), with CMA-ES's default `sigma0` (a quarter of the box width, which is
-//!   the quickstart's 2.5 on rastrigin) so that it fits every box;
+//! - `default`: the default strategy, a config without `optimizers` (CMA-ES restarted with IPOP, one
+//!   sweep of coordinate search after its first run), on one slot;
+//! - `ipop`, `bipop`: CMA-ES alone with its defaults, restarted by the selector's `restarts`;
+//! - `hunters`: the strategy of the README's quickstart before the default strategy replaced it
+//!   (CMA-ES with a population of 60 and Nelder-Mead, hunters that kill the ones that stop
+//!   improving, two slots), with CMA-ES's default `sigma0` (a quarter of the box width, 2.5 on
+//!   rastrigin) so that it fits every box;
 //! - `de`: differential evolution alone (its defaults), restarted by the selector.
 //!
-//! Every run uses `"schedule": "deterministic"`, so its result depends on the config and seed only,
-//! and the runs go `--jobs` at a time (default 2) without changing any figure. `--quick` runs a
+//! When Python has `cma` (and without `--no-peers`), `bench/quality/pycma_peer.py` adds pycma's IPOP
+//! and BIPOP (`cma.fmin2` with `restarts=9`), evaluating through this binary's `--serve` mode so that
+//! both sides see the same functions.
+//!
+//! Every glompo run uses `"schedule": "deterministic"`, so its result depends on the config and seed
+//! only, and the runs go `--jobs` at a time (default 2) without changing any figure. `--quick` runs a
 //! reduced suite for CI: rastrigin and rosenbrock, 5-D, seed 1, 5 000 evaluations, plain and shifted.
 //!
 //! It prints, per function and dimension, each config's successes, the median of the best f − f* and
@@ -36,22 +44,59 @@ const SOLVED: f64 = 1e-6;
 
 /// What the suite runs.
 struct Suite {
-    functions: Vec<&'static str>,
+    functions: Vec<String>,
     dims: Vec<usize>,
     seeds: u64,
     budget: u64,
     jobs: usize,
+    /// The variants run: plain, shifted and, with `--rotated`, shifted and rotated.
+    variants: Vec<Variant>,
+    /// Whether pycma's columns run (when Python has `cma`); `--no-peers` leaves them out.
+    peers: bool,
+}
+
+/// How a function of the suite is changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Variant {
+    Plain,
+    /// `"shift": 0.4, "shift_seed": seed`.
+    Shifted,
+    /// Shifted, and `"rotate": true, "rotate_seed": seed`: no longer separable.
+    Rotated,
+}
+
+impl Variant {
+    /// As the peer script names it.
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::Shifted => "shifted",
+            Variant::Rotated => "rotated",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::Shifted => "shifted (shift 0.4, shift_seed = seed)",
+            Variant::Rotated => "shifted and rotated (also rotate: true, rotate_seed = seed)",
+        }
+    }
 }
 
 impl Suite {
     fn from_args() -> Result<Suite, String> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut suite = Suite {
-            functions: vec!["ackley", "griewank", "levy", "rastrigin", "rosenbrock", "schwefel"],
+            functions: ["ackley", "griewank", "levy", "rastrigin", "rosenbrock", "schwefel"]
+                .map(String::from)
+                .to_vec(),
             dims: vec![5, 10],
             seeds: 3,
             budget: 20_000,
             jobs: 2,
+            variants: vec![Variant::Plain, Variant::Shifted],
+            peers: true,
         };
         let mut seeds = None;
         let mut it = args.iter();
@@ -65,16 +110,35 @@ impl Suite {
             };
             match arg.as_str() {
                 "--quick" => {
-                    suite.functions = vec!["rastrigin", "rosenbrock"];
+                    suite.functions = vec!["rastrigin".into(), "rosenbrock".into()];
                     suite.dims = vec![5];
                     suite.seeds = 1;
                     suite.budget = 5_000;
                 }
                 "--seeds" => seeds = Some(number("--seeds")?),
+                "--rotated" => suite.variants.push(Variant::Rotated),
+                "--functions" => {
+                    let list = it.next().ok_or("--functions needs a list such as sphere,levy")?;
+                    suite.functions = list.split(',').map(str::to_owned).collect();
+                }
+                "--dims" => {
+                    let list = it.next().ok_or("--dims needs a list such as 20,30")?;
+                    suite.dims = list
+                        .split(',')
+                        .map(|d| {
+                            d.parse::<usize>()
+                                .ok()
+                                .filter(|d| *d > 0)
+                                .ok_or(format!("--dims: {d} is not a dimension"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "--no-peers" => suite.peers = false,
                 "--jobs" => suite.jobs = usize::try_from(number("--jobs")?).map_err(|e| e.to_string())?,
                 other => {
                     return Err(format!(
-                        "unknown argument {other}; usage: quality [--quick] [--seeds N] [--jobs J]"
+                        "unknown argument {other}; usage: quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] \
+                         [--functions F,G] [--dims D,E]"
                     ));
                 }
             }
@@ -88,10 +152,10 @@ impl Suite {
 
 /// One run of the suite.
 #[derive(Debug, Clone)]
-struct Case {
-    function: &'static str,
+struct Case<'a> {
+    function: &'a str,
     dim: usize,
-    shifted: bool,
+    variant: Variant,
     seed: u64,
     config: &'static str,
 }
@@ -105,21 +169,35 @@ struct Outcome {
     solved_at: Option<u64>,
 }
 
-const CONFIGS: [&str; 3] = ["ipop", "quickstart", "de"];
+const CONFIGS: [&str; 5] = ["default", "ipop", "bipop", "hunters", "de"];
 
 /// The config of `case` as a user would write it.
-fn config(case: &Case, budget: u64, fstar: f64, dir: &Path) -> Value {
+fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Value {
     let mut objective = json!({"function": case.function, "dim": case.dim});
-    if case.shifted {
+    if case.variant != Variant::Plain {
         objective["shift"] = json!(0.4);
         objective["shift_seed"] = json!(case.seed);
+    }
+    if case.variant == Variant::Rotated {
+        objective["rotate"] = json!(true);
+        objective["rotate_seed"] = json!(case.seed);
     }
     // Stop once solved (the run is judged on its log, so this only saves time).
     let convergence = format!("max_evals({budget}) | target_cost({fstar:?}, 5e-7)");
     let mut value = match case.config {
         // The default strategy: what a config without `optimizers` runs.
-        "ipop" => json!({"max_jobs": 1}),
-        "quickstart" => json!({
+        "default" => json!({"max_jobs": 1}),
+        "ipop" => json!({
+            "optimizers": [{"type": "cma-es"}],
+            "selector": {"type": "cycle", "restarts": "ipop"},
+            "max_jobs": 1,
+        }),
+        "bipop" => json!({
+            "optimizers": [{"type": "cma-es"}],
+            "selector": {"type": "cycle", "restarts": "bipop"},
+            "max_jobs": 1,
+        }),
+        "hunters" => json!({
             "optimizers": [{"type": "cma-es", "popsize": 60}, {"type": "nelder-mead"}],
             "max_jobs": 2,
             "hunters": "min_evals(1000) & (best_unmoving(1000, 0.01) | parameter_distance(0.02))",
@@ -152,7 +230,7 @@ fn judge(log: &Path, budget: u64, fstar: f64) -> Result<Outcome, String> {
 }
 
 /// Runs `case` in a temporary directory and judges its log.
-fn run(case: &Case, budget: u64) -> Result<Outcome, String> {
+fn run(case: &Case<'_>, budget: u64) -> Result<Outcome, String> {
     let f = glompo_core::functions::build(case.function, case.dim, &serde_json::Map::new())
         .map_err(|e| e.to_string())?;
     let fstar = f.min_fx().ok_or(format!("{} has no known minimum", case.function))?;
@@ -180,7 +258,104 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
+/// The peers' configs, run by `bench/quality/pycma_peer.py` when Python has `cma`.
+const PEERS: [&str; 2] = ["pycma-ipop", "pycma-bipop"];
+
+/// `--serve`: evaluates the suite's functions for a peer. The first line of stdin is the objective
+/// (`{"function", "dim", …its parameters}`); the answer is `{"fstar", "bounds"}`. Every further line
+/// is a batch of points (a JSON array of arrays), answered by a line with their values (`null` for a
+/// non-finite one).
+fn serve() -> Result<(), String> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let first = lines.next().ok_or("no objective on stdin")?.map_err(|e| e.to_string())?;
+    let Value::Object(mut spec) = serde_json::from_str::<Value>(&first).map_err(|e| e.to_string())? else {
+        return Err("the objective must be a JSON object".into());
+    };
+    let function =
+        spec.remove("function").and_then(|v| v.as_str().map(str::to_owned)).ok_or("no function")?;
+    let dim = spec.remove("dim").and_then(|v| v.as_u64()).ok_or("no dim")? as usize;
+    let f = glompo_core::functions::build(&function, dim, &spec).map_err(|e| e.to_string())?;
+    let fstar = f.min_fx().ok_or(format!("{function} has no known minimum"))?;
+    let bounds: Vec<[f64; 2]> = f.bounds().pairs().map(|(lo, hi)| [lo, hi]).collect();
+    let mut out = std::io::stdout().lock();
+    let mut answer = |value: Value| -> Result<(), String> {
+        writeln!(out, "{value}").and_then(|()| out.flush()).map_err(|e| e.to_string())
+    };
+    answer(json!({"fstar": fstar, "bounds": bounds}))?;
+    for line in lines {
+        let line = line.map_err(|e| e.to_string())?;
+        let xs: Vec<Vec<f64>> = serde_json::from_str(&line).map_err(|e| format!("a batch: {e}"))?;
+        let values: Vec<Value> = xs
+            .iter()
+            .map(|x| f.value(x))
+            .map(|v| if v.is_finite() { json!(v) } else { Value::Null })
+            .collect();
+        answer(Value::Array(values))?;
+    }
+    Ok(())
+}
+
+/// Whether Python has pycma (`import cma`).
+fn pycma_installed() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import cma"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs the peer cases through `bench/quality/pycma_peer.py`; their outcomes, in order.
+fn run_peers(cases: &[&Case<'_>], budget: u64, jobs: usize) -> Result<Vec<Outcome>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/quality/pycma_peer.py");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let list: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            json!({"function": c.function, "dim": c.dim, "variant": c.variant.name(), "seed": c.seed,
+                   "config": c.config, "budget": budget})
+        })
+        .collect();
+    let path = tmp.path().join("cases.json");
+    std::fs::write(&path, Value::Array(list).to_string()).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&exe)
+        .arg(&path)
+        .args(["--jobs", &jobs.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let outcomes: Vec<Outcome> = text
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).map_err(|e| format!("peer output {line}: {e}"))?;
+            Ok(Outcome {
+                gap: v["gap"].as_f64().unwrap_or(f64::INFINITY),
+                solved_at: v["solved_at"].as_u64(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    if outcomes.len() != cases.len() {
+        return Err(format!("the peer answered {} of {} cases", outcomes.len(), cases.len()));
+    }
+    Ok(outcomes)
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--serve") {
+        if let Err(message) = serve() {
+            eprintln!("quality --serve: {message}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let suite = match Suite::from_args() {
         Ok(s) => s,
         Err(message) => {
@@ -188,28 +363,36 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mut configs: Vec<&'static str> = CONFIGS.to_vec();
+    if suite.peers && pycma_installed() {
+        configs.extend(PEERS);
+    } else if suite.peers {
+        eprintln!("quality: Python has no `cma` (pip install cma): the pycma columns are left out");
+    }
     let mut cases = Vec::new();
-    for &function in &suite.functions {
+    for function in &suite.functions {
         for &dim in &suite.dims {
-            for shifted in [false, true] {
+            for &variant in &suite.variants {
                 for seed in 1..=suite.seeds {
-                    for config in CONFIGS {
-                        cases.push(Case { function, dim, shifted, seed, config });
+                    for &config in &configs {
+                        cases.push(Case { function, dim, variant, seed, config });
                     }
                 }
             }
         }
     }
     let started = std::time::Instant::now();
+    let ours: Vec<usize> = (0..cases.len()).filter(|&i| !PEERS.contains(&cases[i].config)).collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; cases.len()]);
     let failed: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..suite.jobs.min(cases.len()) {
+        for _ in 0..suite.jobs.min(ours.len()) {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(case) = cases.get(i) else { break };
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = ours.get(k) else { break };
+                    let case = &cases[i];
                     match run(case, suite.budget) {
                         Ok(outcome) => results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(outcome),
                         Err(e) => {
@@ -220,50 +403,68 @@ fn main() {
             });
         }
     });
-    let failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    let ours_seconds = started.elapsed().as_secs_f64();
+    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let peers: Vec<usize> = (0..cases.len()).filter(|&i| PEERS.contains(&cases[i].config)).collect();
+    if !peers.is_empty() && failed.is_empty() {
+        let peer_cases: Vec<&Case<'_>> = peers.iter().map(|&i| &cases[i]).collect();
+        match run_peers(&peer_cases, suite.budget, suite.jobs) {
+            Ok(outcomes) => peers.iter().zip(outcomes).for_each(|(&i, o)| results[i] = Some(o)),
+            Err(e) => failed.push(e),
+        }
+    }
     if !failed.is_empty() {
         for f in &failed {
             eprintln!("quality: {f}");
         }
         std::process::exit(1);
     }
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    print_table(&suite, &cases, &results, started.elapsed().as_secs_f64());
+    let seconds = (ours_seconds, started.elapsed().as_secs_f64() - ours_seconds);
+    print_table(&suite, &configs, &cases, &results, seconds);
 }
 
-fn print_table(suite: &Suite, cases: &[Case], results: &[Option<Outcome>], seconds: f64) {
-    // (function, dim, shifted, config) -> outcomes.
-    let mut groups: BTreeMap<(usize, usize, bool, usize), Vec<Outcome>> = BTreeMap::new();
+fn print_table(
+    suite: &Suite,
+    configs: &[&'static str],
+    cases: &[Case<'_>],
+    results: &[Option<Outcome>],
+    seconds: (f64, f64),
+) {
+    // (function, dim, variant, config) -> outcomes.
+    let mut groups: BTreeMap<(usize, usize, Variant, usize), Vec<Outcome>> = BTreeMap::new();
     for (case, outcome) in cases.iter().zip(results) {
         let Some(outcome) = outcome else { continue };
         let fi = suite.functions.iter().position(|f| *f == case.function).unwrap_or(0);
-        let ci = CONFIGS.iter().position(|c| *c == case.config).unwrap_or(0);
-        groups.entry((fi, case.dim, case.shifted, ci)).or_default().push(*outcome);
+        let ci = configs.iter().position(|c| *c == case.config).unwrap_or(0);
+        groups.entry((fi, case.dim, case.variant, ci)).or_default().push(*outcome);
     }
     println!(
         "quality suite: budget {} evaluations, seeds 1..={}, solved when f - f* < {SOLVED:e} on the first {} logged; \
-         {} runs in {seconds:.0} s",
+         {} runs in {:.0} s (glompo) + {:.0} s (peers)",
         suite.budget,
         suite.seeds,
         suite.budget,
-        cases.len()
+        cases.len(),
+        seconds.0,
+        seconds.1
     );
     println!("cells: solved/runs, median best f - f*, median evaluations to success (solved runs)");
-    for shifted in [false, true] {
+    for &variant in &suite.variants {
         println!();
-        println!("{}", if shifted { "shifted (shift 0.4, shift_seed = seed)" } else { "plain" });
+        println!("{}", variant.title());
         let mut header = format!("| {:<14}", "function");
-        for c in CONFIGS {
+        for c in configs {
             header += &format!(" | {c:<26}");
         }
         println!("{header} |");
-        println!("|{}|", ["---"; 4].join("|"));
-        let mut totals = [(0usize, 0usize); 3];
+        println!("|{}|", vec!["---"; configs.len() + 1].join("|"));
+        let mut totals = vec![(0usize, 0usize); configs.len()];
         for (fi, function) in suite.functions.iter().enumerate() {
             for &dim in &suite.dims {
                 let mut row = format!("| {:<14}", format!("{function}-{dim}"));
                 for (ci, total) in totals.iter_mut().enumerate() {
-                    let outcomes = groups.get(&(fi, dim, shifted, ci)).cloned().unwrap_or_default();
+                    let outcomes = groups.get(&(fi, dim, variant, ci)).cloned().unwrap_or_default();
                     let solved: Vec<f64> =
                         outcomes.iter().filter_map(|o| o.solved_at).map(|n| n as f64).collect();
                     total.0 += solved.len();

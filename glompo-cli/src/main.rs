@@ -552,6 +552,8 @@ fn list_functions() -> ExitCode {
     table.render(&mut text);
     text += "\nEvery function also takes delay_s (seconds of sleep per call, to stand in for an expensive objective)\n\
            and shift: f(x - s) in the same box, with s drawn within +-shift x half the box's width from\n\
-           shift_seed (default 0), or given as a list of dim numbers; the minimiser moves to its old place + s.\n";
+           shift_seed (default 0), or given as a list of dim numbers; the minimiser moves to its old place + s.\n\
+           With a known minimiser m, rotate: true (and rotate_seed, default 0) makes it f(m + R(x - m)) with R a\n\
+           random rotation, so that a separable function no longer is.\n";
     print(&text)
 }

@@ -150,10 +150,12 @@ pub struct StartContext<'a> {
 ///         let rng = SeededRng::new(ctx.seed);
 ///         Ok(Box::new(Uniform { rng, bounds: ctx.bounds.clone(), batch: self.batch }))
 ///     }
-///     // A population optimizer scales its population for IPOP restarts.
-///     fn with_population_factor(&self, factor: usize) -> Option<Arc<dyn OptimizerFactory>> {
-///         Some(Arc::new(UniformFactory { batch: self.batch * factor }))
+///     // A population optimizer scales its population for IPOP and BIPOP restarts.
+///     fn with_population_factor(&self, factor: f64) -> Option<Arc<dyn OptimizerFactory>> {
+///         let batch = (self.batch as f64 * factor).floor().max(1.0) as usize;
+///         Some(Arc::new(UniformFactory { batch }))
 ///     }
+///     fn popsize(&self, _bounds: &Bounds, _workers: usize) -> Option<usize> { Some(self.batch) }
 /// }
 ///
 /// let bounds = Bounds::uniform(2, -1.0, 1.0).unwrap();
@@ -167,8 +169,9 @@ pub struct StartContext<'a> {
 /// // The same seed gives the same points: a run is reproducible.
 /// assert_eq!(factory.build(&ctx).unwrap().ask().unwrap(), batch);
 ///
-/// let doubled = factory.with_population_factor(2).unwrap();
+/// let doubled = factory.with_population_factor(2.0).unwrap();
 /// assert_eq!(doubled.build(&ctx).unwrap().popsize(), Some(8));
+/// assert_eq!(doubled.popsize(&bounds, 1), Some(8));
 /// assert!(UniformFactory { batch: 0 }.build(&ctx).is_err());
 /// ```
 pub trait OptimizerFactory: Send + Sync + fmt::Debug {
@@ -190,10 +193,34 @@ pub trait OptimizerFactory: Send + Sync + fmt::Debug {
     /// Builds a fresh optimizer.
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError>;
 
-    /// The same configuration with `factor` times its population (its default or configured size),
-    /// for population-based optimizers; `None` (the default) for the others. IPOP uses it.
-    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+    /// The same configuration with `factor` times its population (its default or configured size,
+    /// rounded down, at least the optimizer's minimum), for population-based optimizers; `None` (the
+    /// default) for the others. IPOP and BIPOP restarts use it.
+    fn with_population_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
         let _ = factor;
+        None
+    }
+
+    /// The same configuration with `factor` times its initial step size, for optimizers that have
+    /// one; `None` (the default) for the others. BIPOP's small-population restarts use it.
+    fn with_step_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let _ = factor;
+        None
+    }
+
+    /// The population (the size of every batch) of the optimizers it builds for `bounds` with
+    /// `workers` level-2 slots, where it is fixed; `None` (the default) where it is not. Restart
+    /// selectors use it to start only populations whose first generations fit in the budget.
+    fn popsize(&self, bounds: &Bounds, workers: usize) -> Option<usize> {
+        let _ = (bounds, workers);
+        None
+    }
+
+    /// A factory of the same type built from `settings`, as [`settings`](OptimizerFactory::settings)
+    /// wrote them (one of its scaled restarts, say); `None` (the default) when it cannot. A resumed
+    /// run rebuilds with it the optimizers that a restart selector had started with scaled settings.
+    fn with_settings(&self, settings: &serde_json::Value) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let _ = settings;
         None
     }
 }

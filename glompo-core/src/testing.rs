@@ -208,8 +208,18 @@ impl OptimizerFactory for ScriptedFactory {
     }
 
     /// Its "population" is its batch.
-    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
-        Some(std::sync::Arc::new(self.clone().batch(self.script.batch * factor)))
+    fn with_population_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let batch = (self.script.batch as f64 * factor).floor().max(1.0) as usize;
+        Some(std::sync::Arc::new(self.clone().batch(batch)))
+    }
+
+    fn popsize(&self, _bounds: &crate::Bounds, _workers: usize) -> Option<usize> {
+        Some(self.script.batch)
+    }
+
+    fn with_settings(&self, settings: &serde_json::Value) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let script = serde_json::from_value(settings.clone()).ok()?;
+        Some(std::sync::Arc::new(ScriptedFactory { name: self.name.clone(), script }))
     }
 
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {

@@ -152,11 +152,23 @@ impl OptimizerFactory for DifferentialEvolutionFactory {
         serde_json::to_value(self.config.resolved()).unwrap_or_default()
     }
 
-    /// The same options with `factor` times the population (`popsize` members per dimension).
-    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+    /// The same options with `factor` times the population (`popsize` members per dimension,
+    /// rounded down, at least 1).
+    fn with_population_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
         let mut config = self.config.clone();
-        config.popsize = Some(config.popsize.unwrap_or(15).saturating_mul(factor));
+        let scaled = (self.config.resolved().popsize as f64 * factor).floor();
+        config.popsize =
+            Some(if scaled >= usize::MAX as f64 { usize::MAX } else { (scaled as usize).max(1) });
         Some(std::sync::Arc::new(DifferentialEvolutionFactory::new(config).ok()?))
+    }
+
+    /// `max(5, popsize · n)` members.
+    fn popsize(&self, bounds: &Bounds, _workers: usize) -> Option<usize> {
+        Some(self.config.resolved().popsize.saturating_mul(bounds.dim()).max(5))
+    }
+
+    fn with_settings(&self, settings: &serde_json::Value) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        Some(std::sync::Arc::new(Self::from_options(settings.as_object()?).ok()?))
     }
 
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {

@@ -9,6 +9,7 @@
 //! | type name | optimizer | config | factory |
 //! |---|---|---|---|
 //! | `cma-es` | [`CmaEs`]: CMA-ES with pycma's defaults, active covariance update, bound transformation and stop criteria | [`CmaEsConfig`] | [`CmaEsFactory`] |
+//! | `coordinate-search` | [`CoordinateSearch`]: a global line search per coordinate (a grid, then a golden section), sweep after sweep | [`CoordinateSearchConfig`] | [`CoordinateSearchFactory`] |
 //! | `differential-evolution` | [`DifferentialEvolution`]: SciPy's differential evolution, the whole population as one batch | [`DifferentialEvolutionConfig`] | [`DifferentialEvolutionFactory`] |
 //! | `nelder-mead` | [`NelderMead`]: bounded, optionally adaptive Nelder–Mead, SciPy's tolerances | [`NelderMeadConfig`] | [`NelderMeadFactory`] |
 //! | `random-search` | [`RandomSearch`]: uniform sampling in the bounds | [`RandomSearchConfig`] | [`RandomSearchFactory`] |
@@ -36,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod cma_es;
+pub mod coordinate_search;
 pub mod differential_evolution;
 pub mod nelder_mead;
 pub mod random_search;
@@ -43,6 +45,7 @@ mod registry;
 mod util;
 
 pub use cma_es::{CmaEs, CmaEsConfig, CmaEsFactory};
+pub use coordinate_search::{CoordinateSearch, CoordinateSearchConfig, CoordinateSearchFactory};
 pub use differential_evolution::{
     DifferentialEvolution, DifferentialEvolutionConfig, DifferentialEvolutionFactory,
 };

@@ -4,10 +4,14 @@ use std::sync::Arc;
 
 use glompo_core::{OptimizerError, OptimizerFactory};
 
-use crate::{CmaEsFactory, DifferentialEvolutionFactory, NelderMeadFactory, RandomSearchFactory};
+use crate::{
+    CmaEsFactory, CoordinateSearchFactory, DifferentialEvolutionFactory, NelderMeadFactory,
+    RandomSearchFactory,
+};
 
 /// The canonical names of the optimizers [`factory`] knows, as written in configs.
-pub const NAMES: &[&str] = &["cma-es", "differential-evolution", "nelder-mead", "random-search"];
+pub const NAMES: &[&str] =
+    &["cma-es", "coordinate-search", "differential-evolution", "nelder-mead", "random-search"];
 
 /// Builds a factory from a config entry's type name and its options (the JSON object without `type`,
 /// `workers` and `evaluator`).
@@ -26,8 +30,8 @@ pub const NAMES: &[&str] = &["cma-es", "differential-evolution", "nelder-mead", 
 ///
 /// let err = factory("simplex", &Map::new()).unwrap_err();
 /// assert_eq!(err.to_string(),
-///            "type: unknown optimizer `simplex`; expected one of cma-es, differential-evolution, nelder-mead, \
-///             random-search");
+///            "type: unknown optimizer `simplex`; expected one of cma-es, coordinate-search, \
+///             differential-evolution, nelder-mead, random-search");
 /// ```
 pub fn factory(
     type_name: &str,
@@ -36,6 +40,7 @@ pub fn factory(
     let canonical = type_name.trim().to_ascii_lowercase().replace('_', "-");
     Ok(match canonical.as_str() {
         "cma-es" => Arc::new(CmaEsFactory::from_options(options)?),
+        "coordinate-search" => Arc::new(CoordinateSearchFactory::from_options(options)?),
         "differential-evolution" => Arc::new(DifferentialEvolutionFactory::from_options(options)?),
         "nelder-mead" => Arc::new(NelderMeadFactory::from_options(options)?),
         "random-search" => Arc::new(RandomSearchFactory::from_options(options)?),

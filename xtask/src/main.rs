@@ -16,10 +16,11 @@
 //! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
 //!   event, split into the wait for the saves and the write, and the steps of the write alone;
 //! - `bench plot`: the time to plot a synthetic run of 10^7 evaluations, against reading its log alone;
-//! - `bench quality`: issue 12's suite (six multimodal functions, 5-D and 10-D, plain and shifted,
-//!   20 000 evaluations) for three configs — IPOP CMA-ES, the quickstart strategy, differential
-//!   evolution — with successes, median f − f* and evaluations to success (`--quick` for CI,
-//!   `--seeds N`, `--jobs J`);
+//! - `bench quality`: issue 12's suite (six multimodal functions, 5-D and 10-D, plain, shifted and
+//!   with `--rotated` rotated, 20 000 evaluations) for the default strategy, CMA-ES with IPOP and
+//!   BIPOP, the old quickstart strategy, differential evolution and, when Python has `cma`, pycma's
+//!   IPOP and BIPOP — with successes, median f − f* and evaluations to success (`--quick` for CI,
+//!   `--seeds N`, `--jobs J`, `--no-peers`, `--functions F,G`, `--dims D,E`);
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
      [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
      | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH] \
-     | bench plot [EVALS] [--dim D] [--keep FILE] | bench quality [--quick] [--seeds N] [--jobs J]>";
+     | bench plot [EVALS] [--dim D] [--keep FILE] | bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G] [--dims D,E]>";
 
 /// The workspace root.
 fn root() -> PathBuf {

@@ -136,6 +136,9 @@ pub struct OptimizerConfig {
     pub workers: usize,
     /// Where its evaluations run (level 2).
     pub evaluator: EvaluatorKind,
+    /// The most optimizers of this entry the selector starts; absent: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_starts: Option<u64>,
 }
 
 /// `output`: the run directory.

@@ -106,10 +106,15 @@ pub(super) fn resolve(
     let evaluation_timeout = f.seconds("evaluation_timeout_s")?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
     let processes = Arc::new(Processes::new(objective.worker_spec(&objective_config, evaluation_timeout)?));
-    // Without `optimizers` the run takes the default strategy (see DEFAULT_STRATEGY).
+    // Without `optimizers` the run takes the default strategy (README, "The default strategy"):
+    // CMA-ES restarted IPOP-style until the budget is spent, with one sweep of coordinate search
+    // after its first run.
     let default_strategy = !f.has("optimizers");
     let entries = match f.take("optimizers") {
-        None => vec![json!({"type": "cma-es"})],
+        None => vec![
+            json!({"type": "cma-es"}),
+            json!({"type": "coordinate-search", "max_sweeps": 1, "max_starts": 1}),
+        ],
         Some(Value::Array(entries)) if !entries.is_empty() => entries,
         Some(Value::Array(_)) => return Err(f.error("optimizers", "at least one optimizer is needed")),
         Some(other) => {
@@ -170,7 +175,7 @@ pub(super) fn resolve(
     }
     let selector_config = match f.take("selector") {
         Some(config) => config,
-        None if default_strategy => json!({"type": "cycle", "increasing_population": true}),
+        None if default_strategy => json!({"type": "cycle", "restarts": "ipop"}),
         None => json!("cycle"),
     };
     let selector = selector::from_config(&selector_config, specs, RunSeeds::new(seed).selector())?;
@@ -375,6 +380,8 @@ fn optimizer(
         return Err(f.error("workers", format!("{workers} workers do not fit in max_jobs = {max_jobs}")));
     }
     let workers = workers as usize;
+    let max_starts = f.count("max_starts", u64::MAX, 1, u64::MAX)?;
+    let max_starts = (max_starts != u64::MAX).then_some(max_starts);
     let kind = choose(
         &mut f,
         "evaluator",
@@ -401,6 +408,7 @@ fn optimizer(
         Value::Object(settings) => settings,
         _ => Map::new(),
     };
-    let resolved = OptimizerConfig { kind: factory.name().to_owned(), options, workers, evaluator: kind };
-    Ok((OptimizerSpec { factory, workers, evaluator }, resolved))
+    let resolved =
+        OptimizerConfig { kind: factory.name().to_owned(), options, workers, evaluator: kind, max_starts };
+    Ok((OptimizerSpec { factory, workers, evaluator, max_starts }, resolved))
 }

@@ -907,10 +907,10 @@ fn the_summary_does_not_count_what_the_process_did_before_the_run_as_its_childre
 }
 
 #[test]
-fn without_optimizers_the_default_strategy_restarts_cma_es_with_growing_populations() {
+fn without_optimizers_the_default_strategy_restarts_cma_es_with_one_sweep_of_coordinate_search() {
     let tmp = tempfile::tempdir().unwrap();
     let config = json!({
-        "objective": {"function": "rastrigin", "dim": 5},
+        "objective": {"function": "rosenbrock", "dim": 5},
         "convergence": "max_evals(15000)",
         "max_jobs": 1,
         "seed": 1
@@ -920,25 +920,40 @@ fn without_optimizers_the_default_strategy_restarts_cma_es_with_growing_populati
     assert!(out.status.success(), "{}", stderr(&out));
     let events = lines(&tmp.path().join("out/optimizers.jsonl"));
     let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
-    assert!(starts.len() >= 3, "{starts:?}");
-    assert!(starts.iter().all(|e| e["type"] == "cma-es"));
-    // IPOP as pycma: after k convergences a start has ⌊2^k (4 + 3 ln 5)⌋ (8, 17, 35, ...).
+    assert!(starts.len() >= 4, "{starts:?}");
+    // CMA-ES first; once it has ended, one sweep of coordinate search, which converges after it and
+    // never starts again; CMA-ES from then on.
+    let types: Vec<&str> = starts.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types[..2], ["cma-es", "coordinate-search"], "{types:?}");
+    assert!(types[2..].iter().all(|t| *t == "cma-es"), "{types:?}");
+    let sweep = events.iter().find(|e| e["event"] == "end" && e["opt_id"] == 2).unwrap();
+    assert_eq!((&sweep["reason"], &sweep["criterion"]), (&json!("converged"), &json!("max_sweeps")));
+    let log = lines(&tmp.path().join("out/evaluations.jsonl"));
+    let swept = log.iter().filter(|e| e["opt_id"] == 2).count();
+    assert!((5 * 70..=5 * 105).contains(&swept), "one sweep of 5 lines took {swept} evaluations");
+    // IPOP as pycma: after k convergences of CMA-ES a start has ⌊2^k (4 + 3 ln 5)⌋ (8, 17, 35, ...).
     let converged_before = |i: usize| {
         let id = starts[i]["opt_id"].as_u64().unwrap();
         events
             .iter()
             .filter(|e| {
-                e["event"] == "end" && e["reason"] == "converged" && e["opt_id"].as_u64().unwrap() < id
+                let opt = e["opt_id"].as_u64().unwrap();
+                e["event"] == "end" && e["reason"] == "converged" && opt != 2 && opt < id
             })
             .count() as u32
     };
-    for (i, start) in starts.iter().enumerate() {
+    for (i, start) in starts.iter().enumerate().filter(|(_, s)| s["type"] == "cma-es") {
         let expected = (f64::from(1u32 << converged_before(i)) * (4.0 + 3.0 * 5f64.ln())).floor();
         assert_eq!(start["popsize"].as_f64(), Some(expected), "start {i}: {start}");
     }
     let summary: Value =
         serde_json::from_str(&fs::read_to_string(tmp.path().join("out/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["config"]["selector"], json!({"type": "cycle", "increasing_population": true}));
+    assert_eq!(summary["config"]["selector"], json!({"type": "cycle", "restarts": "ipop"}));
+    let optimizers = &summary["config"]["optimizers"];
+    assert_eq!(optimizers[0]["type"], "cma-es");
+    assert!(optimizers[0].get("max_starts").is_none());
+    assert_eq!(optimizers[1]["type"], "coordinate-search");
+    assert_eq!((&optimizers[1]["max_sweeps"], &optimizers[1]["max_starts"]), (&json!(1), &json!(1)));
     assert!(summary["config"]["hunters"].is_null());
     // The strategy restarts until the budget is spent, so it needs one.
     let bare = write_config(tmp.path(), &json!({"objective": {"function": "rastrigin", "dim": 5}}));

@@ -65,6 +65,7 @@ mod lennard_jones;
 mod multimodal;
 mod params;
 mod random;
+mod rotate;
 mod shift;
 #[cfg(test)]
 mod tests;
@@ -210,6 +211,11 @@ pub fn catalogue() -> &'static [FunctionInfo] {
 /// `schwefel`, `alpine02`, `vincent` and a few others are not bounded below by their minimum (or are not
 /// defined), so for them a coordinate of `x − s` that leaves the box is mirrored back in.
 ///
+/// `"rotate": true` (with `rotate_seed`, default 0) rotates the function about its minimiser (the
+/// moved one, with `shift`): `f(m + R(x − m))` with `R` a random rotation drawn from
+/// `SeededRng::new(rotate_seed)`, so that a separable function no longer is; the minimiser and the
+/// minimum stay, and the functions that are folded for `shift` are folded here too.
+///
 /// An unknown name, an unknown parameter, a value of the wrong type or out of range, or a dimension
 /// the function does not support is a [`CoreError::Config`] whose field is `objective.function`,
 /// `objective.<param>` or `objective.dim`, and whose message lists what is valid.
@@ -247,12 +253,13 @@ pub fn build(name: &str, dim: usize, params: &Map<String, Value>) -> Result<Benc
         min_x = min_x.map(|m| m.iter().zip(s).map(|(m, s)| m + s).collect());
         func = Box::new(shift::translated(fname, func, s.clone(), &bounds));
     }
+    let func = rotate::rotated(&p, fname, func, &bounds, min_x.as_deref())?;
     Ok(Benchmark { name: fname, dim, delay_s, delay, bounds, min_fx: parts.min_fx, min_x, shift, func })
 }
 
-/// The parameters every function takes besides its own: `delay_s`, and `shift` with `shift_seed`
-/// (see the module `shift`).
-const COMMON_PARAMS: &[&str] = &["delay_s", "shift", "shift_seed"];
+/// The parameters every function takes besides its own: `delay_s`, `shift` with `shift_seed` and
+/// `rotate` with `rotate_seed` (see the modules `shift` and `rotate`).
+const COMMON_PARAMS: &[&str] = &["delay_s", "shift", "shift_seed", "rotate", "rotate_seed"];
 
 /// Lower-cases `name` and drops `-` and `_`, so that the spellings of a name compare equal.
 fn squash(name: &str) -> String {

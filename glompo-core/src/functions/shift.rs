@@ -74,7 +74,7 @@ impl Function for Translated {
 }
 
 /// `v` mirrored into `[lo, hi]` at the bounds it crosses, as often as needed (a triangle wave).
-fn mirror(v: f64, lo: f64, hi: f64) -> f64 {
+pub(super) fn mirror(v: f64, lo: f64, hi: f64) -> f64 {
     let width = hi - lo;
     if (lo..=hi).contains(&v) || width <= 0.0 {
         return v.clamp(lo, hi);

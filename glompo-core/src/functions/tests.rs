@@ -211,7 +211,10 @@ fn build_errors_name_the_field_and_list_what_is_valid() {
     let (field, message) = build_error("shubert", 2, json!({"styel": 3}));
     assert_eq!(field, "objective.styel");
     assert!(message.contains("did you mean `style`?"), "{message}");
-    assert!(message.contains("delay_s, shift, shift_seed, style, shift_positive"), "{message}");
+    assert!(
+        message.contains("delay_s, shift, shift_seed, rotate, rotate_seed, style, shift_positive"),
+        "{message}"
+    );
 
     let (field, message) = build_error("easom", 3, json!({}));
     assert_eq!(field, "objective.dim");
@@ -414,6 +417,41 @@ fn explicit_shift_is_used_as_given() {
     // Outside the box of the unshifted function, a rastrigin is still f(x − s), not folded.
     assert_eq!(moved.value(&[-5.0, 4.0]), plain.value(&[-6.0, 6.0]));
     assert_eq!(moved.evaluate(&[1.0, -2.0]).unwrap(), 0.0);
+}
+
+#[test]
+fn rotate_keeps_the_minimum_and_couples_the_coordinates() {
+    let mut rng = SeededRng::new(5);
+    for name in ["rastrigin", "schwefel", "griewank", "rosenbrock"] {
+        for extra in [json!({}), json!({"shift": 0.4, "shift_seed": 2})] {
+            let mut p = extra.clone();
+            p["rotate"] = json!(true);
+            p["rotate_seed"] = json!(9);
+            let plain = build(name, 4, &params(extra)).unwrap();
+            let rotated = build(name, 4, &params(p)).unwrap();
+            assert_eq!(rotated.min_x(), plain.min_x(), "{name}: the minimiser stays");
+            check_minimum(&rotated, 5);
+            // Never below the minimum, in the whole box (folded for schwefel).
+            let mut x = vec![0.0; 4];
+            for _ in 0..500 {
+                fill_uniform(&mut rng, &rotated.bounds(), &mut x);
+                assert!(rotated.value(&x) >= rotated.min_fx().unwrap() - 1e-9, "{name} at {x:?}");
+            }
+            // Moving one coordinate of the minimiser moves the point the function sees in all.
+            let mut y = rotated.min_x().unwrap();
+            y[0] += 0.01 * (rotated.bounds().upper()[0] - rotated.bounds().lower()[0]);
+            assert_ne!(rotated.value(&y), plain.value(&y), "{name}");
+        }
+    }
+    let (field, message) = build_error("rastrigin", 2, json!({"rotate_seed": 1}));
+    assert_eq!(
+        (field.as_str(), message.contains("only used with `rotate`")),
+        ("objective.rotate_seed", true)
+    );
+    let (field, message) = build_error("lennard_jones", 6, json!({"rotate": true}));
+    assert_eq!((field.as_str(), message.contains("no known minimiser")), ("objective.rotate", true));
+    let (field, _) = build_error("rastrigin", 2, json!({"rotate": 1}));
+    assert_eq!(field, "objective.rotate");
 }
 
 #[test]

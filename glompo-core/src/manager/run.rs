@@ -556,6 +556,8 @@ impl State<'_> {
                 free_slots: free,
                 evaluations: self.book.counters.evaluations,
                 optimizers_started: self.book.counters.optimizers_started,
+                remaining: self.budget.map(|b| b.saturating_sub(self.book.counters.evaluations)),
+                bounds: &self.m.bounds,
             };
             match self.m.selector.select(&ctx) {
                 Selection::Start(spec) if spec.workers >= 1 && spec.workers <= free => self.start(spec)?,
@@ -990,7 +992,7 @@ impl State<'_> {
         };
         if let Some(factory) = self.factories.remove(&opt_id) {
             let converged = matches!(how, EndHow::Converged { .. });
-            self.m.selector.ended(&factory, converged);
+            self.m.selector.ended(&factory, converged, evaluations);
         }
         let event = OptimizerEvent::End(OptimizerEnd { opt_id, t, evaluations, best_fx, how });
         self.emit(&Event::Optimizer(&event))

@@ -3,6 +3,22 @@
 use super::*;
 use crate::testing::ScriptedFactory;
 
+/// The box every selector test runs in.
+static BOUNDS: std::sync::LazyLock<Bounds> =
+    std::sync::LazyLock::new(|| Bounds::uniform(2, -1.0, 1.0).expect("a valid box"));
+
+/// What a selector sees with `free` slots, `evaluations` logged and `started` optimizers, without a
+/// budget.
+fn context(free: usize, evaluations: u64, started: u64) -> SelectContext<'static> {
+    SelectContext {
+        free_slots: free,
+        evaluations,
+        optimizers_started: started,
+        remaining: None,
+        bounds: &BOUNDS,
+    }
+}
+
 #[test]
 fn cycle_waits_for_a_misfit_without_skipping() {
     let a = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))).workers(2);
@@ -10,7 +26,7 @@ fn cycle_waits_for_a_misfit_without_skipping() {
     let mut s = CycleSelector::new(vec![a, b]).unwrap();
     let mut seq = Vec::new();
     for free in [0, 1, 2, 1, 0, 2] {
-        let ctx = SelectContext { free_slots: free, evaluations: 0, optimizers_started: 0 };
+        let ctx = context(free, 0, 0);
         seq.push(match s.select(&ctx) {
             Selection::Start(spec) => format!("{}({})", spec.factory.name(), spec.workers),
             Selection::Wait => "wait".into(),
@@ -27,7 +43,7 @@ fn spec(name: &str, workers: usize) -> OptimizerSpec {
 }
 
 fn pick(s: &mut dyn Selector, free: usize, evaluations: u64, started: u64) -> String {
-    match s.select(&SelectContext { free_slots: free, evaluations, optimizers_started: started }) {
+    match s.select(&context(free, evaluations, started)) {
         Selection::Start(spec) => spec.factory.name().to_string(),
         Selection::Wait => "wait".into(),
         Selection::Stop => "stop".into(),
@@ -77,9 +93,9 @@ fn spawn_controls_stop_spawning() {
 #[test]
 fn increasing_population_doubles_after_convergences_only_and_stops_at_the_cap() {
     let base = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3)));
-    let mut s = IncreasingPopulation::new(Box::new(CycleSelector::new(vec![base]).unwrap()));
-    let ctx = SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 };
-    let start = |s: &mut IncreasingPopulation| match s.select(&ctx) {
+    let mut s = Restarts::ipop(Box::new(CycleSelector::new(vec![base]).unwrap()));
+    let ctx = context(1, 0, 0);
+    let start = |s: &mut Restarts| match s.select(&ctx) {
         Selection::Start(spec) => spec.factory,
         other => panic!("expected a start, got {other:?}"),
     };
@@ -89,12 +105,12 @@ fn increasing_population_doubles_after_convergences_only_and_stops_at_the_cap() 
     for converged in [false, true, true, false, true] {
         let factory = start(&mut s);
         batches.push(batch(&factory));
-        s.ended(&factory, converged);
+        s.ended(&factory, converged, 100);
     }
     assert_eq!(batches, [3, 3, 6, 12, 12]);
     for _ in 0..20 {
         let factory = start(&mut s);
-        s.ended(&factory, true);
+        s.ended(&factory, true, 100);
     }
     assert_eq!(batch(&start(&mut s)), 3 << MAX_DOUBLINGS);
 }
@@ -120,7 +136,7 @@ fn configs_build_selectors_and_name_bad_fields() {
     assert_eq!(err(serde_json::json!({"type": "chain"})), "selector.thresholds: missing");
     assert_eq!(
         err(serde_json::json!({"type": "cycle", "thresholds": [1]})),
-        "selector.thresholds: unknown option; expected one of stop_after_evals, stop_after_optimizers, increasing_population"
+        "selector.thresholds: unknown option; expected one of stop_after_evals, stop_after_optimizers, increasing_population, restarts"
     );
     assert_eq!(
         err(serde_json::json!({"type": "cycle", "stop_after_evals": -1})),
@@ -143,10 +159,10 @@ fn every_selector_continues_exactly_after_a_restore() {
     let specs = || vec![spec("a", 1), spec("b", 2), spec("c", 1)];
     // A chain catches up with the evaluation count at once, so a fresh one answers the same.
     for (config, shape, matters) in [
-        (serde_json::json!("cycle"), Some(serde_json::json!({"next": 2})), true),
+        (serde_json::json!("cycle"), Some(serde_json::json!({"next": 2, "started": [2, 2, 1]})), true),
         (
             serde_json::json!({"type": "chain", "thresholds": [50, 100]}),
-            Some(serde_json::json!({"index": 1})),
+            Some(serde_json::json!({"index": 1, "started": [5, 1, 0]})),
             false,
         ),
         (serde_json::json!({"type": "random", "stop_after_evals": 1_000_000}), None, true),
@@ -175,47 +191,116 @@ fn every_selector_continues_exactly_after_a_restore() {
 }
 
 #[test]
-fn increasing_population_continues_after_a_restore_and_knows_the_optimizers_it_started() {
-    let config =
-        serde_json::json!({"type": "random", "increasing_population": true, "stop_after_optimizers": 100});
-    let specs = || {
-        vec![
-            OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3))),
-            OptimizerSpec::new(Arc::new(ScriptedFactory::named("b").batch(5))),
-        ]
-    };
-    let ctx = SelectContext { free_slots: 1, evaluations: 0, optimizers_started: 0 };
-    let start = |s: &mut dyn Selector| match s.select(&ctx) {
-        Selection::Start(spec) => spec.factory,
+fn restarts_continue_after_a_restore_and_know_the_optimizers_they_started() {
+    for restarts in
+        [serde_json::json!({"increasing_population": true}), serde_json::json!({"restarts": "bipop"})]
+    {
+        let mut config = serde_json::json!({"type": "random", "stop_after_optimizers": 100});
+        config.as_object_mut().unwrap().extend(restarts.as_object().unwrap().clone());
+        let specs = || {
+            vec![
+                OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3))),
+                OptimizerSpec::new(Arc::new(ScriptedFactory::named("b").batch(5))),
+            ]
+        };
+        let ctx = context(1, 0, 0);
+        let start = |s: &mut dyn Selector| match s.select(&ctx) {
+            Selection::Start(spec) => spec.factory,
+            other => panic!("expected a start, got {other:?}"),
+        };
+        let label = |f: &Arc<dyn OptimizerFactory>| format!("{}{}", f.name(), f.settings()["batch"]);
+        // Two optimizers run at a time; the oldest ends, converged every other time, after a varying
+        // number of evaluations, and another starts.
+        let step = |s: &mut dyn Selector, live: &mut Vec<Arc<dyn OptimizerFactory>>, i: usize| {
+            let ended = live.remove(0);
+            s.ended(&ended, i.is_multiple_of(2), (i as u64 * 37) % 500 + 50);
+            let started = start(s);
+            live.push(Arc::clone(&started));
+            label(&started)
+        };
+        let mut original = from_config(&config, specs(), 8).unwrap();
+        let mut live = vec![start(original.as_mut()), start(original.as_mut())];
+        for i in 0..9 {
+            step(original.as_mut(), &mut live, i);
+        }
+        let saved = through_text(&original.save());
+        assert_eq!(saved["issued"].as_array().map(Vec::len), Some(2), "{config}");
+        assert!(saved["inner"]["rng"].is_object(), "the inner selector's state is saved: {saved}");
+        // The resumed selector never saw the factories of the two optimizers still running: it knows
+        // them by their names and settings.
+        let mut resumed = from_config(&config, specs(), 8).unwrap();
+        resumed.restore(&saved).unwrap();
+        let mut live_resumed = live.clone();
+        let after: Vec<String> = (9..30).map(|i| step(original.as_mut(), &mut live, i)).collect();
+        let resumed_after: Vec<String> =
+            (9..30).map(|i| step(resumed.as_mut(), &mut live_resumed, i)).collect();
+        assert_eq!(resumed_after, after, "{config}");
+        assert!(after.iter().any(|l| l.starts_with('a') && l != "a3"), "populations grew: {after:?}");
+        assert_eq!(original.save(), resumed.save());
+    }
+}
+
+#[test]
+fn bipop_interleaves_small_restarts_until_their_budget_matches_the_large_ones() {
+    let base = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(4)));
+    let mut s = Restarts::new(Box::new(CycleSelector::new(vec![base]).unwrap()), RestartMode::Bipop, 3);
+    let mut seq = Vec::new();
+    // Large runs use 1000 evaluations, small ones 400.
+    for _ in 0..14 {
+        let Selection::Start(spec) = s.select(&context(1, 0, 0)) else { panic!("no start") };
+        let batch = spec.factory.settings()["batch"].as_u64().unwrap();
+        let large = s.issued.last().unwrap().large;
+        s.ended(&spec.factory, true, if large { 1000 } else { 400 });
+        seq.push((batch, large));
+    }
+    let regimes: Vec<bool> = seq.iter().map(|&(_, large)| large).collect();
+    // The first start is large (the default); small ones follow while their total is below the large
+    // total: 400, 800 < 1000, then 1200 ≥ 1000 lets a large one start (2000 large); 1600, then 2000 ≥
+    // 2000 (3000 large); 2400, 2800, 3200 ≥ 3000, and so on.
+    assert_eq!(
+        regimes,
+        [true, false, false, false, true, false, false, true, false, false, false, true, false, false]
+    );
+    let large: Vec<u64> = seq.iter().filter(|s| s.1).map(|s| s.0).collect();
+    assert_eq!(large, [4, 8, 16, 32], "each large restart doubles the last one");
+    // A small one is ⌊4 · (½ λ_large / 4)^{u²}⌋: from 4 up to half the last large population.
+    let mut last_large = 4;
+    for &(batch, is_large) in &seq {
+        if is_large {
+            last_large = batch;
+        } else {
+            assert!((4..=(last_large / 2).max(4)).contains(&batch), "{batch} after {last_large}: {seq:?}");
+        }
+    }
+    assert!(
+        seq.iter().any(|&(b, l)| !l && b > 4),
+        "some small restarts are larger than the default: {seq:?}"
+    );
+}
+
+#[test]
+fn restarts_start_no_population_whose_first_generations_exceed_the_budget() {
+    let base = || OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3)));
+    let budget = |remaining| SelectContext { remaining: Some(remaining), ..context(1, 0, 0) };
+    let batch = |s: &mut Restarts, remaining| match s.select(&budget(remaining)) {
+        Selection::Start(spec) => {
+            s.ended(&spec.factory, true, 10);
+            spec.factory.settings()["batch"].as_u64().unwrap()
+        }
         other => panic!("expected a start, got {other:?}"),
     };
-    let label = |f: &Arc<dyn OptimizerFactory>| format!("{}{}", f.name(), f.settings()["batch"]);
-    // Two optimizers run at a time; the oldest ends, converged every other time, and another starts.
-    let step = |s: &mut dyn Selector, live: &mut Vec<Arc<dyn OptimizerFactory>>, i: usize| {
-        let ended = live.remove(0);
-        s.ended(&ended, i.is_multiple_of(2));
-        let started = start(s);
-        live.push(Arc::clone(&started));
-        label(&started)
-    };
-    let mut original = from_config(&config, specs(), 8).unwrap();
-    let mut live = vec![start(original.as_mut()), start(original.as_mut())];
-    for i in 0..9 {
-        step(original.as_mut(), &mut live, i);
-    }
-    let saved = through_text(&original.save());
-    assert_eq!(saved["issued"].as_array().map(Vec::len), Some(2));
-    assert!(saved["inner"]["rng"].is_object(), "the inner selector's state is saved: {saved}");
-    // The resumed selector never saw the factories of the two optimizers still running: it knows
-    // them by their names and settings.
-    let mut resumed = from_config(&config, specs(), 8).unwrap();
-    resumed.restore(&saved).unwrap();
-    let mut live_resumed = live.clone();
-    let after: Vec<String> = (9..30).map(|i| step(original.as_mut(), &mut live, i)).collect();
-    let resumed_after: Vec<String> = (9..30).map(|i| step(resumed.as_mut(), &mut live_resumed, i)).collect();
-    assert_eq!(resumed_after, after);
-    assert!(after.iter().any(|l| l.starts_with('a') && l != "a3"), "populations doubled: {after:?}");
-    assert_eq!(original.save(), resumed.save());
+    let mut ipop = Restarts::ipop(Box::new(CycleSelector::new(vec![base()]).unwrap()));
+    let sizes: Vec<u64> =
+        [1000, 1000, 1000, 1000, 100, 1000, 10].iter().map(|&r| batch(&mut ipop, r)).collect();
+    // 3, 6, 12, 24; then 48 · 10 > 100 so 6 (60 ≤ 100); then 96 again; at 10 left, the configured 3.
+    assert_eq!(sizes, [3, 6, 12, 24, 6, 96, 3]);
+    let mut bipop = Restarts::new(Box::new(CycleSelector::new(vec![base()]).unwrap()), RestartMode::Bipop, 1);
+    assert_eq!(batch(&mut bipop, 1000), 3);
+    // The small regime has used more than the large one: a large restart is due, but 6 · 10 > 50.
+    bipop.configs[0].1.small_evals = 500;
+    assert_eq!(batch(&mut bipop, 50), 3);
+    assert_eq!(bipop.configs[0].1.small_evals, 510, "it ran as a small restart");
+    assert_eq!(batch(&mut bipop, 1000), 6);
 }
 
 /// A selector of the user's own with no state.
@@ -229,7 +314,7 @@ impl Selector for First {
     fn specs(&self) -> &[OptimizerSpec] {
         &self.0
     }
-    fn select(&mut self, _: &SelectContext) -> Selection {
+    fn select(&mut self, _: &SelectContext<'_>) -> Selection {
         Selection::Start(self.0[0].clone())
     }
 }
@@ -254,8 +339,8 @@ fn states_of_another_shape_are_refused_with_the_selector_named() {
             .starts_with("cannot restore the state of selector random: unknown field `next`"),
     );
     assert_eq!(
-        err(serde_json::json!({"type": "chain", "thresholds": [5]}), serde_json::json!({"index": 2})),
-        "cannot restore the state of selector chain: index = 2 is past its 1 thresholds"
+        err(serde_json::json!({"type": "chain", "thresholds": [5]}), serde_json::json!({"index": 3})),
+        "cannot restore the state of selector chain: index = 3 is past its 2 optimizers"
     );
     let ipop = serde_json::json!({"type": "cycle", "increasing_population": true});
     assert_eq!(
@@ -290,4 +375,51 @@ fn every_listed_selector_builds_and_an_unknown_one_is_refused_with_a_suggestion(
         from_config(&serde_json::json!("cylce"), vec![spec("a", 1)], 1).unwrap_err().to_string(),
         "selector: unknown selector `cylce`; did you mean `cycle`? expected one of cycle, chain, random"
     );
+}
+
+#[test]
+fn max_starts_passes_over_a_spent_spec_in_every_selector() {
+    let specs = || vec![spec("once", 1).max_starts(1), spec("twice", 1).max_starts(2)];
+    let mut cycle = CycleSelector::new(specs()).unwrap();
+    let seq: Vec<String> = (0..5).map(|_| pick(&mut cycle, 1, 0, 0)).collect();
+    assert_eq!(seq, ["once", "twice", "twice", "stop", "stop"]);
+    // A spec that does not fit still waits, and its start still counts once it does.
+    let mut cycle = CycleSelector::new(vec![spec("a", 2).max_starts(1), spec("b", 1)]).unwrap();
+    let seq: Vec<String> = [1, 2, 1, 2].iter().map(|&free| pick(&mut cycle, free, 0, 0)).collect();
+    assert_eq!(seq, ["wait", "a", "b", "b"]);
+
+    let mut chain = ChainSelector::new(specs(), vec![100]).unwrap();
+    let seq: Vec<String> = [0, 0, 0, 0].iter().map(|&e| pick(&mut chain, 1, e, 0)).collect();
+    assert_eq!(seq, ["once", "twice", "twice", "stop"], "a spent link passes on before its threshold");
+
+    let mut random = RandomSelector::new(specs(), 1).unwrap();
+    let mut seq: Vec<String> = (0..3).map(|_| pick(&mut random, 1, 0, 0)).collect();
+    assert_eq!(pick(&mut random, 1, 0, 0), "stop");
+    seq.sort();
+    assert_eq!(seq, ["once", "twice", "twice"]);
+}
+
+#[test]
+fn start_counts_survive_a_checkpoint_and_older_states_load() {
+    let specs = || vec![spec("once", 1).max_starts(1), spec("any", 1)];
+    let mut a = CycleSelector::new(specs()).unwrap();
+    assert_eq!(pick(&mut a, 1, 0, 0), "once");
+    let mut b = CycleSelector::new(specs()).unwrap();
+    b.restore(&a.save()).unwrap();
+    let seq: Vec<String> = (0..3).map(|_| pick(&mut b, 1, 0, 0)).collect();
+    assert_eq!(seq, ["any", "any", "any"]);
+    // A checkpoint written before `max_starts` existed has no counts: none started.
+    let mut c = CycleSelector::new(specs()).unwrap();
+    c.restore(&serde_json::json!({"next": 0})).unwrap();
+    assert_eq!(pick(&mut c, 1, 0, 0), "once");
+    let err = c.restore(&serde_json::json!({"next": 0, "started": [1, 2, 3]})).unwrap_err();
+    assert!(err.to_string().contains("3 start counts for 2 optimizers"), "{err}");
+
+    let mut r = RandomSelector::new(specs(), 2).unwrap();
+    let first = pick(&mut r, 1, 0, 0);
+    let mut q = RandomSelector::new(specs(), 9).unwrap();
+    q.restore(&r.save()).unwrap();
+    let next: Vec<String> = (0..20).map(|_| pick(&mut r, 1, 0, 0)).collect();
+    assert_eq!((0..20).map(|_| pick(&mut q, 1, 0, 0)).collect::<Vec<_>>(), next);
+    assert_eq!(next.iter().chain([&first]).filter(|s| *s == "once").count(), 1);
 }

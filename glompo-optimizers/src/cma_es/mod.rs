@@ -75,6 +75,9 @@ use crate::util::{self, BestRecord, rank_value};
 pub struct CmaEsConfig {
     /// The initial step size, positive; default a quarter of the mean bound width.
     pub sigma0: Option<f64>,
+    /// A multiplier of the initial step size (`sigma0` or its default), positive; default 1. BIPOP's
+    /// small-population restarts draw it (see [`CmaEsFactory::with_sigma0_factor`]).
+    pub sigma0_factor: Option<f64>,
     /// The population size λ, at least 2; default 4 + ⌊3 ln n⌋.
     pub popsize: Option<usize>,
     /// A multiplier of the population size, positive, as pycma's `popsize_factor`:
@@ -107,6 +110,7 @@ impl CmaEsConfig {
     /// The option names, as accepted in a config entry.
     pub const OPTIONS: &'static [&'static str] = &[
         "sigma0",
+        "sigma0_factor",
         "popsize",
         "popsize_factor",
         "active",
@@ -125,6 +129,7 @@ impl CmaEsConfig {
     pub fn validate(&self) -> Result<(), OptimizerError> {
         let positive = [
             ("sigma0", self.sigma0),
+            ("sigma0_factor", self.sigma0_factor),
             ("popsize_factor", self.popsize_factor),
             ("tolconditioncov", self.tolconditioncov),
             ("tolupsigma", self.tolupsigma),
@@ -149,10 +154,13 @@ impl CmaEsConfig {
         Ok(())
     }
 
-    /// The initial step size in `bounds`: `sigma0`, by default a quarter of the box's mean width.
+    /// The initial step size in `bounds`: `sigma0`, by default a quarter of the box's mean width, times
+    /// `sigma0_factor`.
     pub fn resolved_sigma0(&self, bounds: &Bounds) -> f64 {
         let n = bounds.dim().max(1) as f64;
-        self.sigma0.unwrap_or_else(|| 0.25 * bounds.pairs().map(|(lo, hi)| hi - lo).sum::<f64>() / n)
+        let sigma0 =
+            self.sigma0.unwrap_or_else(|| 0.25 * bounds.pairs().map(|(lo, hi)| hi - lo).sum::<f64>() / n);
+        sigma0 * self.sigma0_factor.unwrap_or(1.0)
     }
 
     /// The population size λ in dimension `n`; an error if `popsize_factor` makes it smaller than 2.
@@ -220,6 +228,14 @@ impl CmaEsFactory {
         config.popsize_factor = Some(config.popsize_factor.unwrap_or(1.0) * factor);
         Self::new(config)
     }
+
+    /// The same factory with its initial step size multiplied by `factor` on top of its own
+    /// `sigma0_factor`: BIPOP's small-population restarts start with `σ0 · 10^{−2v}`.
+    pub fn with_sigma0_factor(&self, factor: f64) -> Result<Self, OptimizerError> {
+        let mut config = self.config.clone();
+        config.sigma0_factor = Some(config.sigma0_factor.unwrap_or(1.0) * factor);
+        Self::new(config)
+    }
 }
 
 impl OptimizerFactory for CmaEsFactory {
@@ -234,6 +250,7 @@ impl OptimizerFactory for CmaEsFactory {
         let t = c.tolerances(1, 4);
         serde_json::json!({
             "sigma0": c.sigma0,
+            "sigma0_factor": c.sigma0_factor.unwrap_or(1.0),
             "popsize": c.popsize,
             "popsize_factor": c.popsize_factor.unwrap_or(1.0),
             "active": c.active.unwrap_or(true),
@@ -268,10 +285,24 @@ impl OptimizerFactory for CmaEsFactory {
         settings
     }
 
-    /// IPOP: the same options with `factor` times the population.
-    fn with_population_factor(&self, factor: usize) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
-        let scaled = self.with_popsize_factor(factor as f64).ok()?;
+    /// IPOP and BIPOP: the same options with `factor` times the population.
+    fn with_population_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        let scaled = self.with_popsize_factor(factor).ok()?;
         Some(std::sync::Arc::new(scaled))
+    }
+
+    /// BIPOP: the same options with `factor` times the initial step size.
+    fn with_step_factor(&self, factor: f64) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        Some(std::sync::Arc::new(self.with_sigma0_factor(factor).ok()?))
+    }
+
+    /// λ for the dimension of `bounds`.
+    fn popsize(&self, bounds: &Bounds, _workers: usize) -> Option<usize> {
+        self.config.resolved_popsize(bounds.dim()).ok()
+    }
+
+    fn with_settings(&self, settings: &serde_json::Value) -> Option<std::sync::Arc<dyn OptimizerFactory>> {
+        Some(std::sync::Arc::new(Self::from_options(settings.as_object()?).ok()?))
     }
 
     fn build(&self, ctx: &StartContext<'_>) -> Result<Box<dyn Optimizer>, OptimizerError> {

@@ -34,7 +34,7 @@ fn unknown_type_names_itself_and_the_choices() {
     assert_eq!(option, "type");
     assert_eq!(
         message,
-        "unknown optimizer `bfgs`; expected one of cma-es, differential-evolution, nelder-mead, random-search"
+        "unknown optimizer `bfgs`; expected one of cma-es, coordinate-search, differential-evolution, nelder-mead, random-search"
     );
 }
 
@@ -49,7 +49,7 @@ fn unknown_and_ill_typed_options_are_named() {
     );
     assert_eq!(
         option_error("cma-es", json!({"popsiz": 4})),
-        ("popsiz".into(), "unknown option; did you mean `popsize`? expected one of sigma0, popsize, popsize_factor, active, tolfun, tolfunhist, tolx, tolstagnation, tolconditioncov, tolupsigma, tolfacupx, tolflatfitness, maxiter".into())
+        ("popsiz".into(), "unknown option; did you mean `popsize`? expected one of sigma0, sigma0_factor, popsize, popsize_factor, active, tolfun, tolfunhist, tolx, tolstagnation, tolconditioncov, tolupsigma, tolfacupx, tolflatfitness, maxiter".into())
     );
     assert_eq!(option_error("cma-es", json!({"sigma0": "big"})).1, "expected a number, found \"big\"");
     assert_eq!(option_error("nelder-mead", json!({"adaptive": 1})).1, "expected true or false, found 1");
@@ -212,14 +212,45 @@ fn population_factors_scale_the_population_based_optimizers_only() {
     // The default population in 10-D is 4 + ⌊3 ln 10⌋ = 10; as in pycma, a factor multiplies
     // 4 + 3 ln 10 = 10.9 before rounding down.
     assert_eq!(batch(&*cma), 10);
-    assert_eq!(batch(&*cma.with_population_factor(4).unwrap()), 43);
-    assert_eq!(batch(&*cma.with_population_factor(2).unwrap().with_population_factor(2).unwrap()), 43);
+    assert_eq!(batch(&*cma.with_population_factor(4.0).unwrap()), 43);
+    assert_eq!(batch(&*cma.with_population_factor(2.0).unwrap().with_population_factor(2.0).unwrap()), 43);
+    // BIPOP's fractional factors: ⌊1.5 · 10.9⌋.
+    assert_eq!(batch(&*cma.with_population_factor(1.5).unwrap()), 16);
     let options = serde_json::json!({"popsize": 12});
     let fixed = glompo_optimizers::factory("cma-es", options.as_object().unwrap()).unwrap();
-    assert_eq!(batch(&*fixed.with_population_factor(2).unwrap()), 24);
+    assert_eq!(batch(&*fixed.with_population_factor(2.0).unwrap()), 24);
     let de = glompo_optimizers::factory("differential-evolution", &empty).unwrap();
-    assert_eq!(batch(&*de.with_population_factor(2).unwrap()), 2 * batch(&*de));
-    assert!(glompo_optimizers::factory("nelder-mead", &empty).unwrap().with_population_factor(2).is_none());
+    assert_eq!(batch(&*de.with_population_factor(2.0).unwrap()), 2 * batch(&*de));
+    assert!(glompo_optimizers::factory("nelder-mead", &empty).unwrap().with_population_factor(2.0).is_none());
+    // The factories' own population is the one their optimizers ask.
+    for f in [&cma, &cma.with_population_factor(8.0).unwrap(), &fixed, &de] {
+        assert_eq!(f.popsize(&bounds, 1), Some(batch(&**f)), "{}", f.settings());
+    }
+    assert_eq!(glompo_optimizers::factory("nelder-mead", &empty).unwrap().popsize(&bounds, 1), None);
+}
+
+#[test]
+fn step_factors_scale_sigma0_and_scaled_settings_rebuild_the_same_factory() {
+    use glompo_core::Bounds;
+    let bounds = Bounds::uniform(4, -5.0, 5.0).unwrap();
+    let empty = serde_json::Map::new();
+    let cma = glompo_optimizers::factory("cma-es", &empty).unwrap();
+    let small = cma.with_population_factor(1.5).unwrap().with_step_factor(0.01).unwrap();
+    // A quarter of the width, 2.5, times 0.01.
+    assert_eq!(small.resolved_settings(&bounds, 1)["sigma0"], serde_json::json!(0.025));
+    assert_eq!(
+        small.with_step_factor(2.0).unwrap().resolved_settings(&bounds, 1)["sigma0"],
+        serde_json::json!(0.05)
+    );
+    let rebuilt = cma.with_settings(&small.settings()).unwrap();
+    assert_eq!(rebuilt.settings(), small.settings());
+    for name in ["differential-evolution", "nelder-mead", "random-search", "coordinate-search"] {
+        assert!(glompo_optimizers::factory(name, &empty).unwrap().with_step_factor(0.5).is_none(), "{name}");
+    }
+    let de = glompo_optimizers::factory("differential-evolution", &empty).unwrap();
+    let scaled = de.with_population_factor(3.0).unwrap();
+    assert_eq!(de.with_settings(&scaled.settings()).unwrap().settings(), scaled.settings());
+    assert!(cma.with_settings(&serde_json::json!({"popsize": "many"})).is_none());
 }
 
 #[test]
@@ -249,6 +280,6 @@ fn a_misspelt_type_gets_a_suggestion() {
     assert_eq!(
         message,
         "unknown optimizer `Nelder_Maed`; did you mean `nelder-mead`? expected one of cma-es, \
-         differential-evolution, nelder-mead, random-search"
+         coordinate-search, differential-evolution, nelder-mead, random-search"
     );
 }

@@ -20,7 +20,7 @@ use crate::manager::event::{EndHow, Event};
 use crate::optimizer::{Optimizer, OptimizerFactory, OptimizerId};
 use crate::record::OptimizerRecord;
 use crate::runner::{PendingEval, ResumeFrom, RunnerEnd, RunnerRecipe};
-use crate::selector::{MAX_DOUBLINGS, OptimizerSpec};
+use crate::selector::OptimizerSpec;
 
 /// A checkpoint being taken: what took it, when the saves were asked for, and who has not answered.
 pub(super) struct Taking {
@@ -291,7 +291,7 @@ impl Manager {
     }
 
     /// The spec of this run that builds the optimizer of `recipe`: the same type, options and
-    /// evaluator, or one of its populations scaled by IPOP.
+    /// evaluator, or the same type and evaluator with the options a restart selector scaled.
     fn spec_for(&self, recipe: &RunnerRecipe) -> Option<OptimizerSpec> {
         for spec in self.selector.specs() {
             if spec.evaluator.name() != recipe.evaluator || spec.workers != recipe.workers {
@@ -303,12 +303,10 @@ impl Manager {
             if fits(&spec.factory) {
                 return Some(spec.clone());
             }
-            for doublings in 1..=MAX_DOUBLINGS {
-                if let Some(scaled) = spec.factory.with_population_factor(1 << doublings)
-                    && fits(&scaled)
-                {
-                    return Some(OptimizerSpec { factory: scaled, ..spec.clone() });
-                }
+            if let Some(scaled) = spec.factory.with_settings(&recipe.options)
+                && fits(&scaled)
+            {
+                return Some(OptimizerSpec { factory: scaled, ..spec.clone() });
             }
         }
         None
