@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""pycma's IPOP and BIPOP on the quality suite, the peers of `cargo xtask bench quality`.
+"""pycma's IPOP and BIPOP, and Nevergrad's NGOpt, on the quality suite: the peers of `cargo xtask bench quality`.
 
     python3 bench/quality/pycma_peer.py SERVER CASES.json [--jobs J]
 
 CASES.json is a list of cases {"function", "dim", "variant", "seed", "config", "budget"} with
-`config` one of `pycma-ipop`, `pycma-bipop`. Each case runs `SERVER --serve` (the quality benchmark's
+`config` one of `pycma-ipop`, `pycma-bipop` or `ngopt`. NGOpt (nevergrad 1.0.12: `pip install
+nevergrad`) runs as the issue measured it: `ng.optimizers.NGOpt` on an `ng.p.Array` with the box as
+`set_bounds`, `num_workers=1`, its random state seeded, one ask and tell per evaluation, stopped once
+solved; it costs about a minute per run, so `cargo xtask bench quality` does not run it but reads its
+results from `bench/quality/ngopt.jsonl` (made once with this script, the command in `bench/NOTES.md`). Each case runs `SERVER --serve` (the quality benchmark's
 binary), which builds the suite's function exactly as glompo's runs see it (shift and rotation
 included) and evaluates the batches pycma asks for. pycma runs as the issue measured it:
 `cma.fmin2(None, x0, sigma0, restarts=9, bipop=...)` with `parallel_objective`, x0 drawn uniformly
 in the box at every restart, sigma0 a quarter of the mean width, the box as pycma's `bounds`, its
 seed, and `ftarget` f* + 5e-7 (stopping once solved only saves time). The run is judged like
 glompo's: on its first `budget` evaluations. Prints one JSON line per case:
-{"function", "dim", "variant", "seed", "config", "gap", "solved_at"}.
+{"function", "dim", "variant", "seed", "config", "budget", "gap", "solved_at"}.
 """
 import argparse
 import json
@@ -40,7 +44,6 @@ def objective_spec(case):
 
 def run(args):
     server, case = args
-    import cma
     import numpy as np
 
     proc = subprocess.Popen([server, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -70,6 +73,19 @@ def run(args):
                     state["solved_at"] = state["count"]
             return [v if v is not None else math.inf for v in values]
 
+        if case["config"] == "ngopt":
+            import nevergrad as ng
+
+            param = ng.p.Array(shape=(len(lo),)).set_bounds(lo, hi)
+            param.random_state = np.random.RandomState(case["seed"])
+            opt = ng.optimizers.NGOpt(parametrization=param, budget=budget, num_workers=1)
+            for _ in range(budget):
+                cand = opt.ask()
+                (v,) = batch([cand.value])
+                opt.tell(cand, v)
+                if state["solved_at"] is not None:
+                    break
+            raise Spent()
         rng = np.random.default_rng(case["seed"])
         sigma0 = 0.25 * float(np.mean(hi - lo))
         options = {
@@ -81,22 +97,23 @@ def run(args):
             "verb_log": 0,
             "verb_disp": 0,
         }
-        try:
-            cma.fmin2(
-                None,
-                lambda: rng.uniform(lo, hi),
-                sigma0,
-                options,
-                restarts=9,
-                bipop=case["config"] == "pycma-bipop",
-                parallel_objective=batch,
-            )
-        except Spent:
-            pass
+        import cma
+
+        cma.fmin2(
+            None,
+            lambda: rng.uniform(lo, hi),
+            sigma0,
+            options,
+            restarts=9,
+            bipop=case["config"] == "pycma-bipop",
+            parallel_objective=batch,
+        )
+    except Spent:
+        pass
     finally:
         proc.stdin.close()
         proc.wait()
-    out = {k: case[k] for k in ("function", "dim", "variant", "seed", "config")}
+    out = {k: case[k] for k in ("function", "dim", "variant", "seed", "config", "budget")}
     out["gap"] = state["gap"] if math.isfinite(state["gap"]) else None
     out["solved_at"] = state["solved_at"]
     return out

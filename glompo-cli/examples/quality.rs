@@ -6,11 +6,13 @@
 //! with `--rotated` also shifted and rotated (`"rotate": true, "rotate_seed": seed`: no longer
 //! separable), seeds 1..=N (3 by default), a budget of 20 000 evaluations. A run is solved when
 //! f − f* < 1e-6 on one of the first 20 000 evaluations of its `evaluations.jsonl` (the budget is
-//! honest: an overshoot of `max_evals` does not count). Five configs, each a JSON config as a user
+//! honest: an overshoot of `max_evals` does not count). Six configs, each a JSON config as a user
 //! writes it, built through `RunConfig::from_value`:
 //!
 //! - `default`: the default strategy, a config without `optimizers` (CMA-ES restarted with IPOP, one
 //!   sweep of coordinate search after its first run), on one slot;
+//! - `basin`: the default with the hunter `explored_basin()` (kill a restart that has settled into a
+//!   basin an earlier optimizer or the incumbent explored);
 //! - `ipop`, `bipop`: CMA-ES alone with its defaults, restarted by the selector's `restarts`;
 //! - `hunters`: the strategy of the README's quickstart before the default strategy replaced it
 //!   (CMA-ES with a population of 60 and Nelder-Mead, hunters that kill the ones that stop
@@ -169,7 +171,7 @@ struct Outcome {
     solved_at: Option<u64>,
 }
 
-const CONFIGS: [&str; 5] = ["default", "ipop", "bipop", "hunters", "de"];
+const CONFIGS: [&str; 6] = ["default", "basin", "ipop", "bipop", "hunters", "de"];
 
 /// The config of `case` as a user would write it.
 fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Value {
@@ -187,6 +189,7 @@ fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Value {
     let mut value = match case.config {
         // The default strategy: what a config without `optimizers` runs.
         "default" => json!({"max_jobs": 1}),
+        "basin" => json!({"max_jobs": 1, "hunters": "explored_basin()"}),
         "ipop" => json!({
             "optimizers": [{"type": "cma-es"}],
             "selector": {"type": "cycle", "restarts": "ipop"},
@@ -295,6 +298,40 @@ fn serve() -> Result<(), String> {
         answer(Value::Array(values))?;
     }
     Ok(())
+}
+
+/// A kept peer result's case: function, dimension, variant and seed.
+type KeptCase = (String, usize, String, u64);
+
+/// Nevergrad's NGOpt results for the suite, kept in `bench/quality/ngopt.jsonl` (at about a minute
+/// per run it is run once, by `bench/quality/pycma_peer.py`, not by this benchmark): the outcome of
+/// every kept case of `budget` evaluations, by function, dimension, variant and seed.
+fn kept_ngopt(budget: u64) -> Result<Vec<(KeptCase, Outcome)>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/quality/ngopt.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut kept = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        let field = |k: &str| v.get(k).ok_or(format!("{}:{}: no `{k}`", path.display(), n + 1));
+        if field("budget")?.as_u64() != Some(budget) {
+            continue;
+        }
+        let key = (
+            field("function")?.as_str().unwrap_or_default().to_owned(),
+            field("dim")?.as_u64().unwrap_or_default() as usize,
+            field("variant")?.as_str().unwrap_or_default().to_owned(),
+            field("seed")?.as_u64().unwrap_or_default(),
+        );
+        let outcome =
+            Outcome { gap: v["gap"].as_f64().unwrap_or(f64::INFINITY), solved_at: v["solved_at"].as_u64() };
+        kept.push((key, outcome));
+    }
+    Ok(kept)
 }
 
 /// Whether Python has pycma (`import cma`).
@@ -421,6 +458,28 @@ fn main() {
         std::process::exit(1);
     }
     let seconds = (ours_seconds, started.elapsed().as_secs_f64() - ours_seconds);
+    // NGOpt's kept results, for the cases of this suite that have one.
+    let kept = match kept_ngopt(suite.budget) {
+        Ok(kept) => kept,
+        Err(e) => {
+            eprintln!("quality: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut ngopt = Vec::new();
+    for case in cases.iter().filter(|c| c.config == CONFIGS[0]) {
+        let key = (case.function.to_owned(), case.dim, case.variant.name().to_owned(), case.seed);
+        if let Some((_, outcome)) = kept.iter().find(|(k, _)| *k == key) {
+            ngopt.push((Case { config: "ngopt (kept)", ..case.clone() }, *outcome));
+        }
+    }
+    if !ngopt.is_empty() {
+        configs.push("ngopt (kept)");
+        for (case, outcome) in ngopt {
+            cases.push(case);
+            results.push(Some(outcome));
+        }
+    }
     print_table(&suite, &configs, &cases, &results, seconds);
 }
 

@@ -17,8 +17,8 @@ use serde_json::Value;
 use crate::expr::{
     self, Call, Expr, FRACTION, LeafResult, NON_NEGATIVE, POSITIVE, ParseError, Signature, fmt_num,
 };
-use crate::point::Bounds;
-use crate::record::OptimizerRecord;
+use crate::point::{Bounds, Evaluation};
+use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::{RunSeeds, SeededRng};
 use crate::state::{self, StateError};
 
@@ -322,6 +322,70 @@ impl fmt::Display for StepSize {
     }
 }
 
+/// True when the victim converges into a basin already explored: its best point is closer than
+/// `factor` times its own step size to an explored end point whose value is no worse than the
+/// victim's best, while that step is below `relative_step · ‖hi − lo‖` (it has stopped exploring).
+/// The step size is the median distance between its last `calls` consecutive points, which for a
+/// population optimizer is a few times its σ; the explored end points are the best points of the
+/// optimizers that have ended (the run book keeps them in their records) and the hunter's, when it is
+/// not the victim. How fast the victim improves plays no part, so a large population that improves
+/// slowly at first is never killed for it, and the step bound keeps a restart that starts wide near
+/// an explored point alive until it has settled into that basin.
+#[derive(Debug, Clone)]
+pub struct ExploredBasin {
+    /// The window of steps, in evaluations.
+    pub calls: u64,
+    /// The distance, in step sizes.
+    pub factor: f64,
+    /// The largest step of a victim that counts as settled, as a fraction of the box diagonal.
+    pub relative_step: f64,
+}
+
+impl Hunter for ExploredBasin {
+    fn hunt(&mut self, ctx: &HuntContext<'_>) -> bool {
+        let steps = self.calls.saturating_sub(1).max(1);
+        let (Some(best), Some(recent)) = (ctx.victim.best(), ctx.victim.recent_steps(steps)) else {
+            return false;
+        };
+        let mut recent: Vec<f64> = recent.collect();
+        recent.sort_by(f64::total_cmp);
+        let step = recent[recent.len() / 2];
+        if !step.is_finite() || step > self.relative_step * ctx.bounds.diagonal() {
+            return false;
+        }
+        let explored: Vec<&Evaluation> = ctx
+            .optimizers
+            .iter()
+            .filter(|o| {
+                o.id() != ctx.victim.id() && (*o.lifecycle() == Lifecycle::Ended || o.id() == ctx.hunter.id())
+            })
+            .filter_map(OptimizerRecord::best)
+            .collect();
+        let distance =
+            |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        explored.iter().filter(|e| e.fx <= best.fx).any(|e| {
+            // Settled inside e's basin: closer than a step, and the step smaller than half the way
+            // to the nearest other explored end point (the basins' spacing as far as the run knows).
+            let spacing = explored
+                .iter()
+                .filter(|o| !std::ptr::eq(**o, *e))
+                .map(|o| distance(&o.x, &e.x))
+                .fold(f64::INFINITY, f64::min);
+            distance(&e.x, &best.x) < self.factor * step && step < 0.5 * spacing
+        })
+    }
+
+    fn window(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl fmt::Display for ExploredBasin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "explored_basin({}, {}, {})", self.calls, fmt_num(self.factor), fmt_num(self.relative_step))
+    }
+}
+
 /// Kills at random, more often the longer the victim has run compared with the hunter: true when
 /// `U(0, crit_ratio) > n_hunter / n_victim` (evaluation counts).
 #[derive(Debug, Clone)]
@@ -468,6 +532,7 @@ pub const HUNTERS: &[Signature] = &[
     Signature { name: "min_evals", params: &["min"], required: 1 },
     Signature { name: "best_unmoving", params: &["calls", "tol"], required: 1 },
     Signature { name: "evaluations_unmoving", params: &["calls", "tol"], required: 1 },
+    Signature { name: "explored_basin", params: &["calls", "factor", "relative_step"], required: 0 },
     Signature { name: "last_points_invalid", params: &["n"], required: 0 },
     Signature { name: "parameter_distance", params: &["relative_distance", "test_all"], required: 1 },
     Signature { name: "step_size", params: &["calls", "relative_tol"], required: 1 },
@@ -490,6 +555,11 @@ fn build(call: &Call, seed: u64) -> LeafResult<Box<dyn Hunter>> {
         "evaluations_unmoving" => Box::new(EvaluationsUnmoving {
             calls: b.count("calls", 0)?,
             tol: b.num("tol", 0.0, NON_NEGATIVE)?,
+        }),
+        "explored_basin" => Box::new(ExploredBasin {
+            calls: b.count("calls", 50)?.max(2),
+            factor: b.num("factor", 1.0, POSITIVE)?,
+            relative_step: b.num("relative_step", 0.01, POSITIVE)?,
         }),
         "last_points_invalid" => Box::new(LastPointsInvalid { n: b.count("n", 1)?.max(1) }),
         "parameter_distance" => Box::new(ParameterDistance {

@@ -200,12 +200,6 @@ struct State {
     best: BestRecord,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Saved {
-    rng: glompo_core::RngState,
-    state: State,
-}
-
 /// Differential evolution; see the [module docs](self) for the algorithm and its options.
 ///
 /// ```
@@ -450,11 +444,11 @@ impl Optimizer for DifferentialEvolution {
     }
 
     fn save(&self) -> Result<serde_json::Value, OptimizerError> {
-        util::save_state(Self::NAME, &Saved { rng: self.rng.state(), state: self.state.clone() })
+        util::save_state(Self::NAME, &util::Saved { rng: self.rng.state(), state: self.state.clone() })
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), OptimizerError> {
-        let saved: Saved = util::load_state(Self::NAME, state)?;
+        let saved: util::Saved<State> = util::load_state(Self::NAME, state)?;
         let bad = |message: String| OptimizerError::BadState { optimizer: Self::NAME.into(), message };
         let (n, members) = (self.bounds.dim(), self.population_size());
         let s = &saved.state;

@@ -142,6 +142,13 @@ fn in_words(e: &serde_json::Error, value: &serde_json::Value) -> String {
     format!("expected {expected}, found {}", glompo_core::fields::found(value))
 }
 
+/// The saved state of an optimizer whose state is its RNG and one state struct.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Saved<S> {
+    pub(crate) rng: glompo_core::RngState,
+    pub(crate) state: S,
+}
+
 /// Serialises a state struct, tagged with the optimizer's name and a format version.
 pub(crate) fn save_state<T: Serialize>(name: &str, state: &T) -> Result<serde_json::Value, OptimizerError> {
     let body = serde_json::to_value(state)

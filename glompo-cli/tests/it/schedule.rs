@@ -155,3 +155,63 @@ fn a_checkpoint_asked_for_during_a_round_is_taken_at_its_end_and_resumes_into_th
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(evaluations(&tmp.path().join("resumed")), expected);
 }
+
+/// The default strategy's optimizers (CMA-ES and one sweep of coordinate search) under BIPOP restarts,
+/// whose regimes scale populations and step sizes by drawn factors.
+fn restarts_config(backend: &str, evaluator: &str, workers: usize) -> Value {
+    json!({
+        "objective": {"function": "rastrigin", "dim": 2, "shift": 0.3, "shift_seed": 2},
+        "optimizers": [
+            {"type": "cma-es", "workers": workers, "evaluator": evaluator},
+            {"type": "coordinate-search", "max_sweeps": 1, "max_starts": 1, "workers": workers,
+             "evaluator": evaluator}
+        ],
+        "selector": {"type": "cycle", "restarts": "bipop"},
+        "max_jobs": 2 * workers,
+        "backend": backend,
+        "schedule": "deterministic",
+        "convergence": "max_evals(3000)",
+        "seed": 3
+    })
+}
+
+#[test]
+fn bipop_restarts_and_coordinate_search_are_the_same_on_every_backend_and_after_any_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reference = restarts_config("threads", "serial", 1);
+    reference["checkpoint"] = json!({"every_evals": 500});
+    let expected = run(tmp.path(), &reference, "reference");
+    // The budget is spent in whole batches (the last one that fits), never overshot.
+    assert!((2900..=3000).contains(&expected.len()), "{}", expected.len());
+    let events: Vec<Value> = fs::read_to_string(tmp.path().join("reference/optimizers.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
+    // Both regimes ran: populations above the default 6, and step sizes below the default 2.56.
+    let sigmas: Vec<f64> = starts
+        .iter()
+        .filter(|e| e["type"] == "cma-es")
+        .map(|e| e["settings"]["sigma0"].as_f64().unwrap())
+        .collect();
+    assert!(sigmas.iter().any(|s| *s < 2.0), "no small-regime restart: {sigmas:?}");
+    assert!(starts.iter().any(|e| e["type"] == "cma-es" && e["popsize"].as_u64() > Some(6)), "{starts:?}");
+    assert_eq!(starts.iter().filter(|e| e["type"] == "coordinate-search").count(), 1);
+    for (backend, evaluator, workers) in
+        [("processes", "serial", 1), ("threads", "threads", 4), ("processes-forced", "processes", 2)]
+    {
+        let dir = format!("{backend}-{evaluator}-{workers}");
+        let got = run(tmp.path(), &restarts_config(backend, evaluator, workers), &dir);
+        let first = got.iter().zip(&expected).position(|(a, b)| a != b);
+        assert!(got.len() == expected.len() && first.is_none(), "{dir}: first difference at {first:?}");
+    }
+    let taken = checkpoints(&tmp.path().join("reference"));
+    assert!(taken.len() >= 4, "{taken:?}");
+    for (i, checkpoint) in taken.iter().enumerate() {
+        let dir = format!("resumed-{i}");
+        let out = glompo(&["resume", checkpoint.to_str().unwrap(), "--dir", &dir, "-q"], tmp.path());
+        assert!(out.status.success(), "{dir}: {}", stderr(&out));
+        assert_eq!(evaluations(&tmp.path().join(&dir)), expected, "{dir}");
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Function;
 use super::params::{Params, param_error};
-use super::shift::{FOLDED, mirror};
+use super::shift::{FOLDED, fold_into};
 use crate::error::CoreError;
 use crate::point::Bounds;
 use crate::rng::SeededRng;
@@ -38,11 +38,7 @@ impl Rotated {
             .zip(&self.centre)
             .map(|(row, m)| m + row.iter().zip(&d).map(|(r, d)| r * d).sum::<f64>())
             .collect();
-        if let Some(fold) = &self.fold {
-            for (v, &(lo, hi)) in y.iter_mut().zip(fold) {
-                *v = mirror(*v, lo, hi);
-            }
-        }
+        fold_into(&mut y, self.fold.as_deref());
         y
     }
 }

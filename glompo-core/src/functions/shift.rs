@@ -54,11 +54,7 @@ impl Translated {
     /// The point `inner` is evaluated at.
     fn moved(&self, x: &[f64]) -> Vec<f64> {
         let mut y: Vec<f64> = x.iter().zip(&self.shift).map(|(x, s)| x - s).collect();
-        if let Some(fold) = &self.fold {
-            for (v, &(lo, hi)) in y.iter_mut().zip(fold) {
-                *v = mirror(*v, lo, hi);
-            }
-        }
+        fold_into(&mut y, self.fold.as_deref());
         y
     }
 }
@@ -73,8 +69,15 @@ impl Function for Translated {
     }
 }
 
+/// Mirrors every coordinate of `y` into its interval of `fold`, where that is given.
+pub(super) fn fold_into(y: &mut [f64], fold: Option<&[(f64, f64)]>) {
+    for (v, &(lo, hi)) in y.iter_mut().zip(fold.unwrap_or_default()) {
+        *v = mirror(*v, lo, hi);
+    }
+}
+
 /// `v` mirrored into `[lo, hi]` at the bounds it crosses, as often as needed (a triangle wave).
-pub(super) fn mirror(v: f64, lo: f64, hi: f64) -> f64 {
+fn mirror(v: f64, lo: f64, hi: f64) -> f64 {
     let width = hi - lo;
     if (lo..=hi).contains(&v) || width <= 0.0 {
         return v.clamp(lo, hi);

@@ -122,6 +122,85 @@ impl Generator for RandomGenerator {
     }
 }
 
+/// Space-filling start points away from what the run has explored: of `candidates` uniform draws,
+/// the one farthest from every start point it gave before and from the best point of every optimizer
+/// (the basins found or being explored), distances measured with each coordinate divided by its
+/// bound width (maximin). Its first point is its first draw.
+#[derive(Debug, Clone)]
+pub struct SpreadGenerator {
+    rng: SeededRng,
+    candidates: usize,
+    /// The start points it gave, in order.
+    starts: Vec<Vec<f64>>,
+}
+
+/// The state of a [`SpreadGenerator`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpreadState {
+    rng: crate::rng::RngState,
+    starts: Vec<state::ExactPoint>,
+}
+
+impl SpreadGenerator {
+    /// A spread generator choosing among `candidates` (at least 1) draws, with its own seed.
+    pub fn new(candidates: u64, seed: u64) -> Result<Self> {
+        if candidates == 0 {
+            return Err(crate::CoreError::config("generator.candidates", "must be at least 1"));
+        }
+        let candidates = usize::try_from(candidates).unwrap_or(usize::MAX).min(1 << 20);
+        Ok(SpreadGenerator { rng: SeededRng::new(seed), candidates, starts: Vec::new() })
+    }
+}
+
+impl Generator for SpreadGenerator {
+    fn name(&self) -> &str {
+        "spread"
+    }
+
+    fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
+        let widths: Vec<f64> = ctx.bounds.pairs().map(|(lo, hi)| hi - lo).collect();
+        let known: Vec<&[f64]> = self
+            .starts
+            .iter()
+            .map(Vec::as_slice)
+            .chain(ctx.optimizers.iter().filter_map(|o| o.best()).map(|b| b.x.as_slice()))
+            .collect();
+        let nearest = |x: &[f64]| {
+            known
+                .iter()
+                .map(|k| k.iter().zip(x).zip(&widths).map(|((a, b), w)| ((a - b) / w).powi(2)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut chosen: Option<(f64, Vec<f64>)> = None;
+        for _ in 0..self.candidates {
+            let x = uniform_point(&mut self.rng, ctx.bounds);
+            let d = nearest(&x);
+            if chosen.as_ref().is_none_or(|(best, _)| d > *best) {
+                chosen = Some((d, x));
+            }
+        }
+        let x = chosen.map_or_else(|| uniform_point(&mut self.rng, ctx.bounds), |(_, x)| x);
+        self.starts.push(x.clone());
+        x
+    }
+
+    /// `{"rng": …, "starts": [[…], …]}`.
+    fn save(&self) -> Value {
+        state::save(&SpreadState {
+            rng: self.rng.state(),
+            starts: self.starts.iter().cloned().map(state::ExactPoint).collect(),
+        })
+    }
+
+    fn restore(&mut self, state: &Value) -> std::result::Result<(), StateError> {
+        let saved: SpreadState = state::load("generator spread", state)?;
+        self.rng = state::rng("generator spread", &saved.rng)?;
+        self.starts = saved.starts.into_iter().map(|p| p.0).collect();
+        Ok(())
+    }
+}
+
 /// Always the same start point: the one given, or one drawn uniformly at construction. It is
 /// stateless: the point is a function of its configuration and seed, so it saves `null`.
 #[derive(Debug, Clone)]
@@ -447,8 +526,16 @@ struct BasinHoppingState {
 }
 
 /// The generators a config may name.
-pub const GENERATORS: &[&str] =
-    &["random", "single_point", "incumbent", "exploit_explore", "perturbation", "basin_hopping", "annealing"];
+pub const GENERATORS: &[&str] = &[
+    "random",
+    "spread",
+    "single_point",
+    "incumbent",
+    "exploit_explore",
+    "perturbation",
+    "basin_hopping",
+    "annealing",
+];
 
 /// Builds a generator from its config: a name (`"random"`) or an object with a `type` and options
 /// (`{"type": "exploit_explore", "max_evals": 10000, "focus": 2}`). Random generators are seeded with
@@ -465,6 +552,7 @@ pub fn from_config(
     let mut f = crate::fields::Fields::new("generator", options);
     let generator: Box<dyn Generator> = match name.as_str() {
         "random" => Box::new(RandomGenerator::new(seed)),
+        "spread" => Box::new(SpreadGenerator::new(f.u64("candidates", 32)?, seed)?),
         "single_point" => Box::new(SinglePointGenerator::new(f.f64s("x")?, bounds, seed)?),
         "incumbent" => Box::new(IncumbentGenerator::new(seed)),
         "exploit_explore" => {

@@ -270,3 +270,38 @@ fn generator_states_of_another_shape_are_refused_with_the_generator_named() {
         "a missing point is not taken for none"
     );
 }
+
+#[test]
+fn spread_starts_away_from_earlier_starts_and_explored_minima() {
+    let bounds = Bounds::uniform(2, 0.0, 1.0).unwrap();
+    // Two basins explored near (0.1, 0.1) and (0.9, 0.1).
+    let explored = [record(1, &[0.1, 0.1], 1.0), record(2, &[0.9, 0.1], 2.0)];
+    let mut spread = SpreadGenerator::new(64, 5).unwrap();
+    let mut random = RandomGenerator::new(5);
+    let c = ctx(&bounds, None, &explored, 0);
+    let first = spread.generate(&c);
+    let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    // Of 64 draws the one farthest from both lies near the top edge, 0.5 or more from each.
+    assert!(explored.iter().all(|o| dist(&o.best().unwrap().x, &first) > 0.5), "{first:?}");
+    // Its starts keep their distance from each other: the closest pair of 12 is farther apart than
+    // for 12 uniform draws.
+    let closest = |points: &[Vec<f64>]| {
+        let mut m = f64::INFINITY;
+        for (i, a) in points.iter().enumerate() {
+            for b in &points[i + 1..] {
+                m = m.min(dist(a, b));
+            }
+        }
+        m
+    };
+    let none: [OptimizerRecord; 0] = [];
+    let empty = ctx(&bounds, None, &none, 0);
+    let ours: Vec<Vec<f64>> = (0..12).map(|_| spread.generate(&empty)).collect();
+    let theirs: Vec<Vec<f64>> = (0..12).map(|_| random.generate(&empty)).collect();
+    assert!(closest(&ours) > 2.0 * closest(&theirs), "{} vs {}", closest(&ours), closest(&theirs));
+    assert!(ours.iter().all(|x| bounds.contains(x)));
+    assert!(SpreadGenerator::new(0, 1).is_err());
+    let err =
+        from_config(&serde_json::json!({"type": "spread", "candidates": 0}), &bounds, 1, None).unwrap_err();
+    assert_eq!(err.to_string(), "generator.candidates: must be at least 1");
+}

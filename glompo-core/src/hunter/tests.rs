@@ -148,7 +148,7 @@ fn parse_builds_leaves_and_reports_errors() {
     assert_eq!(
         err.message,
         "unknown hunter `best_unmovin`; did you mean `best_unmoving`? expected one of min_evals, best_unmoving, evaluations_unmoving, \
-         last_points_invalid, parameter_distance, step_size, time_annealing, type_hunter, value_annealing"
+         explored_basin, last_points_invalid, parameter_distance, step_size, time_annealing, type_hunter, value_annealing"
     );
     let err = parse("parameter_distance(0)", 1).unwrap_err();
     assert_eq!(err.message, "`relative_distance` of parameter_distance must be > 0");
@@ -222,8 +222,8 @@ fn every_listed_hunter_builds_and_an_unknown_one_is_refused_with_a_suggestion() 
         "min" | "calls" | "n" => "4",
         "test_all" => "true",
         "type" => "cma-es",
-        "med_kill_chance" | "tol" | "relative_distance" | "relative_tol" => "0.25",
-        "crit_ratio" => "1.5",
+        "med_kill_chance" | "tol" | "relative_distance" | "relative_tol" | "relative_step" => "0.25",
+        "crit_ratio" | "factor" => "1.5",
         other => panic!("no test value for the parameter `{other}`"),
     };
     for sig in HUNTERS {
@@ -237,4 +237,56 @@ fn every_listed_hunter_builds_and_an_unknown_one_is_refused_with_a_suggestion() 
         err.message.starts_with("unknown hunter `time_anealing`; did you mean `time_annealing`?"),
         "{err}"
     );
+}
+
+/// A record of an optimizer that walked through `xs` (2-D points) with values `fx`, ended if `ended`.
+fn walked(id: u64, points: &[([f64; 2], f64)], ended: bool) -> OptimizerRecord {
+    let mut r = OptimizerRecord::new(id, "t", 1, 100);
+    for (x, fx) in points {
+        r.record(x, *fx);
+    }
+    if ended {
+        r.retire();
+    }
+    r
+}
+
+fn explored_verdict(victim: &OptimizerRecord, hunter: &OptimizerRecord, others: &[OptimizerRecord]) -> bool {
+    let bounds = Bounds::uniform(2, 0.0, 10.0).unwrap();
+    let mut all = vec![hunter.clone(), victim.clone()];
+    all.extend_from_slice(others);
+    let ctx = HuntContext { hunter, victim, optimizers: &all, bounds: &bounds };
+    parse("explored_basin(4)", 1).unwrap().hunt(&ctx)
+}
+
+#[test]
+fn explored_basin_kills_only_a_settled_victim_inside_an_explored_basin() {
+    // Two basins explored: end points at (2, 2) (f = 1) and (8, 8) (f = 0, the hunter's).
+    let ended = walked(3, &[([2.0, 2.0], 1.0)], true);
+    let hunter = walked(1, &[([8.0, 8.0], 0.0)], false);
+    // Settled at (2.03, 2.0) with steps of 0.04: inside the basin of (2, 2), closer than a step... no:
+    // 0.03 < 0.04, and the step is far below half the spacing of the basins (4.2).
+    let settled: Vec<([f64; 2], f64)> = (0..6).map(|i| ([2.03 + 0.04 * (i % 2) as f64, 2.0], 1.5)).collect();
+    assert!(explored_verdict(&walked(2, &settled, false), &hunter, std::slice::from_ref(&ended)));
+    // The same points with a better value than the explored end point: a better minimum, kept.
+    let better: Vec<([f64; 2], f64)> = settled.iter().map(|(x, _)| (*x, 0.5)).collect();
+    assert!(!explored_verdict(&walked(2, &better, false), &hunter, std::slice::from_ref(&ended)));
+    // Still exploring: steps of 3 around (2.5, 2): close to (2, 2), but its step is above 1 % of the
+    // diagonal and above half the spacing.
+    let wide: Vec<([f64; 2], f64)> = (0..6).map(|i| ([1.0 + 3.0 * (i % 2) as f64, 2.0], 1.5)).collect();
+    assert!(!explored_verdict(&walked(2, &wide, false), &hunter, std::slice::from_ref(&ended)));
+    // Settled, but in a basin nobody explored (5, 5).
+    let elsewhere: Vec<([f64; 2], f64)> = (0..6).map(|i| ([5.0 + 0.04 * (i % 2) as f64, 5.0], 1.5)).collect();
+    assert!(!explored_verdict(&walked(2, &elsewhere, false), &hunter, std::slice::from_ref(&ended)));
+    // The incumbent's basin counts too: settled next to the hunter's (8, 8).
+    let by_hunter: Vec<([f64; 2], f64)> =
+        (0..6).map(|i| ([8.0, 8.02 + 0.04 * (i % 2) as f64], 0.1)).collect();
+    assert!(explored_verdict(&walked(2, &by_hunter, false), &hunter, &[]));
+    // An optimizer still running is no explored basin: (2, 2) belongs to a live one here.
+    let live = walked(3, &[([2.0, 2.0], 1.0)], false);
+    assert!(!explored_verdict(&walked(2, &settled, false), &hunter, &[live]));
+    // Fewer evaluations than the window: no verdict.
+    assert!(!explored_verdict(&walked(2, &settled[..2], false), &hunter, std::slice::from_ref(&ended)));
+    assert_eq!(parse("explored_basin()", 1).unwrap().to_string(), "explored_basin(50, 1, 0.01)");
+    assert!(parse("explored_basin(10, 0)", 1).is_err());
 }
