@@ -234,13 +234,32 @@ impl Generator for SinglePointGenerator {
 #[derive(Debug, Clone)]
 pub struct IncumbentGenerator {
     rng: SeededRng,
+    /// With a scale: a perturbation of the incumbent, `scale` of each width wide.
+    scale: Option<f64>,
 }
 
 impl IncumbentGenerator {
     /// An incumbent generator with its own seed (for the random points).
     pub fn new(seed: u64) -> Self {
-        IncumbentGenerator { rng: SeededRng::new(seed) }
+        IncumbentGenerator { rng: SeededRng::new(seed), scale: None }
     }
+
+    /// Starts at a normal perturbation of the incumbent instead, truncated to the box: coordinate `i`
+    /// drawn from `N(best_i, (scale · w_i)²)`, `w_i` its bound width (GloMPO's incumbent
+    /// perturbation); `scale` must be positive.
+    pub fn perturbed(seed: u64, scale: f64) -> Result<Self> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(CoreError::config("generator.scale", format!("{scale} is not a finite value > 0")));
+        }
+        Ok(IncumbentGenerator { rng: SeededRng::new(seed), scale: Some(scale) })
+    }
+}
+
+/// A draw of `N(m, s²)` truncated to `[lo, hi]`: rejection keeps it exact; far-out bounds are clipped
+/// after 1000 tries.
+fn truncated_normal(rng: &mut SeededRng, m: f64, s: f64, lo: f64, hi: f64) -> f64 {
+    let v = (0..1000).map(|_| m + s * rng.normal()).find(|v| *v >= lo && *v <= hi);
+    v.unwrap_or(m).clamp(lo, hi)
 }
 
 impl Generator for IncumbentGenerator {
@@ -249,7 +268,16 @@ impl Generator for IncumbentGenerator {
     }
 
     fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
-        ctx.best.map_or_else(|| uniform_point(&mut self.rng, ctx.bounds), |b| b.x.clone())
+        match (ctx.best, self.scale) {
+            (None, _) => uniform_point(&mut self.rng, ctx.bounds),
+            (Some(b), None) => b.x.clone(),
+            (Some(b), Some(scale)) => {
+                b.x.iter()
+                    .zip(ctx.bounds.pairs())
+                    .map(|(&m, (lo, hi))| truncated_normal(&mut self.rng, m, scale * (hi - lo), lo, hi))
+                    .collect()
+            }
+        }
     }
 
     /// `{"rng": …}`.
@@ -369,9 +397,7 @@ impl Generator for PerturbationGenerator {
     fn generate(&mut self, ctx: &GenerateContext<'_>) -> Vec<f64> {
         let mut x = Vec::with_capacity(self.x0.len());
         for ((&m, &s), (lo, hi)) in self.x0.iter().zip(&self.scale).zip(ctx.bounds.pairs()) {
-            // Rejection keeps the truncated normal exact; far-out bounds are clipped after 1000 tries.
-            let v = (0..1000).map(|_| m + s * self.rng.normal()).find(|v| *v >= lo && *v <= hi);
-            x.push(v.unwrap_or(m).clamp(lo, hi));
+            x.push(truncated_normal(&mut self.rng, m, s, lo, hi));
         }
         x
     }
@@ -554,6 +580,7 @@ pub fn from_config(
         "random" => Box::new(RandomGenerator::new(seed)),
         "spread" => Box::new(SpreadGenerator::new(f.u64("candidates", 32)?, seed)?),
         "single_point" => Box::new(SinglePointGenerator::new(f.f64s("x")?, bounds, seed)?),
+        "incumbent" if f.has("scale") => Box::new(IncumbentGenerator::perturbed(seed, f.f64("scale", 0.0)?)?),
         "incumbent" => Box::new(IncumbentGenerator::new(seed)),
         "exploit_explore" => {
             let max_evals = f.whole("max_evals")?.or(budget).ok_or_else(|| {

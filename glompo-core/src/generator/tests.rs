@@ -305,3 +305,26 @@ fn spread_starts_away_from_earlier_starts_and_explored_minima() {
         from_config(&serde_json::json!({"type": "spread", "candidates": 0}), &bounds, 1, None).unwrap_err();
     assert_eq!(err.to_string(), "generator.candidates: must be at least 1");
 }
+
+#[test]
+fn a_perturbed_incumbent_starts_near_the_best_point_inside_the_box() {
+    let bounds = Bounds::uniform(2, 0.0, 10.0).unwrap();
+    let best = Evaluation { x: vec![9.5, 5.0], fx: 0.0 };
+    let mut g =
+        from_config(&serde_json::json!({"type": "incumbent", "scale": 0.05}), &bounds, 3, None).unwrap();
+    let none: [OptimizerRecord; 0] = [];
+    let points: Vec<Vec<f64>> = (0..400).map(|_| g.generate(&ctx(&bounds, Some(&best), &none, 0))).collect();
+    assert!(points.iter().all(|x| bounds.contains(x)));
+    // σ = 0.05 · 10 = 0.5 per coordinate: the mean of x1 is 5, its spread about 0.5; x0 is truncated at 10.
+    let mean1 = points.iter().map(|x| x[1]).sum::<f64>() / 400.0;
+    let sd1 = (points.iter().map(|x| (x[1] - mean1).powi(2)).sum::<f64>() / 400.0).sqrt();
+    assert!((mean1 - 5.0).abs() < 0.1 && (sd1 - 0.5).abs() < 0.1, "{mean1} {sd1}");
+    assert!(points.iter().all(|x| x[0] > 7.0) && points.iter().any(|x| x[0] < 9.5));
+    assert_ne!(points[0], best.x);
+    // Without a best point it draws uniformly, like the plain incumbent generator.
+    let first = g.generate(&ctx(&bounds, None, &none, 0));
+    assert!(bounds.contains(&first));
+    let err =
+        from_config(&serde_json::json!({"type": "incumbent", "scale": 0}), &bounds, 3, None).unwrap_err();
+    assert_eq!(err.to_string(), "generator.scale: 0 is not a finite value > 0");
+}
