@@ -93,9 +93,20 @@ pub fn plan(config: &RunConfig) -> String {
         };
         let slots = if o.workers == 1 { "slot" } else { "slots" };
         let key = if i == 0 { "optimizers" } else { "" };
+        let starts = match o.max_starts {
+            None => String::new(),
+            Some(1) => ", started once".to_owned(),
+            Some(n) => format!(", started at most {n} times"),
+        };
         row(
             key,
-            format!("{}. {} on {} {} {slots}: {settings}", i + 1, o.kind, o.workers, o.evaluator.name()),
+            format!(
+                "{}. {} on {} {} {slots}{starts}: {settings}",
+                i + 1,
+                o.kind,
+                o.workers,
+                o.evaluator.name()
+            ),
         );
     }
     row("selector", compact(&config.selector));

@@ -47,6 +47,9 @@ fn validate_prints_the_resolved_plan_and_runs_nothing() {
     assert!(plan.contains("[-5.12, 5.12] in all 10 dimensions"), "{plan}");
     // CMA-ES's default population for n = 10, resolved: 4 + ⌊3 ln 10⌋ = 10.
     assert!(plan.contains("1. cma-es on 1 serial slot: ") && plan.contains("popsize=10,"), "{plan}");
+    // The template leaves `optimizers` out: the default strategy, its sweep started once.
+    assert!(plan.contains("2. coordinate-search on 1 serial slot, started once: candidates=5,"), "{plan}");
+    assert!(plan.contains(r#"{"restarts":"ipop","type":"cycle"}"#), "{plan}");
     assert!(plan.contains("(a budget of 50000 evaluations)"), "{plan}");
     assert!(!tmp.path().join("glompo_run").exists(), "validate writes nothing");
     // A bad config: the same message as `glompo run`, exit 2.
