@@ -303,8 +303,10 @@ impl Manager {
             if fits(&spec.factory) {
                 return Some(spec.clone());
             }
-            if let Some(scaled) = spec.factory.with_settings(&recipe.options)
-                && fits(&scaled)
+            // Rebuilt from the settings it logged: a restart's scaled factory, or one whose type has
+            // gained options since (they take their defaults).
+            if spec.factory.name() == recipe.optimizer
+                && let Some(scaled) = spec.factory.with_settings(&recipe.options)
             {
                 return Some(OptimizerSpec { factory: scaled, ..spec.clone() });
             }
