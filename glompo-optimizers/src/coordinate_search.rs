@@ -511,8 +511,17 @@ impl Optimizer for CoordinateSearch {
         if s.coord >= dim {
             return Err(bad(format!("coordinate {} is not below the dimension {dim}", s.coord)));
         }
-        if s.pending.is_empty() {
-            return Err(bad("no batch is pending".into()));
+        // The pending batch is what the phase waits for (and `x0` after it in the very first batch).
+        let waits = match &s.phase {
+            Phase::Grid => self.grid,
+            Phase::Candidates { searches } => searches.iter().map(|g| g.pending().len()).sum(),
+            Phase::Refine { search } => search.pending().len(),
+        } + usize::from(s.x_pending);
+        if s.pending.is_empty() || s.pending.len() != waits {
+            return Err(bad(format!(
+                "{} points are pending where the phase waits for {waits}",
+                s.pending.len()
+            )));
         }
         self.rng = SeededRng::from_state(&saved.rng).map_err(bad)?;
         self.state = saved.state;
@@ -626,6 +635,11 @@ mod tests {
         let mut wrong = a.save().unwrap();
         wrong["state"]["state"]["coord"] = serde_json::json!(3);
         assert!(matches!(b.restore(&wrong), Err(OptimizerError::BadState { .. })));
+        // A pending batch that is not what the phase waits for is refused, not a panic at the next tell.
+        let mut short = a.save().unwrap();
+        short["state"]["state"]["pending"].as_array_mut().unwrap().pop();
+        let err = b.restore(&short).unwrap_err().to_string();
+        assert!(err.contains("points are pending where the phase waits for"), "{err}");
     }
 
     #[test]

@@ -73,14 +73,20 @@ fn a_deterministic_run_resumed_from_any_of_its_checkpoints_is_the_uninterrupted_
         let expected = run(tmp.path(), &with, &full);
         // Taking checkpoints changes nothing.
         assert_eq!(run(tmp.path(), &config(backend, "serial", 1), &format!("plain-{backend}")), expected);
-        let taken = checkpoints(&tmp.path().join(&full));
-        assert!(taken.len() >= 4, "{taken:?}");
-        for (i, checkpoint) in taken.iter().enumerate() {
-            let dir = format!("resumed-{backend}-{i}");
-            let out = glompo(&["resume", checkpoint.to_str().unwrap(), "--dir", &dir, "-q"], tmp.path());
-            assert!(out.status.success(), "{dir}: {}", stderr(&out));
-            assert_eq!(evaluations(&tmp.path().join(&dir)), expected, "{dir}");
-        }
+        resumes_from_every_checkpoint(tmp.path(), &full, &expected);
+    }
+}
+
+/// Resumes the run in `dir` from each of its checkpoints (at least 4) into a directory of its own and
+/// checks that every resumed run logs `expected`.
+fn resumes_from_every_checkpoint(tmp: &std::path::Path, dir: &str, expected: &[Value]) {
+    let taken = checkpoints(&tmp.join(dir));
+    assert!(taken.len() >= 4, "{taken:?}");
+    for (i, checkpoint) in taken.iter().enumerate() {
+        let resumed = format!("{dir}-resumed-{i}");
+        let out = glompo(&["resume", checkpoint.to_str().unwrap(), "--dir", &resumed, "-q"], tmp);
+        assert!(out.status.success(), "{resumed}: {}", stderr(&out));
+        assert_eq!(evaluations(&tmp.join(&resumed)), expected, "{resumed}");
     }
 }
 
@@ -206,12 +212,5 @@ fn bipop_restarts_and_coordinate_search_are_the_same_on_every_backend_and_after_
         let first = got.iter().zip(&expected).position(|(a, b)| a != b);
         assert!(got.len() == expected.len() && first.is_none(), "{dir}: first difference at {first:?}");
     }
-    let taken = checkpoints(&tmp.path().join("reference"));
-    assert!(taken.len() >= 4, "{taken:?}");
-    for (i, checkpoint) in taken.iter().enumerate() {
-        let dir = format!("resumed-{i}");
-        let out = glompo(&["resume", checkpoint.to_str().unwrap(), "--dir", &dir, "-q"], tmp.path());
-        assert!(out.status.success(), "{dir}: {}", stderr(&out));
-        assert_eq!(evaluations(&tmp.path().join(&dir)), expected, "{dir}");
-    }
+    resumes_from_every_checkpoint(tmp.path(), "reference", &expected);
 }
