@@ -53,26 +53,15 @@ pub fn export_csv(dir: &Path, out: Option<&Path>, overwrite: bool) -> Result<Exp
     let mut columns: Vec<String> = ["call_id", "opt_id", "t", "fx"].map(String::from).into();
     columns.extend(view.coordinate_names(dim));
     columns.push("error".into());
-    let tmp = temporary(&path);
     let log = dir.join(rundir::EVALUATIONS);
-    let written = write((&tmp, &path), &log, &columns, dim, evaluations).and_then(|rows| {
-        std::fs::rename(&tmp, &path).map_err(|e| CoreError::io(&path, e))?;
-        Ok(rows)
-    });
-    match written {
-        Ok(rows) => Ok(Exported { path, rows, columns }),
-        Err(e) => {
-            // Nothing is left behind of a failed export; the error says why it failed.
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// The file an export to `path` is written in before it is renamed: beside it, hidden.
-fn temporary(path: &Path) -> PathBuf {
-    let name = path.file_name().map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    // Nothing is left behind of a failed export; the error says why it failed.
+    let rows = rundir::replace_atomically(
+        &path,
+        &rundir::temporary_beside(&path, ""),
+        |tmp| write((tmp, &path), &log, &columns, dim, evaluations),
+        |e| CoreError::io(&path, e),
+    )?;
+    Ok(Exported { path, rows, columns })
 }
 
 /// Writes the header `columns` and a row per evaluation (of the file `log`) into the new file `tmp`,

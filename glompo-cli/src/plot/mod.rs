@@ -288,19 +288,16 @@ pub(crate) fn number(v: f64, digits: usize) -> String {
 
 /// Draws `picture` into a temporary file beside `out`, then renames it to `out`.
 fn write_png(out: &Path, options: &PlotOptions, picture: &Picture) -> Result<(), PlotError> {
-    let name = out.file_name().map_or_else(|| "plot".into(), |n| n.to_string_lossy().into_owned());
     // The encoder picks the format from the extension, so the temporary file ends in .png.
-    let tmp = out.with_file_name(format!(".{name}.{}.tmp.png", std::process::id()));
+    let tmp = glompo_core::manager::rundir::temporary_beside(out, ".png");
     // A panic in the drawing library is an error of the plot, never the end of the caller (a run
     // that plots at its end).
-    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        draw::png(&tmp, (options.width, options.height), picture)
-    }));
-    let written = drawn
+    let draw = |tmp: &Path| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            draw::png(tmp, (options.width, options.height), picture)
+        }))
         .unwrap_or_else(|_| Err("the drawing panicked".to_owned()))
-        .and_then(|()| std::fs::rename(&tmp, out).map_err(|e| e.to_string()));
-    written.map_err(|message| {
-        let _ = std::fs::remove_file(&tmp);
-        PlotError::Write { path: out.to_path_buf(), message }
-    })
+    };
+    glompo_core::manager::rundir::replace_atomically(out, &tmp, draw, |e| e.to_string())
+        .map_err(|message| PlotError::Write { path: out.to_path_buf(), message })
 }

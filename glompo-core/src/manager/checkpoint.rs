@@ -208,26 +208,21 @@ pub(crate) fn write(path: &Path, body: &Body) -> Result<()> {
     let envelope =
         EnvelopeOut { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, checksum: checksum(&text) };
     let head = serde_json::to_string(&envelope).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
-    let tmp = path.with_extension("json.tmp");
-    let attempt = || -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(File::create(&tmp)?);
+    let write = |tmp: &Path| -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(File::create(tmp)?);
         // `{"format":…,"checksum":"…"` + `,"body":` + the body + `}`.
         file.write_all(head.trim_end_matches('}').as_bytes())?;
         file.write_all(b",\"body\":")?;
         file.write_all(text.as_bytes())?;
         file.write_all(b"}\n")?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
     };
-    attempt().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CoreError::io(path, e)
-    })
+    super::rundir::replace_atomically(path, &path.with_extension("json.tmp"), write, |e| e)
+        .and_then(|()| match path.parent() {
+            Some(dir) => File::open(dir)?.sync_all(),
+            None => Ok(()),
+        })
+        .map_err(|e| CoreError::io(path, e))
 }
 
 /// Reads and checks a checkpoint file: its format, version and checksum, then its body.

@@ -439,19 +439,14 @@ fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()>
 /// Writes `value` as pretty JSON to `path` atomically (temporary file, fsync, rename). If that fails,
 /// the temporary file is removed and `path` is as it was.
 pub fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut file = BufWriter::new(File::create(&tmp)?);
+    let write = |tmp: &Path| -> std::io::Result<()> {
+        let mut file = BufWriter::new(File::create(tmp)?);
         serde_json::to_writer_pretty(&mut file, value)?;
         file.write_all(b"\n")?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
     };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CoreError::io(path, e)
-    })
+    super::rundir::replace_atomically(path, &path.with_extension("json.tmp"), write, |e| e)
+        .map_err(|e| CoreError::io(path, e))
 }
 
 #[cfg(test)]

@@ -52,6 +52,33 @@ pub const OPTIMIZERS: &str = "optimizers.jsonl";
 /// The summary in a run directory.
 pub const SUMMARY: &str = "summary.json";
 
+/// A temporary file beside `path` to write it in before it is renamed over `path`: hidden, named
+/// after `path` and this process, ending in `suffix` (an encoder that picks the format from the
+/// extension needs it: `.png`).
+pub fn temporary_beside(path: &Path, suffix: &str) -> PathBuf {
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.{}.tmp{suffix}", std::process::id()))
+}
+
+/// Replaces `path` atomically: `write` fills `tmp` (a file beside it), which is then renamed to
+/// `path`. If either fails, `tmp` is removed and `path` is as it was; `rename_failed` makes the error
+/// of a failed rename. The summary, checkpoints, exports and plots are all replaced through here.
+pub fn replace_atomically<T, E>(
+    path: &Path,
+    tmp: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<T, E>,
+    rename_failed: impl FnOnce(std::io::Error) -> E,
+) -> std::result::Result<T, E> {
+    let done = write(tmp).and_then(|value| match std::fs::rename(tmp, path) {
+        Ok(()) => Ok(value),
+        Err(e) => Err(rename_failed(e)),
+    });
+    if done.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    done
+}
+
 /// One line of `evaluations.jsonl`, whole.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(from = "RawEvaluation")]
@@ -272,6 +299,41 @@ pub fn check(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_replacement_leaves_the_file_as_it_was_and_no_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("out.json");
+        std::fs::write(&path, "old").unwrap();
+        let temporary = temporary_beside(&path, ".png");
+        assert!(temporary.file_name().unwrap().to_string_lossy().starts_with(".out.json."));
+        assert!(temporary.to_string_lossy().ends_with(".tmp.png"));
+        // The write fails after writing part of it.
+        let failed: std::result::Result<(), String> = replace_atomically(
+            &path,
+            &temporary,
+            |t| {
+                std::fs::write(t, "half").unwrap();
+                Err("disk full".to_owned())
+            },
+            |e| e.to_string(),
+        );
+        assert_eq!(failed, Err("disk full".to_owned()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert!(!temporary.exists());
+        // The rename fails: `path` is a directory.
+        let dir = tmp.path().join("a_dir");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("inside"), "x").unwrap();
+        let t2 = temporary_beside(&dir, "");
+        let renamed = replace_atomically(&dir, &t2, |t| std::fs::write(t, "new"), |e| e);
+        assert!(renamed.is_err() && !t2.exists() && dir.join("inside").exists());
+        // And it succeeds, returning what the write returned.
+        let n =
+            replace_atomically(&path, &temporary, |t| std::fs::write(t, "new").map(|()| 3), |e| e).unwrap();
+        assert_eq!((n, std::fs::read_to_string(&path).unwrap()), (3, "new".to_owned()));
+        assert!(!temporary.exists());
+    }
 
     fn lines<T: DeserializeOwned>(text: &str) -> Vec<Result<T>> {
         Lines::new(text.as_bytes(), Path::new("log.jsonl")).collect()
