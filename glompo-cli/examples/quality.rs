@@ -302,6 +302,20 @@ fn serve() -> Result<(), String> {
     Ok(())
 }
 
+/// The outcome in a line of the peer script: `gap` a number, or `null` when no value was finite;
+/// `solved_at` an evaluation count, or `null`.
+fn peer_outcome(v: &Value) -> Result<Outcome, String> {
+    let gap = match &v["gap"] {
+        Value::Null => f64::INFINITY,
+        g => g.as_f64().ok_or(format!("`gap` must be a number or null, found {g}"))?,
+    };
+    let solved_at = match &v["solved_at"] {
+        Value::Null => None,
+        n => Some(n.as_u64().ok_or(format!("`solved_at` must be a whole number or null, found {n}"))?),
+    };
+    Ok(Outcome { gap, solved_at })
+}
+
 /// A kept peer result's case: function, dimension, variant and seed.
 type KeptCase = (String, usize, String, u64);
 
@@ -319,18 +333,15 @@ fn kept_ngopt(budget: u64) -> Result<Vec<(KeptCase, Outcome)>, String> {
     for (n, line) in text.lines().enumerate() {
         let v: Value =
             serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
-        let field = |k: &str| v.get(k).ok_or(format!("{}:{}: no `{k}`", path.display(), n + 1));
-        if field("budget")?.as_u64() != Some(budget) {
+        let bad = |k: &str, what: &str| format!("{}:{}: `{k}` must be {what}", path.display(), n + 1);
+        let text =
+            |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| bad(k, "a string"));
+        let whole = |k: &str| v.get(k).and_then(Value::as_u64).ok_or_else(|| bad(k, "a whole number"));
+        if whole("budget")? != budget {
             continue;
         }
-        let key = (
-            field("function")?.as_str().unwrap_or_default().to_owned(),
-            field("dim")?.as_u64().unwrap_or_default() as usize,
-            field("variant")?.as_str().unwrap_or_default().to_owned(),
-            field("seed")?.as_u64().unwrap_or_default(),
-        );
-        let outcome =
-            Outcome { gap: v["gap"].as_f64().unwrap_or(f64::INFINITY), solved_at: v["solved_at"].as_u64() };
+        let key = (text("function")?, whole("dim")? as usize, text("variant")?, whole("seed")?);
+        let outcome = peer_outcome(&v).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
         kept.push((key, outcome));
     }
     Ok(kept)
@@ -375,10 +386,7 @@ fn run_peers(cases: &[&Case<'_>], budget: u64, jobs: usize) -> Result<Vec<Outcom
         .lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).map_err(|e| format!("peer output {line}: {e}"))?;
-            Ok(Outcome {
-                gap: v["gap"].as_f64().unwrap_or(f64::INFINITY),
-                solved_at: v["solved_at"].as_u64(),
-            })
+            peer_outcome(&v).map_err(|e| format!("peer output {line}: {e}"))
         })
         .collect::<Result<_, String>>()?;
     if outcomes.len() != cases.len() {
