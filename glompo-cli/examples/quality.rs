@@ -176,7 +176,7 @@ struct Outcome {
 const CONFIGS: [&str; 6] = ["default", "basin", "ipop", "bipop", "hunters", "de"];
 
 /// The config of `case` as a user would write it.
-fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Value {
+fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Result<Value, String> {
     let mut objective = json!({"function": case.function, "dim": case.dim});
     if case.variant != Variant::Plain {
         objective["shift"] = json!(0.4);
@@ -208,24 +208,29 @@ fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Value {
             "hunters": "min_evals(1000) & (best_unmoving(1000, 0.01) | parameter_distance(0.02))",
             "hunt_frequency": 200,
         }),
-        _ => json!({"optimizers": [{"type": "differential-evolution"}], "max_jobs": 1}),
+        "de" => json!({"optimizers": [{"type": "differential-evolution"}], "max_jobs": 1}),
+        other => return Err(format!("no config named {other}")),
     };
     value["objective"] = objective;
     value["convergence"] = json!(convergence);
     value["schedule"] = json!("deterministic");
     value["seed"] = json!(case.seed);
     value["output"] = json!({"dir": dir});
-    value
+    Ok(value)
 }
 
-/// The best f − f* and the first success among the first `budget` lines of `evaluations.jsonl`.
-fn judge(log: &Path, budget: u64, fstar: f64) -> Result<Outcome, String> {
-    let text = std::fs::read_to_string(log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
+/// The best f − f* and the first success among the first `budget` lines of the run's
+/// `evaluations.jsonl` (read through the run directory's reader; failed evaluations do not count).
+fn judge(dir: &Path, budget: u64, fstar: f64) -> Result<Outcome, String> {
+    use glompo_core::manager::rundir::{Evaluations, LoggedValue};
     let mut outcome = Outcome { gap: f64::INFINITY, solved_at: None };
-    for (n, line) in text.lines().take(usize::try_from(budget).unwrap_or(usize::MAX)).enumerate() {
-        let v: Value = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", log.display(), n + 1))?;
-        let Some(fx) = v["fx"].as_f64() else { continue };
-        let gap = fx - fstar;
+    let log = Evaluations::<LoggedValue>::open(dir).map_err(|e| e.to_string())?;
+    for (n, line) in log.take(usize::try_from(budget).unwrap_or(usize::MAX)).enumerate() {
+        let e = line.map_err(|e| e.to_string())?;
+        if e.failed {
+            continue;
+        }
+        let gap = e.fx - fstar;
         outcome.gap = outcome.gap.min(gap);
         if gap < SOLVED && outcome.solved_at.is_none() {
             outcome.solved_at = Some(n as u64 + 1);
@@ -241,7 +246,7 @@ fn run(case: &Case<'_>, budget: u64) -> Result<Outcome, String> {
     let fstar = f.min_fx().ok_or(format!("{} has no known minimum", case.function))?;
     let tmp = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let dir = tmp.path().join("run");
-    let value = config(case, budget, fstar, &dir);
+    let value = config(case, budget, fstar, &dir)?;
     let config =
         RunConfig::from_value(value, Path::new("."), &Overrides::default()).map_err(|e| e.to_string())?;
     config
@@ -251,7 +256,7 @@ fn run(case: &Case<'_>, budget: u64) -> Result<Outcome, String> {
         .map_err(|e| e.to_string())?
         .run()
         .map_err(|e| e.to_string())?;
-    judge(&dir.join("evaluations.jsonl"), budget, fstar)
+    judge(&dir, budget, fstar)
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
