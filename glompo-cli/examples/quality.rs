@@ -1,5 +1,5 @@
 //! `cargo xtask bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G]
-//! [--dims D,E]`: the quality suite of issue 12.
+//! [--dims D,E] [--configs C,D]`: the quality suite of issue 12.
 //!
 //! Six multimodal functions (ackley, griewank, levy, rastrigin, rosenbrock, schwefel) in 5-D and 10-D,
 //! each plain and shifted (`"shift": 0.4, "shift_seed": seed`, the optimum moved off the box centre),
@@ -19,6 +19,12 @@
 //!   improving, two slots), with CMA-ES's default `sigma0` (a quarter of the box width, 2.5 on
 //!   rastrigin) so that it fits every box;
 //! - `de`: differential evolution alone (its defaults), restarted by the selector.
+//!
+//! `--configs` runs others instead, named from those and the default strategy's variants measured in
+//! `bench/NOTES.md`: `portfolio` (the default's optimizers and differential evolution under the
+//! learning `portfolio` selector with IPOP), `portfolio-nm` (the same with Nelder-Mead), `cycle-de`
+//! (the three of `portfolio` in a plain IPOP cycle), `spread` and `incumbent` (the default with the
+//! `spread` generator, or `{"type": "incumbent", "scale": 0.1}`).
 //!
 //! When Python has `cma` (and without `--no-peers`), `bench/quality/pycma_peer.py` adds pycma's IPOP
 //! and BIPOP (`cma.fmin2` with `restarts=9`), evaluating through this binary's `--serve` mode so that
@@ -57,6 +63,8 @@ struct Suite {
     variants: Vec<Variant>,
     /// Whether pycma's columns run (when Python has `cma`); `--no-peers` leaves them out.
     peers: bool,
+    /// glompo's configs run: [`CONFIGS`], or those `--configs` names (of those and [`EXTRAS`]).
+    configs: Vec<&'static str>,
 }
 
 /// How a function of the suite is changed.
@@ -101,6 +109,7 @@ impl Suite {
             jobs: 2,
             variants: vec![Variant::Plain, Variant::Shifted],
             peers: true,
+            configs: CONFIGS.to_vec(),
         };
         let mut seeds = None;
         let mut it = args.iter();
@@ -138,11 +147,23 @@ impl Suite {
                         .collect::<Result<_, _>>()?;
                 }
                 "--no-peers" => suite.peers = false,
+                "--configs" => {
+                    let list = it.next().ok_or("--configs needs a list such as default,portfolio")?;
+                    suite.configs = list
+                        .split(',')
+                        .map(|c| {
+                            CONFIGS.iter().chain(&EXTRAS).find(|k| **k == c).copied().ok_or(format!(
+                                "--configs: no config named {c}; there are {}",
+                                CONFIGS.iter().chain(&EXTRAS).copied().collect::<Vec<_>>().join(", ")
+                            ))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
                 "--jobs" => suite.jobs = usize::try_from(number("--jobs")?).map_err(|e| e.to_string())?,
                 other => {
                     return Err(format!(
                         "unknown argument {other}; usage: quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] \
-                         [--functions F,G] [--dims D,E]"
+                         [--functions F,G] [--dims D,E] [--configs C,D]"
                     ));
                 }
             }
@@ -173,7 +194,16 @@ struct Outcome {
     solved_at: Option<u64>,
 }
 
+/// The configs run by default.
 const CONFIGS: [&str; 6] = ["default", "basin", "ipop", "bipop", "hunters", "de"];
+
+/// The default strategy's variants measured in `bench/NOTES.md`, run with `--configs`.
+const EXTRAS: [&str; 5] = ["portfolio", "portfolio-nm", "cycle-de", "spread", "incumbent"];
+
+/// The default strategy's optimizers (what a config without `optimizers` runs).
+fn default_optimizers() -> Value {
+    json!([{"type": "cma-es"}, {"type": "coordinate-search", "max_sweeps": 1, "max_starts": 1}])
+}
 
 /// The config of `case` as a user would write it.
 fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Result<Value, String> {
@@ -209,6 +239,22 @@ fn config(case: &Case<'_>, budget: u64, fstar: f64, dir: &Path) -> Result<Value,
             "hunt_frequency": 200,
         }),
         "de" => json!({"optimizers": [{"type": "differential-evolution"}], "max_jobs": 1}),
+        "portfolio" | "portfolio-nm" | "cycle-de" => {
+            let mut optimizers = default_optimizers();
+            let other = if case.config == "portfolio-nm" { "nelder-mead" } else { "differential-evolution" };
+            optimizers
+                .as_array_mut()
+                .ok_or("the default's optimizers are a list")?
+                .push(json!({"type": other}));
+            let selector = if case.config == "cycle-de" { "cycle" } else { "portfolio" };
+            json!({
+                "optimizers": optimizers,
+                "selector": {"type": selector, "restarts": "ipop"},
+                "max_jobs": 1,
+            })
+        }
+        "spread" => json!({"max_jobs": 1, "generator": "spread"}),
+        "incumbent" => json!({"max_jobs": 1, "generator": {"type": "incumbent", "scale": 0.1}}),
         other => return Err(format!("no config named {other}")),
     };
     value["objective"] = objective;
@@ -415,7 +461,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut configs: Vec<&'static str> = CONFIGS.to_vec();
+    let mut configs: Vec<&'static str> = suite.configs.clone();
     if suite.peers && pycma_installed() {
         configs.extend(PEERS);
     } else if suite.peers {
@@ -482,7 +528,7 @@ fn main() {
         }
     };
     let mut ngopt = Vec::new();
-    for case in cases.iter().filter(|c| c.config == CONFIGS[0]) {
+    for case in cases.iter().filter(|c| c.config == suite.configs[0]) {
         let key = (case.function.to_owned(), case.dim, case.variant.name().to_owned(), case.seed);
         if let Some((_, outcome)) = kept.iter().find(|(k, _)| *k == key) {
             ngopt.push((Case { config: "ngopt (kept)", ..case.clone() }, *outcome));
@@ -539,17 +585,20 @@ fn print_table(
     for &variant in &suite.variants {
         println!();
         println!("{}", variant.title());
+        // The configs with runs of this variant (the kept NGOpt results are of one variant only).
+        let shown: Vec<usize> =
+            (0..configs.len()).filter(|&ci| groups.keys().any(|k| (k.2, k.3) == (variant, ci))).collect();
         let mut header = format!("| {:<14}", "function");
-        for c in configs {
-            header += &format!(" | {c:<26}");
+        for &ci in &shown {
+            header += &format!(" | {:<26}", configs[ci]);
         }
         println!("{header} |");
-        println!("|{}|", vec!["---"; configs.len() + 1].join("|"));
-        let mut totals = vec![(0usize, 0usize); configs.len()];
+        println!("|{}|", vec!["---"; shown.len() + 1].join("|"));
+        let mut totals = vec![(0usize, 0usize); shown.len()];
         for (fi, function) in suite.functions.iter().enumerate() {
             for &dim in &suite.dims {
                 let mut row = format!("| {:<14}", format!("{function}-{dim}"));
-                for (ci, total) in totals.iter_mut().enumerate() {
+                for (&ci, total) in shown.iter().zip(totals.iter_mut()) {
                     let outcomes = groups.get(&(fi, dim, variant, ci)).cloned().unwrap_or_default();
                     let solved: Vec<f64> =
                         outcomes.iter().filter_map(|o| o.solved_at).map(|n| n as f64).collect();

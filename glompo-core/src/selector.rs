@@ -12,6 +12,9 @@ use crate::point::Bounds;
 use crate::rng::SeededRng;
 use crate::state::{self, StateError};
 
+mod portfolio;
+pub use portfolio::{MAX_WINS, PortfolioSelector};
+
 /// One configured kind of optimizer: how to build it, how many worker slots it takes and what evaluates
 /// its batches (level 2).
 #[derive(Debug, Clone)]
@@ -78,6 +81,21 @@ pub struct SelectContext<'a> {
     pub bounds: &'a Bounds,
 }
 
+/// How an optimizer a selector started has ended, as [`Selector::ended`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended<'a> {
+    /// The factory its [`Selection::Start`] named.
+    pub factory: &'a Arc<dyn OptimizerFactory>,
+    /// Whether it converged by its own criteria (not killed, crashed or stopped).
+    pub converged: bool,
+    /// How many of its evaluations were logged.
+    pub evaluations: u64,
+    /// The best value among them; `None` when none succeeded.
+    pub best: Option<f64>,
+    /// Whether the run's best point so far is one this optimizer found.
+    pub found_best: bool,
+}
+
 /// Chooses the next optimizer to start.
 ///
 /// ```
@@ -122,11 +140,9 @@ pub trait Selector: Send + fmt::Debug {
     /// The next optimizer to start, given `ctx.free_slots`.
     fn select(&mut self, ctx: &SelectContext<'_>) -> Selection;
 
-    /// An optimizer this selector started has ended: `factory` is the one its [`Selection::Start`]
-    /// named, `converged` says whether it converged by its own criteria (not killed, crashed or
-    /// stopped), and `evaluations` how many of its evaluations were logged. The default ignores it.
-    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool, evaluations: u64) {
-        let _ = (factory, converged, evaluations);
+    /// An optimizer this selector started has ended (see [`Ended`]). The default ignores it.
+    fn ended(&mut self, end: &Ended<'_>) {
+        let _ = end;
     }
 
     /// Its state, for a checkpoint: everything its later answers depend on besides its configuration
@@ -440,8 +456,8 @@ impl Selector for SpawnControl {
         self.inner.select(ctx)
     }
 
-    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool, evaluations: u64) {
-        self.inner.ended(factory, converged, evaluations);
+    fn ended(&mut self, end: &Ended<'_>) {
+        self.inner.ended(end);
     }
 
     /// The inner selector's state: the controls read only the [`SelectContext`], so they add none.
@@ -705,22 +721,30 @@ impl Selector for Restarts {
         Selection::Start(spec)
     }
 
-    fn ended(&mut self, factory: &Arc<dyn OptimizerFactory>, converged: bool, evaluations: u64) {
-        if let Some(i) = self.issued_index(factory) {
-            let Issued { key, large, .. } = self.issued.swap_remove(i);
-            let mode = self.mode;
-            let r = self.regimes(&key);
-            match (mode, large) {
-                (RestartMode::Ipop, _) => {
-                    if converged {
-                        r.doublings = (r.doublings + 1).min(MAX_DOUBLINGS);
-                    }
+    /// Counts the end for the optimizer's configuration, and tells the inner selector with the
+    /// configuration's own factory (the one of its spec, unscaled), which is what it handed out.
+    fn ended(&mut self, end: &Ended<'_>) {
+        let Some(i) = self.issued_index(end.factory) else {
+            self.inner.ended(end);
+            return;
+        };
+        let Issued { key, large, .. } = self.issued.swap_remove(i);
+        let mode = self.mode;
+        let r = self.regimes(&key);
+        match (mode, large) {
+            (RestartMode::Ipop, _) => {
+                if end.converged {
+                    r.doublings = (r.doublings + 1).min(MAX_DOUBLINGS);
                 }
-                (RestartMode::Bipop, true) => r.large_evals += evaluations,
-                (RestartMode::Bipop, false) => r.small_evals += evaluations,
             }
+            (RestartMode::Bipop, true) => r.large_evals += end.evaluations,
+            (RestartMode::Bipop, false) => r.small_evals += end.evaluations,
         }
-        self.inner.ended(factory, converged, evaluations);
+        let spec = self.inner.specs().iter().find(|s| identity(s.factory.as_ref()) == key);
+        match spec.map(|s| Arc::clone(&s.factory)) {
+            Some(factory) => self.inner.ended(&Ended { factory: &factory, ..*end }),
+            None => self.inner.ended(end),
+        }
     }
 
     /// `{"mode": "bipop", "doublings": [{"key", "doublings", "starts", "large_evals", "small_evals"}],
@@ -788,7 +812,7 @@ impl Selector for Restarts {
 }
 
 /// The selectors a config may name.
-pub const SELECTORS: &[&str] = &["cycle", "chain", "random"];
+pub const SELECTORS: &[&str] = &["cycle", "chain", "random", "portfolio"];
 
 /// Builds a selector over `specs` from its config: a name (`"cycle"`) or an object with a `type` and
 /// options (`{"type": "chain", "thresholds": [1000, 5000]}`), plus the spawn controls
@@ -809,6 +833,7 @@ pub fn from_config(
             Box::new(ChainSelector::new(specs, thresholds)?)
         }
         "random" => Box::new(RandomSelector::new(specs, seed)?),
+        "portfolio" => Box::new(PortfolioSelector::new(specs)?),
         other => return Err(crate::fields::unknown_component(at, "selector", other, SELECTORS)),
     };
     let stop_after_evals = f.u64("stop_after_evals", u64::MAX)?;

@@ -214,3 +214,63 @@ fn bipop_restarts_and_coordinate_search_are_the_same_on_every_backend_and_after_
     }
     resumes_from_every_checkpoint(tmp.path(), "reference", &expected);
 }
+
+/// CMA-ES and a short random search sharing a run through the learning `portfolio` selector.
+fn portfolio_config(backend: &str, evaluator: &str, workers: usize) -> Value {
+    json!({
+        "objective": {"function": "rastrigin", "dim": 2, "shift": 0.3, "shift_seed": 4},
+        "optimizers": [
+            {"type": "cma-es", "workers": workers, "evaluator": evaluator},
+            {"type": "random-search", "iters": 10, "batch": 4, "workers": workers, "evaluator": evaluator}
+        ],
+        "selector": {"type": "portfolio", "restarts": "ipop"},
+        "max_jobs": 2 * workers,
+        "backend": backend,
+        "schedule": "deterministic",
+        "convergence": "max_evals(3000)",
+        "seed": 7
+    })
+}
+
+#[test]
+fn a_portfolio_gives_the_winner_more_of_the_run_the_same_on_every_backend_and_after_any_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reference = portfolio_config("threads", "serial", 1);
+    reference["checkpoint"] = json!({"every_evals": 500});
+    let expected = run(tmp.path(), &reference, "reference");
+    let events: Vec<Value> = fs::read_to_string(tmp.path().join("reference/optimizers.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let type_of = |id: &Value| {
+        let start = events.iter().find(|e| e["event"] == "start" && e["opt_id"] == *id).unwrap();
+        start["type"].as_str().unwrap().to_owned()
+    };
+    // The evaluations of each type's ended runs, from the log.
+    let mut evaluations = [0u64; 2];
+    for end in events.iter().filter(|e| e["event"] == "end") {
+        evaluations[usize::from(type_of(&end["opt_id"]) == "random-search")] +=
+            end["evaluations"].as_u64().unwrap();
+    }
+    // What the selector learnt, in the last checkpoint: CMA-ES's runs ended holding the run's best,
+    // random search's never did.
+    let saved = checkpoints(&tmp.path().join("reference"));
+    let last: Value = serde_json::from_str(&fs::read_to_string(saved.last().unwrap()).unwrap()).unwrap();
+    let arms = &last["body"]["components"]["selector"]["inner"]["arms"];
+    let (cma, random) = (&arms[0], &arms[1]);
+    assert!(cma["wins"].as_u64() >= Some(1) && random["wins"] == 0, "{arms}");
+    // Random search keeps a share, about 2^-wins of CMA-ES's evaluations, in many short runs.
+    let starts = |t: &str| events.iter().filter(|e| e["event"] == "start" && e["type"] == t).count();
+    assert!(starts("random-search") > 10 * starts("cma-es"), "{events:?}");
+    assert!(evaluations[0] > 2 * evaluations[1], "evaluations {evaluations:?}, arms {arms}");
+    for (backend, evaluator, workers) in
+        [("processes", "serial", 1), ("threads", "threads", 4), ("processes-forced", "processes", 2)]
+    {
+        let dir = format!("{backend}-{evaluator}-{workers}");
+        let got = run(tmp.path(), &portfolio_config(backend, evaluator, workers), &dir);
+        let first = got.iter().zip(&expected).position(|(a, b)| a != b);
+        assert!(got.len() == expected.len() && first.is_none(), "{dir}: first difference at {first:?}");
+    }
+    resumes_from_every_checkpoint(tmp.path(), "reference", &expected);
+}

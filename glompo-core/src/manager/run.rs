@@ -30,7 +30,7 @@ use crate::point::Evaluation;
 use crate::record::{Lifecycle, OptimizerRecord};
 use crate::rng::RunSeeds;
 use crate::runner::{Control, EvalRecord, Message, ResultGroup, Runner, RunnerEnd, RunnerRecipe};
-use crate::selector::{OptimizerSpec, SelectContext, Selection};
+use crate::selector::{Ended, OptimizerSpec, SelectContext, Selection};
 
 mod checkpoints;
 mod rounds;
@@ -992,7 +992,14 @@ impl State<'_> {
         };
         if let Some(factory) = self.factories.remove(&opt_id) {
             let converged = matches!(how, EndHow::Converged { .. });
-            self.m.selector.ended(&factory, converged, evaluations);
+            let found_best = self.book.best.as_ref().is_some_and(|b| b.opt_id == opt_id);
+            self.m.selector.ended(&Ended {
+                factory: &factory,
+                converged,
+                evaluations,
+                best: best_fx,
+                found_best,
+            });
         }
         let event = OptimizerEvent::End(OptimizerEnd { opt_id, t, evaluations, best_fx, how });
         self.emit(&Event::Optimizer(&event))

@@ -19,6 +19,11 @@ fn context(free: usize, evaluations: u64, started: u64) -> SelectContext<'static
     }
 }
 
+/// An end of the optimizer started with `factory`, without a best value.
+fn ended(factory: &Arc<dyn OptimizerFactory>, converged: bool, evaluations: u64) -> Ended<'_> {
+    Ended { factory, converged, evaluations, best: None, found_best: false }
+}
+
 #[test]
 fn cycle_waits_for_a_misfit_without_skipping() {
     let a = OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))).workers(2);
@@ -105,12 +110,12 @@ fn increasing_population_doubles_after_convergences_only_and_stops_at_the_cap() 
     for converged in [false, true, true, false, true] {
         let factory = start(&mut s);
         batches.push(batch(&factory));
-        s.ended(&factory, converged, 100);
+        s.ended(&ended(&factory, converged, 100));
     }
     assert_eq!(batches, [3, 3, 6, 12, 12]);
     for _ in 0..20 {
         let factory = start(&mut s);
-        s.ended(&factory, true, 100);
+        s.ended(&ended(&factory, true, 100));
     }
     assert_eq!(batch(&start(&mut s)), 3 << MAX_DOUBLINGS);
 }
@@ -131,7 +136,7 @@ fn configs_build_selectors_and_name_bad_fields() {
     let err = |v: serde_json::Value| from_config(&v, specs(), 1).unwrap_err().to_string();
     assert_eq!(
         err(serde_json::json!("roulette")),
-        "selector: unknown selector `roulette`; expected one of cycle, chain, random"
+        "selector: unknown selector `roulette`; expected one of cycle, chain, random, portfolio"
     );
     assert_eq!(err(serde_json::json!({"type": "chain"})), "selector.thresholds: missing");
     assert_eq!(
@@ -212,8 +217,8 @@ fn restarts_continue_after_a_restore_and_know_the_optimizers_they_started() {
         // Two optimizers run at a time; the oldest ends, converged every other time, after a varying
         // number of evaluations, and another starts.
         let step = |s: &mut dyn Selector, live: &mut Vec<Arc<dyn OptimizerFactory>>, i: usize| {
-            let ended = live.remove(0);
-            s.ended(&ended, i.is_multiple_of(2), (i as u64 * 37) % 500 + 50);
+            let oldest = live.remove(0);
+            s.ended(&ended(&oldest, i.is_multiple_of(2), (i as u64 * 37) % 500 + 50));
             let started = start(s);
             live.push(Arc::clone(&started));
             label(&started)
@@ -250,7 +255,7 @@ fn bipop_interleaves_small_restarts_until_their_budget_matches_the_large_ones() 
         let Selection::Start(spec) = s.select(&context(1, 0, 0)) else { panic!("no start") };
         let batch = spec.factory.settings()["batch"].as_u64().unwrap();
         let large = s.issued.last().unwrap().large;
-        s.ended(&spec.factory, true, if large { 1000 } else { 400 });
+        s.ended(&ended(&spec.factory, true, if large { 1000 } else { 400 }));
         seq.push((batch, large));
     }
     let regimes: Vec<bool> = seq.iter().map(|&(_, large)| large).collect();
@@ -284,7 +289,7 @@ fn restarts_start_no_population_whose_first_generations_exceed_the_budget() {
     let budget = |remaining| SelectContext { remaining: Some(remaining), ..context(1, 0, 0) };
     let batch = |s: &mut Restarts, remaining| match s.select(&budget(remaining)) {
         Selection::Start(spec) => {
-            s.ended(&spec.factory, true, 10);
+            s.ended(&ended(&spec.factory, true, 10));
             spec.factory.settings()["batch"].as_u64().unwrap()
         }
         other => panic!("expected a start, got {other:?}"),
@@ -373,7 +378,7 @@ fn every_listed_selector_builds_and_an_unknown_one_is_refused_with_a_suggestion(
     }
     assert_eq!(
         from_config(&serde_json::json!("cylce"), vec![spec("a", 1)], 1).unwrap_err().to_string(),
-        "selector: unknown selector `cylce`; did you mean `cycle`? expected one of cycle, chain, random"
+        "selector: unknown selector `cylce`; did you mean `cycle`? expected one of cycle, chain, random, portfolio"
     );
 }
 
@@ -422,4 +427,128 @@ fn start_counts_survive_a_checkpoint_and_older_states_load() {
     let next: Vec<String> = (0..20).map(|_| pick(&mut r, 1, 0, 0)).collect();
     assert_eq!((0..20).map(|_| pick(&mut q, 1, 0, 0)).collect::<Vec<_>>(), next);
     assert_eq!(next.iter().chain([&first]).filter(|s| *s == "once").count(), 1);
+}
+
+/// The name of the factory a selection starts, `wait` or `stop`.
+fn started(selection: Selection) -> String {
+    match selection {
+        Selection::Start(spec) => spec.factory.name().to_owned(),
+        Selection::Wait => "wait".into(),
+        Selection::Stop => "stop".into(),
+    }
+}
+
+/// Drives `s` on one slot through runs of `(evaluations, whether it ends holding the run's best)`
+/// each, and the optimizers it started.
+fn portfolio_sequence(s: &mut dyn Selector, specs: &[OptimizerSpec], runs: &[(u64, bool)]) -> Vec<String> {
+    let factory = |name: &str| {
+        let spec = specs.iter().find(|s| s.factory.name() == name).expect("a spec of that name");
+        Arc::clone(&spec.factory)
+    };
+    runs.iter()
+        .map(|&(evaluations, found_best)| {
+            let name = started(s.select(&context(1, 0, 0)));
+            let f = factory(&name);
+            s.ended(&Ended { factory: &f, converged: true, evaluations, best: Some(1.0), found_best });
+            name
+        })
+        .collect()
+}
+
+#[test]
+fn portfolio_gives_the_optimizer_that_wins_twice_the_share_per_win() {
+    let specs = vec![
+        OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))),
+        OptimizerSpec::new(Arc::new(ScriptedFactory::named("b"))),
+    ];
+    let mut s = PortfolioSelector::new(specs.clone()).unwrap();
+    // a's first run ends holding the run's best (a win), b's does not, a's second does again (a's
+    // second win: weight 4), its later runs do not. Shares: a 100/2 < b 100/1; 200/4 < 100; 300/4 <
+    // 100; 400/4 = 100, a tie, which goes to the first configured; 500/4 > 100: b.
+    let (win, lose) = ((100, true), (100, false));
+    let runs = [win, lose, win, lose, lose, lose, lose];
+    let seq = portfolio_sequence(&mut s, &specs, &runs);
+    assert_eq!(seq, ["a", "b", "a", "a", "a", "a", "b"]);
+    assert_eq!(s.wins(), [2, 0]);
+    // a goes on (600/4, 700/4, 800/4 = b's 200, a tie) until 900/4 > 200; b's run then wins, and
+    // with 300/2 against 900/4 it goes on.
+    let runs = [lose, lose, lose, lose, win, lose];
+    let seq = portfolio_sequence(&mut s, &specs, &runs);
+    assert_eq!(seq, ["a", "a", "a", "a", "b", "b"]);
+    assert_eq!(s.wins(), [2, 1]);
+    assert!(PortfolioSelector::new(Vec::new()).is_err());
+}
+
+#[test]
+fn portfolio_counts_running_optimizers_at_their_mean_and_honours_slots_and_max_starts() {
+    let specs = vec![
+        OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))),
+        OptimizerSpec::new(Arc::new(ScriptedFactory::named("b"))).workers(2).max_starts(2),
+    ];
+    let mut s = PortfolioSelector::new(specs.clone()).unwrap();
+    let a = Arc::clone(&specs[0].factory);
+    let b = Arc::clone(&specs[1].factory);
+    // The first round in order, waiting for b's two slots without skipping it.
+    assert_eq!(started(s.select(&context(1, 0, 0))), "a");
+    assert_eq!(started(s.select(&context(1, 0, 0))), "wait");
+    assert_eq!(started(s.select(&context(2, 0, 0))), "b");
+    // a ends after 300 evaluations holding the best; b is still running, counted at the mean of all
+    // ended runs (300): a 300/2 < b 300.
+    s.ended(&Ended { factory: &a, converged: true, evaluations: 300, best: Some(1.0), found_best: true });
+    assert_eq!(started(s.select(&context(1, 0, 0))), "a");
+    // Now a counts 300 + one running at its mean 300, over 2: 300, b 300: a tie, to a.
+    assert_eq!(started(s.select(&context(1, 0, 0))), "a");
+    // a: 300 + 2 · 300 = 900 / 2 = 450 > b's 300: b, which waits for its slots.
+    assert_eq!(started(s.select(&context(1, 0, 0))), "wait");
+    s.ended(&Ended { factory: &b, converged: false, evaluations: 10, best: None, found_best: false });
+    assert_eq!(started(s.select(&context(2, 0, 0))), "b");
+    // b has used its two starts: only a is left, then nothing once a has a limit too.
+    assert_eq!(started(s.select(&context(2, 0, 0))), "a");
+    let limited = vec![OptimizerSpec::new(Arc::new(ScriptedFactory::named("a"))).max_starts(1)];
+    let mut s = PortfolioSelector::new(limited).unwrap();
+    assert_eq!(started(s.select(&context(1, 0, 0))), "a");
+    assert_eq!(started(s.select(&context(1, 0, 0))), "stop");
+}
+
+#[test]
+fn portfolio_learns_through_restarts_and_continues_after_a_restore() {
+    let specs = || {
+        vec![
+            OptimizerSpec::new(Arc::new(ScriptedFactory::named("a").batch(3))),
+            OptimizerSpec::new(Arc::new(ScriptedFactory::named("b").batch(5))),
+        ]
+    };
+    let config = serde_json::json!({"type": "portfolio", "restarts": "ipop"});
+    // IPOP hands out doubled factories; their ends count for their spec. Both first runs win, so a's
+    // share ties with b's and a starts again; from then on b wins every run, so it gets the starts,
+    // with a growing population.
+    let step = |s: &mut dyn Selector, i: u64| {
+        let Selection::Start(spec) = s.select(&context(1, 0, 0)) else { panic!("no start") };
+        let name = spec.factory.name().to_owned();
+        let found_best = name == "b" || i == 0;
+        s.ended(&Ended { factory: &spec.factory, converged: true, evaluations: 100, best: None, found_best });
+        format!("{name}{}", spec.factory.settings()["batch"])
+    };
+    let mut original = from_config(&config, specs(), 1).unwrap();
+    let first: Vec<String> = (0..4).map(|i| step(original.as_mut(), i)).collect();
+    assert_eq!(first, ["a3", "b5", "a6", "b10"]);
+    let saved = through_text(&original.save());
+    assert_eq!(saved["inner"]["arms"][1]["wins"], 2, "{saved}");
+    let mut resumed = from_config(&config, specs(), 1).unwrap();
+    resumed.restore(&saved).unwrap();
+    let after: Vec<String> = (4..8).map(|i| step(original.as_mut(), i)).collect();
+    let resumed_after: Vec<String> = (4..8).map(|i| step(resumed.as_mut(), i)).collect();
+    assert_eq!(after, resumed_after);
+    assert_eq!(after, ["b20", "b40", "b80", "b160"]);
+    // States that cannot be this selector's are refused, naming it.
+    let mut fresh = PortfolioSelector::new(specs()).unwrap();
+    let mut wrong = saved["inner"].clone();
+    wrong["arms"][0]["ended"] = serde_json::json!(9);
+    let error = fresh.restore(&wrong).unwrap_err().to_string();
+    assert!(error.contains("selector portfolio") && error.contains("9 runs ended of 2 started"), "{error}");
+    wrong = saved["inner"].clone();
+    wrong["started"] = serde_json::json!([1]);
+    let error = fresh.restore(&wrong).unwrap_err().to_string();
+    assert!(error.contains("1 start counts and 2 arms for 2 optimizers"), "{error}");
+    assert!(fresh.restore(&serde_json::Value::Null).is_err());
 }
