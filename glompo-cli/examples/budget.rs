@@ -12,16 +12,14 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-fn glompo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the example's path");
-    // target/release/examples/budget -> target/release/glompo
-    exe.parent().and_then(|p| p.parent()).map(|p| p.join("glompo")).expect("a target directory")
-}
+#[path = "common/binary.rs"]
+mod binary;
+use binary::glompo_binary;
 
 fn lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)

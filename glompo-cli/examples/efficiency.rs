@@ -13,7 +13,6 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,13 +23,11 @@ use glompo_core::manager::{Manager, Schedule};
 use glompo_core::selector::{CycleSelector, OptimizerSpec};
 use serde_json::json;
 
-const DELAY: f64 = 0.01;
+#[path = "common/binary.rs"]
+mod binary;
+use binary::glompo_binary;
 
-fn glompo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the example's path");
-    // target/release/examples/efficiency -> target/release/glompo
-    exe.parent().and_then(|p| p.parent()).map(|p| p.join("glompo")).expect("a target directory")
-}
+const DELAY: f64 = 0.01;
 
 /// The mean duration of one call of `f`, measured with `slots` threads calling it 30 times each.
 fn call_time(f: &dyn glompo_core::Objective, slots: usize) -> f64 {

@@ -48,6 +48,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
 
+#[path = "common/binary.rs"]
+mod binary;
+use binary::glompo_binary;
+
 /// How long the processes of a killed manager have to disappear (the figure).
 const GRACE: Duration = Duration::from_secs(2);
 /// How long a run may take to bring its processes up.
@@ -445,12 +449,6 @@ impl Totals {
             self.trials, self.young, self.survivors, self.trials_with_survivors,
         )
     }
-}
-
-fn glompo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the example's path");
-    // target/release/examples/orphans -> target/release/glompo
-    exe.parent().and_then(|p| p.parent()).map(|p| p.join("glompo")).expect("a target directory")
 }
 
 fn main() {

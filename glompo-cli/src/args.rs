@@ -1,5 +1,6 @@
 //! The command line, as clap parses it.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -109,6 +110,15 @@ pub(crate) enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Serve a live page of a run (live, finished or killed) in the browser: trajectories, optimizers,
+    /// counters, the best point. Read-only; on the loopback interface unless told otherwise.
+    Dashboard {
+        /// The run directory.
+        dir: PathBuf,
+        /// The address to serve on: `IP:PORT`, or a port on 127.0.0.1 (port 0: any free one).
+        #[arg(long, value_name = "ADDR", default_value = glompo_cli::dashboard::DEFAULT_ADDR, value_parser = address)]
+        addr: SocketAddr,
+    },
     /// List the built-in benchmark functions.
     Functions,
     /// Print a finished, live or killed run as tables: result by parameter, end, counters, periods,
@@ -170,4 +180,17 @@ pub(crate) struct Session {
     /// Do not write DIR/trajectories.png at the end of the run.
     #[arg(long)]
     pub(crate) no_plot: bool,
+    /// Serve the run's dashboard while it runs (as `glompo dashboard`), on ADDR (`IP:PORT` or a
+    /// port; default 127.0.0.1:8050), and print its address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = glompo_cli::dashboard::DEFAULT_ADDR, value_parser = address)]
+    pub(crate) dashboard: Option<SocketAddr>,
+}
+
+/// An address to serve on: `IP:PORT`, or `PORT` alone for 127.0.0.1.
+fn address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| format!("`{text}` is not an address: give IP:PORT (127.0.0.1:8050) or a port"))
 }

@@ -15,6 +15,8 @@
 //!   a finished, live or killed run read back ([`view::RunView`]) as readable tables and as a CSV
 //!   table with a column per parameter.
 //! - [`plot::trajectories`]: the PNG plot of a run directory's evaluations, live or finished.
+//! - [`dashboard`]: `glompo dashboard`'s read-only web page on a run directory; so far its blocking
+//!   HTTP/1.1 server, [`dashboard::http::Server`], with server-sent events for the live updates.
 //!
 //! ```
 //! use glompo_cli::{Overrides, RunConfig};
@@ -38,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod dashboard;
 pub mod export;
 pub mod guide;
 pub mod plot;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use glompo_backends::reaper;
+use glompo_cli::dashboard::Dashboard;
 use glompo_cli::{Origin, Overrides, RunConfig, plot};
 use glompo_core::functions;
 use glompo_core::manager::{EndReason, LiveDisplay, RunResult};
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Functions => list_functions(),
+        Command::Dashboard { dir, addr } => dashboard(&dir, addr),
         Command::Report { dir } => match glompo_cli::report::report(&dir) {
             Ok(text) => print(&text),
             Err(e) => fail(USAGE, &e.to_string()),
@@ -226,6 +228,24 @@ fn status_interval(seconds: f64) -> Result<Duration, String> {
     }
 }
 
+/// `glompo dashboard DIR --addr ADDR`: serves the run's page until interrupted.
+fn dashboard(dir: &std::path::Path, addr: std::net::SocketAddr) -> ExitCode {
+    let interrupt = match signal::install() {
+        Ok(flag) => flag,
+        Err(e) => return fail(FAILED, &e),
+    };
+    let dashboard = match Dashboard::start(dir, addr) {
+        Ok(dashboard) => dashboard,
+        Err(e) => return fail(USAGE, &e.to_string()),
+    };
+    eprintln!("glompo: dashboard of {} at {} (Ctrl-C stops it)", dir.display(), dashboard.url());
+    while interrupt.count() == 0 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    dashboard.shutdown();
+    ExitCode::SUCCESS
+}
+
 /// `glompo checkpoint DIR`: asks the live run there for a checkpoint.
 fn request_checkpoint(dir: &std::path::Path) -> ExitCode {
     let pid = match glompo_core::manager::live_run(dir) {
@@ -270,6 +290,11 @@ fn run(
         Ok(builder) => builder,
         Err(e) => return fail(USAGE, &e.with_origin(origin).to_string()),
     };
+    // The dashboard's address is checked before the run writes anything.
+    let dashboard = match session.dashboard.map(Dashboard::bind).transpose() {
+        Ok(bound) => bound,
+        Err(e) => return fail(USAGE, &e.to_string()),
+    };
     let interrupt = match signal::install() {
         Ok(flag) => flag,
         Err(e) => return fail(FAILED, &e),
@@ -301,6 +326,13 @@ fn run(
         Ok(m) => m,
         Err(e) => return fail(if e.is_usage() { USAGE } else { FAILED }, &e.to_string()),
     };
+    let dashboard = match dashboard.map(|bound| bound.serve_run(&dir, Some(std::process::id()))).transpose() {
+        Ok(dashboard) => dashboard,
+        Err(e) => return fail(FAILED, &e.to_string()),
+    };
+    if let Some(dashboard) = &dashboard {
+        eprintln!("glompo: dashboard at {}", dashboard.url());
+    }
     if !quiet && let Some(checkpoint) = &resume {
         eprintln!("glompo: resuming from {}", checkpoint.display());
     }
@@ -321,6 +353,10 @@ fn run(
         eprintln!("glompo: warning: cannot sweep leftover processes: {e}");
     }
     drop(keeper);
+    if let Some(dashboard) = dashboard {
+        // The pages get the run's end before the server goes with the process.
+        dashboard.finish();
+    }
     match outcome {
         Ok(result) => {
             report(&result, config.parameters.as_deref(), &dir, quiet);

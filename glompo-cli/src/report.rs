@@ -333,7 +333,7 @@ fn optimizer_row(
 }
 
 /// How an optimizer ended, in words, with the criterion, the hunter or the error.
-fn end_text(how: &EndHow) -> String {
+pub(crate) fn end_text(how: &EndHow) -> String {
     match how {
         EndHow::Converged { criterion } => format!("converged: {criterion}"),
         EndHow::Killed { by: KilledBy::Hunt { hunter, expression }, at_call_id, .. } => {
@@ -349,7 +349,7 @@ fn end_text(how: &EndHow) -> String {
 }
 
 /// `text` on one line (line breaks as ` | `), cut at [`MAX_END_TEXT`] characters.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let joined = text.split(['\n', '\r']).filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" | ");
     if joined.chars().count() > MAX_END_TEXT {
         joined.chars().take(MAX_END_TEXT - 1).chain(['…']).collect()

@@ -16,11 +16,13 @@
 //! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
 //!   event, split into the wait for the saves and the write, and the steps of the write alone;
 //! - `bench plot`: the time to plot a synthetic run of 10^7 evaluations, against reading its log alone;
+//! - `bench dashboard`: the dashboard on a synthetic run of 10^7 evaluations (catch-up, page load in
+//!   Chromium) and a run's wall time with and without a dashboard;
 //! - `bench quality`: issue 12's suite (six multimodal functions, 5-D and 10-D, plain, shifted and
 //!   with `--rotated` rotated, 20 000 evaluations) for the default strategy, CMA-ES with IPOP and
 //!   BIPOP, the old quickstart strategy, differential evolution and, when Python has `cma`, pycma's
 //!   IPOP and BIPOP — with successes, median f − f* and evaluations to success (`--quick` for CI,
-//!   `--seeds N`, `--jobs J`, `--no-peers`, `--functions F,G`, `--dims D,E`);
+//!   `--seeds N`, `--jobs J`, `--no-peers`, `--functions F,G`, `--dims D,E`, `--configs C,D`);
 //! - `tidy`: the architecture invariants (also a `#[test]`).
 
 mod tidy;
@@ -53,6 +55,10 @@ fn main() -> ExitCode {
         ["bench", "memory", rest @ ..] => example("glompo-cli", "memory", rest),
         ["bench", "checkpoint", rest @ ..] => example("glompo-cli", "checkpoint", rest),
         ["bench", "plot", rest @ ..] => example("glompo-cli", "plot", rest),
+        // The runs are of the glompo binary; the page loads in Chromium through playwright-core.
+        ["bench", "dashboard", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
+            .and_then(|()| browser_driver())
+            .and_then(|()| example("glompo-cli", "dashboard", rest)),
         ["bench", "quality", rest @ ..] => example("glompo-cli", "quality", rest),
         _ => Err(USAGE.to_owned()),
     };
@@ -68,7 +74,8 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
      [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
      | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH] \
-     | bench plot [EVALS] [--dim D] [--keep FILE] | bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G] [--dims D,E]>";
+     | bench plot [EVALS] [--dim D] [--keep FILE] | bench dashboard [EVALS] [--per-optimizer N] [--run-evals M] [--repeats R] [--no-browser] \
+     | bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G] [--dims D,E] [--configs C,D]>";
 
 /// The workspace root.
 fn root() -> PathBuf {
@@ -97,7 +104,40 @@ fn has_nextest() -> bool {
     Command::new(cargo_bin()).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
+/// The playwright-core version the browser tests drive Chromium with.
+const PLAYWRIGHT: &str = "playwright-core@1.64.1";
+
+/// The target directory of the build.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Installs playwright-core into `target/browser` for the browser tests, unless it is there; without
+/// npm it says so, and the browser test fails naming what it needs.
+fn browser_driver() -> Result<(), String> {
+    let prefix = target_dir().join("browser");
+    if prefix.join("node_modules/playwright-core/package.json").is_file() {
+        return Ok(());
+    }
+    if Command::new("npm").arg("--version").output().is_err() {
+        eprintln!("xtask: npm is not installed: the browser tests will fail (they need {PLAYWRIGHT})");
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
+    let prefix = prefix.to_string_lossy().into_owned();
+    run(Command::new("npm").args([
+        "install",
+        "--prefix",
+        &prefix,
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        PLAYWRIGHT,
+    ]))
+}
+
 fn test(extra: &[&str]) -> Result<(), String> {
+    browser_driver()?;
     if has_nextest() {
         let mut args = vec!["nextest", "run", "--workspace", "--no-fail-fast"];
         args.extend_from_slice(extra);

@@ -13,14 +13,15 @@ use glompo_core::optimizer::OptimizerId;
 /// A point of a curve: the call id and the value.
 pub(crate) type Point = (u64, f64);
 
-/// What one bucket of a curve keeps.
+/// What one bucket of a curve keeps: its index (call ids `index · width` to `(index + 1) · width −
+/// 1`) and its first, lowest, highest and last points.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Bucket {
-    index: u64,
-    first: Point,
-    min: Point,
-    max: Point,
-    last: Point,
+pub(crate) struct Bucket {
+    pub(crate) index: u64,
+    pub(crate) first: Point,
+    pub(crate) min: Point,
+    pub(crate) max: Point,
+    pub(crate) last: Point,
 }
 
 impl Bucket {
@@ -67,6 +68,11 @@ impl Series {
             }
         }
         self.buckets = merged;
+    }
+
+    /// Its buckets, in index order.
+    pub(crate) fn buckets(&self) -> &[Bucket] {
+        &self.buckets
     }
 
     /// The points to draw, in call-id order: each bucket's first, extremes and last, once each.
@@ -171,6 +177,16 @@ impl Trajectories {
             self.best_point = Some((call_id, fx));
             self.best.push((call_id, fx), self.width);
         }
+    }
+
+    /// The bucket width: how many consecutive call ids a bucket holds.
+    pub(crate) fn width(&self) -> u64 {
+        self.width
+    }
+
+    /// The indices of the buckets that hold an evaluation without a finite value, in order.
+    pub(crate) fn failure_buckets(&self) -> &[u64] {
+        &self.failure_buckets
     }
 
     /// Doubles the bucket width.

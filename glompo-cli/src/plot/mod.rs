@@ -28,7 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod decimate;
+pub(crate) mod decimate;
 mod draw;
 
 use std::collections::BTreeMap;
@@ -109,7 +109,8 @@ pub(crate) enum Ending {
 }
 
 impl Ending {
-    fn of(how: &EndHow) -> Option<Ending> {
+    /// The marker of an optimizer that ended so; `None` for one stopped (no marker).
+    pub(crate) fn of(how: &EndHow) -> Option<Ending> {
         match how {
             EndHow::Killed { .. } => Some(Ending::Killed),
             EndHow::Converged { .. } => Some(Ending::Converged),
@@ -119,7 +120,8 @@ impl Ending {
         }
     }
 
-    fn text(self) -> &'static str {
+    /// Its name, as legends and the dashboard say it.
+    pub(crate) fn text(self) -> &'static str {
         match self {
             Ending::Killed => "killed",
             Ending::Converged => "converged",
@@ -214,12 +216,7 @@ fn picture(
 ) -> Picture {
     let curves: BTreeMap<OptimizerId, Vec<(u64, f64)>> =
         reduced.tracks.iter().map(|(&id, t)| (id, t.curve.points())).collect();
-    let scale = match reduced.range {
-        Some((lo, hi)) => {
-            Scale::choose(lo, hi, decimate::smallest_gap(curves.values().map(Vec::as_slice), lo))
-        }
-        None => Scale::Linear { lo: 0.0, hi: 1.0 },
-    };
+    let scale = scale_of(reduced, curves.values().map(Vec::as_slice));
     // The optimizers named: all of them if they fit, else those with the best values.
     let mut ranked: Vec<(OptimizerId, Option<f64>)> =
         reduced.tracks.iter().map(|(&id, t)| (id, t.best)).collect();
@@ -258,6 +255,14 @@ fn picture(
         best: reduced.best_steps().into_iter().map(|(c, f)| (c as f64, scale.y(f))).collect(),
         failures: reduced.failure_marks(),
         not_finite: (reduced.failed, reduced.infinite),
+    }
+}
+
+/// The y scale of the reduced run whose curves' points are `curves`.
+pub(crate) fn scale_of<'a>(reduced: &Trajectories, curves: impl Iterator<Item = &'a [(u64, f64)]>) -> Scale {
+    match reduced.range {
+        Some((lo, hi)) => Scale::choose(lo, hi, decimate::smallest_gap(curves, lo)),
+        None => Scale::Linear { lo: 0.0, hi: 1.0 },
     }
 }
 

@@ -1,8 +1,10 @@
 //! Integration tests of the `glompo` binary and of its library (`library`).
 
 mod bad_input;
+mod browser;
 mod cgroup;
 mod checkpoint;
+mod dashboard;
 mod extprog;
 mod faults;
 mod guide;

@@ -32,6 +32,9 @@ pub(crate) struct DirLock {
     _file: File,
 }
 
+/// How many times [`lock_dir`] tries again, 5 ms apart, to lock a directory whose lock is taken.
+const LOCK_TRIES: u32 = 20;
+
 /// Takes `dir` for a run: creates it if needed and locks it, or fails with [`CoreError::RunDirBusy`]
 /// naming the pid of the live run that holds it.
 pub(crate) fn lock_dir(dir: &Path) -> Result<DirLock> {
@@ -47,12 +50,21 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<DirLock> {
         .truncate(false)
         .open(&path)
         .map_err(|e| CoreError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(CoreError::RunDirBusy { path: dir.to_path_buf(), pid: holder(&mut file) });
+    // A reader asking whether a run is live ([`live_run`]: a dashboard polls it) holds a shared lock
+    // for a moment: a lock that stays taken through a few tries is a live run's.
+    let mut tries = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(CoreError::RunDirBusy { path: dir.to_path_buf(), pid: holder(&mut file) });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(CoreError::io(&path, e)),
         }
-        Err(fs::TryLockError::Error(e)) => return Err(CoreError::io(&path, e)),
     }
     let pid = format!("{}\n", std::process::id());
     file.set_len(0)
@@ -452,6 +464,37 @@ pub fn write_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_takes_a_directory_that_readers_keep_asking_about() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        drop(lock_dir(&dir).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A dashboard asks whether a run is live, as often as it can.
+        let asking = {
+            let (dir, stop) = (dir.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut asked = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    live_run(&dir).unwrap();
+                    asked += 1;
+                }
+                asked
+            })
+        };
+        for _ in 0..200 {
+            let lock = lock_dir(&dir).unwrap();
+            assert_eq!(live_run(&dir).unwrap(), Some(std::process::id()));
+            drop(lock);
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(asking.join().unwrap() > 200);
+        // A run that holds the directory still keeps the next one out.
+        let _held = lock_dir(&dir).unwrap();
+        let busy = lock_dir(&dir).unwrap_err();
+        assert!(matches!(busy, CoreError::RunDirBusy { pid, .. } if pid == std::process::id()), "{busy}");
+    }
     use serde_json::{Value, json};
 
     fn line(x: &[f64], fx: f64, extras: Option<&Value>, error: Option<&str>) -> Value {
