@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::checkpoint::{summary, wait_for};
-use crate::run::{Reap, glompo, lines, start_run, stderr, write_config};
+use crate::run::{Reap, glompo, start_run, stderr, write_config};
 
 /// A model with three named parameters whose evaluations fail where `k_bond + r0 > 2`, with an error
 /// that a CSV must quote.
@@ -100,8 +100,16 @@ fn check_csv(csv: &Path, log: &Path, names: &[&str]) -> usize {
 
 /// Checks that each optimizer of `optimizers.jsonl` has its line in the report: id, type, workers,
 /// its evaluations and best value as its end event logs them, and how it ended.
+/// The complete lines of a log, each parsed: the last line of a live run's log, or of one killed by
+/// SIGKILL, may be cut (the report and the export leave it out too).
+fn complete_lines(path: &Path) -> Vec<Value> {
+    let log = fs::read_to_string(path).unwrap();
+    let complete = &log[..log.rfind('\n').map_or(0, |end| end + 1)];
+    complete.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 fn check_optimizer_lines(report: &str, dir: &Path, live: bool) {
-    let events = lines(&dir.join("optimizers.jsonl"));
+    let events = complete_lines(&dir.join("optimizers.jsonl"));
     for start in events.iter().filter(|e| e["event"] == "start") {
         let id = start["opt_id"].as_u64().unwrap();
         let line = report
@@ -338,7 +346,7 @@ fn a_killed_run_is_reported_as_killed_with_what_its_logs_hold() {
     );
     assert!(text.contains("the run did not end by itself"), "{text}");
     check_optimizer_lines(&text, &dir, false);
-    let logged = lines(&dir.join("evaluations.jsonl")).len();
+    let logged = complete_lines(&dir.join("evaluations.jsonl")).len();
     assert!(
         text.lines().any(|l| l.starts_with("evaluations ") && l.ends_with(&format!(" {logged}"))),
         "{text}"

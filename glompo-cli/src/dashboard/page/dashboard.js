@@ -598,7 +598,10 @@
     const state = $('state');
     state.textContent = run.state || (S.updates ? 'waiting' : 'connecting…');
     state.className = 'badge ' + (run.state || 'waiting');
-    $('conn').hidden = S.connection === 'open';
+    const conn = $('conn');
+    conn.hidden = S.connection === 'open';
+    conn.textContent = S.connection === 'closed' ? 'server stopped' : 'reconnecting…';
+    conn.className = 'badge ' + S.connection;
     $('end-reason').textContent = run.loading ? 'reading the logs…' : run.end_reason || '';
     document.title = `glompo · ${run.dir || 'dashboard'}${run.state ? ' · ' + run.state : ''}`;
   }
@@ -676,8 +679,10 @@
     c[3].className = 'st st-' + r.status;
     c[4].textContent = int(r.evaluations);
     c[5].textContent = num(r.best);
-    c[6].textContent = num(r.start_t);
-    c[7].textContent = num(r.end_t);
+    // Seconds since the run started, to the hundredth, as `glompo report` prints them.
+    const secs = (t) => (t == null ? '-' : t.toFixed(2));
+    c[6].textContent = secs(r.start_t);
+    c[7].textContent = secs(r.end_t);
     c[8].textContent = r.how ?? '';
     c[8].title = r.how ?? '';
   }
@@ -859,9 +864,18 @@
       schedule();
     });
     es.addEventListener('error', () => {
-      S.connection = 'reconnecting';
       dirty.header = dirty.counters = true;
       schedule();
+      // A run that has ended changes no more: when its stream ends (the server of `glompo run
+      // --dashboard` stops with the run) the page keeps what it shows instead of knocking on a
+      // closed port. A standalone dashboard keeps the stream of an ended run open, so a resume
+      // of the run is still followed.
+      if (S.run.state === 'finished' || S.run.state === 'killed') {
+        es.close();
+        S.connection = 'closed';
+        return;
+      }
+      S.connection = 'reconnecting';
       // The browser retries by itself, unless the server answered with an error: then retry here.
       if (es.readyState === EventSource.CLOSED) { es.close(); setTimeout(connect, 2000); }
     });

@@ -267,3 +267,37 @@ fn unreadable_lines_are_warnings_and_the_rest_is_read() {
     // No summary: the run has not started (or is not a run of ours).
     assert_eq!(u["run"]["state"], "waiting");
 }
+
+#[test]
+fn plain_lines_read_without_serde_read_as_serde_reads_them() {
+    let lines = [
+        r#"{"call_id":1,"opt_id":2,"x":[0.5,-1e-300,3.25],"fx":38.26500956353893,"t":0.001578252}"#,
+        r#"{"call_id":18446744073709551615,"opt_id":0,"x":[null,1E+3],"fx":-0.0,"t":12}"#,
+        r#"{"call_id":3,"opt_id":1,"x":[],"fx":5e-324,"t":1.5}"#,
+    ];
+    for line in lines {
+        let plain = plain_value(line.as_bytes()).unwrap_or_else(|| panic!("{line}"));
+        let serde: LoggedValue = serde_json::from_str(line).unwrap();
+        assert_eq!(plain, serde, "{line}");
+        assert_eq!(plain.fx.to_bits(), serde.fx.to_bits());
+    }
+    // What it does not read is left to serde, which reads it or says why not.
+    for line in [
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":null,"t":0.3,"error":"boom"}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3,"extras":{"a":[1]}}"#,
+        r#"{"opt_id":1,"call_id":4,"x":[0.1],"fx":1.0,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3} "#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":NaN,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":+1,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":1.,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3"#,
+        r#"{"call_id":-4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3}"#,
+        r#"{"call_id":+4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":+1,"x":[0.1],"fx":1.0,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":"1.0","t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[[0.1]],"fx":1.0,"t":0.3}"#,
+        r#"{"call_id":4,"opt_id":1,"x":[0.1],"fx":1.0,"t":0.3,"fx":2.0}"#,
+    ] {
+        assert_eq!(plain_value(line.as_bytes()), None, "{line}");
+    }
+}
