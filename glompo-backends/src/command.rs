@@ -77,6 +77,21 @@ pub struct CommandSpec {
     pub mode: Mode,
     /// A scratch directory for each evaluation, if asked.
     pub scratch: Option<Scratch>,
+    /// What a worker gets when the thread that started it ends (the manager died).
+    pub parent_death: ParentDeath,
+}
+
+/// The signal a worker gets when the thread that started it ends (`PR_SET_PDEATHSIG`): the manager
+/// died, or dropped the objective without ending its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParentDeath {
+    /// `SIGKILL`: nothing of the worker can outlive the manager.
+    #[default]
+    Kill,
+    /// `SIGTERM`, for a launcher that must clean up (`srun` releases its job step in a fraction
+    /// of a second; after `SIGKILL` the step stays for seconds). The run's keeper sends `SIGKILL`
+    /// half a second later to whatever is left.
+    Terminate,
 }
 
 impl CommandSpec {

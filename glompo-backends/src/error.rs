@@ -20,6 +20,9 @@ pub enum BackendError {
         /// What went wrong.
         message: String,
     },
+    /// MPI could not be used (the `mpi` feature).
+    #[error("MPI: {0}")]
+    Mpi(String),
 }
 
 /// The result type of backend operations.

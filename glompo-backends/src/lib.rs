@@ -19,6 +19,9 @@
 //!   JSON lines on a pipe of their own (descriptor 3 in the child, never its stdout), the child's
 //!   stdout and stderr optionally in printstream files; [`process::serve_runner`] is the child's side.
 //!
+//! - [`mpi`] (the `mpi` feature; level 1): each optimizer's runner on a rank of an MPI job, rank 0
+//!   running the manager; the ranks speak the runner processes' messages and directives.
+//!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process
 //! trees and the orphan reaper) belong here too.
@@ -26,6 +29,8 @@
 
 pub mod command;
 pub mod error;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod pidfd;
 pub mod process;
 pub mod reaper;

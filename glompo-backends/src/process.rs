@@ -24,7 +24,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -172,14 +172,19 @@ impl Backend for ProcessBackend {
                 .name(format!("glompo-proc-{opt_id}"))
                 .spawn(move || {
                     let end = match forward_messages(File::from(messages), &tx) {
-                        Some(end @ RunnerEnd::Crashed(_)) => {
-                            // A child that breaks the protocol is not waited for.
+                        Forwarded::Ended(end @ RunnerEnd::Crashed(_)) => {
+                            // A crashed runner's child is not waited for.
                             end_group(&child, Duration::ZERO);
                             end
                         }
-                        Some(end) => end,
+                        Forwarded::Broken(why) => {
+                            // Nor is a child that breaks the protocol.
+                            end_group(&child, Duration::ZERO);
+                            RunnerEnd::Crashed(why)
+                        }
+                        Forwarded::Ended(end) => end,
                         // The pipe closed without an end message: the child died. Its workers go too.
-                        None => RunnerEnd::Crashed(end_group(&child, EXIT_GRACE)),
+                        Forwarded::Closed => RunnerEnd::Crashed(end_group(&child, EXIT_GRACE)),
                     };
                     let _ = tx.send(Message::Ended { opt_id, end });
                     done.store(true, Ordering::SeqCst);
@@ -256,19 +261,27 @@ fn pass_message_fd(cmd: &mut Command, write_end: &OwnedFd) {
     };
 }
 
-/// Reads the child's messages and forwards them until its end message, which it returns; `None` when
-/// the pipe closed without one (the child died). A line that is not a message ends the runner as
-/// crashed, with the line's beginning and the error: nothing the child sends is skipped.
-fn forward_messages(pipe: File, tx: &Sender<Message>) -> Option<RunnerEnd> {
+/// How a stream of a runner's messages ended.
+pub(crate) enum Forwarded {
+    /// With the runner's end message.
+    Ended(RunnerEnd),
+    /// With a line that is not a message, or a read that failed: why.
+    Broken(String),
+    /// Without an end message (the child died).
+    Closed,
+}
+
+/// Reads a runner's messages and forwards them until its end message, which it returns. A line that
+/// is not a message ends the runner as crashed, with the line's beginning and the error: nothing the
+/// runner sends is skipped.
+pub(crate) fn forward_messages(pipe: impl std::io::Read, tx: &Sender<Message>) -> Forwarded {
     for line in BufReader::new(pipe).split(b'\n') {
         let line = match line {
             Ok(line) => line,
-            Err(e) => {
-                return Some(RunnerEnd::Crashed(format!("cannot read the runner process's messages: {e}")));
-            }
+            Err(e) => return Forwarded::Broken(format!("cannot read the runner process's messages: {e}")),
         };
         match serde_json::from_slice::<Message>(&line) {
-            Ok(Message::Ended { end, .. }) => return Some(end),
+            Ok(Message::Ended { end, .. }) => return Forwarded::Ended(end),
             Ok(msg) => {
                 // The manager may be gone at the end of a run; then nobody needs the message.
                 let _ = tx.send(msg);
@@ -277,18 +290,18 @@ fn forward_messages(pipe: File, tx: &Sender<Message>) -> Option<RunnerEnd> {
                 let text = String::from_utf8_lossy(&line);
                 let start: String = text.chars().take(200).collect();
                 let more = if start.len() < text.len() { "…" } else { "" };
-                return Some(RunnerEnd::Crashed(format!(
+                return Forwarded::Broken(format!(
                     "the runner process sent a line that is not a message ({e}): {start:?}{more}"
-                )));
+                ));
             }
         }
     }
-    None
+    Forwarded::Closed
 }
 
 /// Passes stops, offered incumbents, evaluation credit, save requests, pauses, resumes and steps to
 /// the child until it is done. A pause and a resume that both came between two looks cancel out.
-fn relay_control(control: &Control, mut stdin: ChildStdin, done: &AtomicBool) {
+pub(crate) fn relay_control(control: &Control, mut stdin: impl Write, done: &AtomicBool) {
     let (mut seen, mut stop_sent, mut forwarded, mut call_ids) = (0, false, 0, None);
     let (mut saves, mut paused, mut steps) = (0, false, 0);
     while !done.load(Ordering::SeqCst) {
@@ -447,12 +460,28 @@ pub type RunnerParts = (Box<dyn Optimizer>, Box<dyn Evaluator>, Arc<dyn Objectiv
 /// starts), or to stdout if the variable is not set. It fails if the variable does not name an open
 /// descriptor above 2, or if it is called a second time with the variable set.
 pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, String>) -> Result<(), String> {
-    // Buffered, and flushed whenever no other message waits: a batch's results and the message that
-    // follows them (its `BatchDone` in step mode) go out in one write when they come together.
-    let mut out = std::io::BufWriter::new(message_sink()?);
+    let out = message_sink()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the recipe: {e}"))?;
     let recipe: RunnerRecipe = serde_json::from_str(&line).map_err(|e| format!("bad recipe: {e}"))?;
+    serve_recipe(recipe, build, BufReader::new(std::io::stdin()), out);
+    Ok(())
+}
+
+/// Runs the runner of `recipe` with the parts `build` makes, its messages written as JSON lines to
+/// `out` and the [`Directive`] lines read from `directives` applied to it, until it has ended and its
+/// last message is written. A part that cannot be built is the runner's crash. The thread reading
+/// `directives` stops the runner when they end or break the protocol, and ends itself when they end:
+/// a caller that serves several runners in turn ends each one's directives after it.
+pub(crate) fn serve_recipe(
+    recipe: RunnerRecipe,
+    build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, String>,
+    directives: impl BufRead + Send + 'static,
+    out: impl Write + Send + 'static,
+) {
+    // Buffered, and flushed whenever no other message waits: a batch's results and the message that
+    // follows them (its `BatchDone` in step mode) go out in one write when they come together.
+    let mut out = std::io::BufWriter::new(out);
     // Bounded like the manager's own channel: when the pipe is full (the manager falls behind), the
     // runner waits instead of evaluating past the budget.
     let (tx, rx) = crossbeam_channel::bounded::<Message>(RUNNER_QUEUE_PER_WORKER * recipe.workers.max(1));
@@ -494,7 +523,7 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
             let inbox = Arc::clone(&control);
             let why = Arc::clone(&broken);
             std::thread::spawn(move || {
-                for line in std::io::stdin().lock().lines() {
+                for line in directives.lines() {
                     let directive = line
                         .map_err(|e| format!("cannot read the manager's directives: {e}"))
                         .and_then(|line| {
@@ -517,7 +546,6 @@ pub fn serve_runner(build: impl FnOnce(&RunnerRecipe) -> Result<RunnerParts, Str
         }
     }
     let _ = writer.join();
-    Ok(())
 }
 
 /// Where a runner process writes its messages: the descriptor [`MESSAGE_FD_ENV`] names, or stdout.

@@ -25,30 +25,12 @@ use serde_json::json;
 
 #[path = "common/binary.rs"]
 mod binary;
+#[path = "common/call_time.rs"]
+mod call_time;
 use binary::glompo_binary;
+use call_time::call_time;
 
 const DELAY: f64 = 0.01;
-
-/// The mean duration of one call of `f`, measured with `slots` threads calling it 30 times each.
-fn call_time(f: &dyn glompo_core::Objective, slots: usize) -> f64 {
-    let calls = 30;
-    let x = [0.5; 10];
-    let total: f64 = std::thread::scope(|s| {
-        let threads: Vec<_> = (0..slots)
-            .map(|_| {
-                s.spawn(|| {
-                    let start = Instant::now();
-                    for _ in 0..calls {
-                        f.evaluate(&x).expect("the sphere evaluates");
-                    }
-                    start.elapsed().as_secs_f64()
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().expect("a timing thread")).sum()
-    });
-    total / (slots * calls) as f64
-}
 
 fn main() {
     let evals: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(400);

@@ -1,6 +1,7 @@
 //! The `glompo` command: run managed optimizations from a JSON config.
 
 mod args;
+mod ranks;
 mod signal;
 mod worker;
 
@@ -84,29 +85,41 @@ fn main() -> ExitCode {
         Command::Reap { dry_run } => reap(dry_run),
         Command::Keeper => keep(),
         Command::Run { config, dir, overwrite, seed, session } => {
+            let overrides = Overrides { dir, overwrite, seed, ..Overrides::default() };
+            let read = |o: &Overrides| RunConfig::from_file(&config, o).map_err(|e| e.to_string());
+            if let Some((variable, rank)) = ranks::launched_rank().filter(|(_, rank)| *rank > 0) {
+                return serve_rank(read(&overrides), variable, rank);
+            }
             let (keeper, status_every) = match begin(&session) {
                 Ok(begun) => begun,
                 Err(code) => return code,
             };
-            let overrides = Overrides { dir, overwrite, seed, ..Overrides::default() };
-            let run_config = match RunConfig::from_file(&config, &overrides) {
-                Ok(run_config) => run_config,
-                Err(e) => return fail(USAGE, &e.to_string()),
+            let (run_config, job) = match read(&overrides).and_then(|c| mpi_job(c, read, &overrides)) {
+                Ok(found) => found,
+                Err(e) => return fail(USAGE, &e),
             };
-            run(&run_config, Origin::File(config), &session, status_every, keeper, None)
+            run(&run_config, Origin::File(config.clone()), &session, status_every, keeper, None, job)
         }
         Command::Resume { from, dir, overwrite, convergence, max_jobs, seconds, session } => {
+            let resumed = Resumed { from, dir, overwrite, convergence, max_jobs, seconds, ranks: None };
+            let read = |o: &Overrides| Resumed { ranks: o.ranks, ..resumed.clone() }.config();
+            if let Some((variable, rank)) = ranks::launched_rank().filter(|(_, rank)| *rank > 0) {
+                return serve_rank(read(&Overrides::default()).map(|(c, _)| c), variable, rank);
+            }
             let (keeper, status_every) = match begin(&session) {
                 Ok(begun) => begun,
                 Err(code) => return code,
             };
-            let resumed = Resumed { from, dir, overwrite, convergence, max_jobs, seconds };
-            let (run_config, checkpoint) = match resumed.config() {
+            let found = read(&Overrides::default()).and_then(|(run_config, checkpoint)| {
+                let read = |o: &Overrides| read(o).map(|(c, _)| c);
+                Ok((mpi_job(run_config, read, &Overrides::default())?, checkpoint))
+            });
+            let ((run_config, job), checkpoint) = match found {
                 Ok(found) => found,
                 Err(e) => return fail(USAGE, &e),
             };
             let origin = Origin::Checkpoint(checkpoint.clone());
-            run(&run_config, origin, &session, status_every, keeper, Some(checkpoint))
+            run(&run_config, origin, &session, status_every, keeper, Some(checkpoint), job)
         }
         Command::Checkpoint { dir } => request_checkpoint(&dir),
         Command::Validate { config, dir, seed } => {
@@ -162,7 +175,80 @@ fn begin(session: &Session) -> Result<(Option<reaper::Keeper>, Option<Duration>)
     Ok((keeper, (!session.quiet && !every.is_zero()).then_some(every)))
 }
 
+/// The MPI job a run is rank 0 of (the `mpi` backend), which must outlive the run: dropping it
+/// ends the other ranks.
+#[cfg(feature = "mpi")]
+type Job = Option<glompo_backends::mpi::Mpi>;
+/// Without the `mpi` feature no run is part of an MPI job.
+#[cfg(not(feature = "mpi"))]
+type Job = Option<NoMpi>;
+
+/// No MPI job: there is none without the `mpi` feature.
+#[cfg(not(feature = "mpi"))]
+enum NoMpi {}
+
+/// Ends the MPI job a run is rank 0 of: the other ranks end (or the job is aborted, if a rank
+/// stopped answering).
+#[cfg(feature = "mpi")]
+fn end_job(job: Job) {
+    drop(job);
+}
+
+/// Without the `mpi` feature there is no job to end.
+#[cfg(not(feature = "mpi"))]
+fn end_job(job: Job) {
+    if let Some(never) = job {
+        match never {}
+    }
+}
+
+/// A run's config and, for one whose backend is `mpi`, its MPI job: MPI initialised and the config
+/// read again with `read`, knowing the job's size.
+#[cfg(feature = "mpi")]
+fn mpi_job(
+    config: RunConfig,
+    read: impl Fn(&Overrides) -> Result<RunConfig, String>,
+    overrides: &Overrides,
+) -> Result<(RunConfig, Job), String> {
+    if !config.uses_mpi() {
+        return Ok((config, None));
+    }
+    let (mpi, config) = ranks::manager(read, overrides)?;
+    Ok((config, Some(mpi)))
+}
+
+/// Without the `mpi` feature, a config whose backend is `mpi` is refused when it is read.
+#[cfg(not(feature = "mpi"))]
+fn mpi_job(
+    config: RunConfig,
+    _: impl Fn(&Overrides) -> Result<RunConfig, String>,
+    _: &Overrides,
+) -> Result<(RunConfig, Job), String> {
+    Ok((config, None))
+}
+
+/// A rank other than 0 of an MPI job: hosts optimizers until rank 0 is done, if the run (`config`)
+/// is an MPI run.
+fn serve_rank(config: Result<RunConfig, String>, variable: &str, rank: u64) -> ExitCode {
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => return fail(USAGE, &e),
+    };
+    if let Some(e) = ranks::not_mpi(&config, rank, variable) {
+        return fail(USAGE, &e);
+    }
+    #[cfg(feature = "mpi")]
+    return match ranks::serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(FAILED, &e),
+    };
+    // Without the feature, reading a config whose backend is `mpi` failed above.
+    #[cfg(not(feature = "mpi"))]
+    fail(FAILED, "this glompo has no MPI backend")
+}
+
 /// `glompo resume`'s arguments.
+#[derive(Clone)]
 struct Resumed {
     from: std::path::PathBuf,
     dir: Option<std::path::PathBuf>,
@@ -170,6 +256,8 @@ struct Resumed {
     convergence: Option<String>,
     max_jobs: Option<u64>,
     seconds: Option<f64>,
+    /// The size of the MPI job it runs in.
+    ranks: Option<usize>,
 }
 
 impl Resumed {
@@ -210,6 +298,7 @@ impl Resumed {
             seed: None,
             convergence,
             max_jobs: self.max_jobs,
+            ranks: self.ranks,
         };
         let config = RunConfig::from_resolved(config, &overrides)
             .map_err(|e| e.with_origin(Origin::Checkpoint(checkpoint.clone())).to_string())?;
@@ -282,11 +371,19 @@ fn run(
     status_every: Option<Duration>,
     keeper: Option<reaper::Keeper>,
     resume: Option<std::path::PathBuf>,
+    job: Job,
 ) -> ExitCode {
     let dir = config.output.dir.clone();
     let quiet = session.quiet;
     // The config is checked again and an external program started once, before anything else.
-    let builder = match config.builder() {
+    #[cfg(feature = "mpi")]
+    let builder = match &job {
+        Some(mpi) => config.mpi_builder(mpi),
+        None => config.builder(),
+    };
+    #[cfg(not(feature = "mpi"))]
+    let builder = config.builder();
+    let builder = match builder {
         Ok(builder) => builder,
         Err(e) => return fail(USAGE, &e.with_origin(origin).to_string()),
     };
@@ -366,6 +463,8 @@ fn run(
                     eprintln!("glompo: warning: cannot plot the run: {e}");
                 }
             }
+            // The other ranks of an MPI job end once the run's files are written.
+            end_job(job);
             match result.end_reason {
                 EndReason::Interrupted { .. } => match u8::try_from(signalled.signal()) {
                     Ok(signal @ 1..=127) => ExitCode::from(SIGNALLED + signal),

@@ -71,6 +71,15 @@ pub trait Backend: Send + fmt::Debug {
 
     /// Releases everything the backend holds; idempotent. The manager calls it at the end of a run.
     fn shutdown(&mut self) {}
+
+    /// What the backend lost that it needs, if anything: a place to run on that does not come back
+    /// (an MPI rank whose optimizer was abandoned because it did not end). The manager asks after
+    /// it abandons a runner; on `Some`, it takes a checkpoint and ends the run
+    /// ([`EndReason::BackendLost`](crate::manager::EndReason::BackendLost)). Threads and processes
+    /// lose nothing: the default is `None`.
+    fn lost(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A started runner, as its [`Backend`] hands it to the manager; the [`Backend`] documentation

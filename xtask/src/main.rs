@@ -16,6 +16,8 @@
 //! - `bench checkpoint`: the time from the request of a checkpoint of 16 live 100-D CMA-ES to its
 //!   event, split into the wait for the saves and the write, and the steps of the write alone;
 //! - `bench plot`: the time to plot a synthetic run of 10^7 evaluations, against reading its log alone;
+//! - `bench mpi`: the `mpi` backend's efficiency with a 10 ms objective and its evaluations per
+//!   second with a free one, beside threads and processes, in one `mpirun` job;
 //! - `bench dashboard`: the dashboard on a synthetic run of 10^7 evaluations (catch-up, page load in
 //!   Chromium) and a run's wall time with and without a dashboard;
 //! - `bench quality`: issue 12's suite (six multimodal functions, 5-D and 10-D, plain, shifted and
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             .and_then(|()| example("glompo-cli", "overhead", rest)),
         ["bench", "hunt"] => example("glompo-core", "hunt_cost", &[]),
         // The processes cases re-execute the glompo binary, so it is built first.
+        ["bench", "mpi", rest @ ..] => bench_mpi(rest),
         ["bench", "efficiency", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "efficiency", rest)),
         // The trials run the glompo binary itself.
@@ -72,7 +75,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <ci | test [nextest args] | fmt | lint | tidy | bench overhead [--evals N] [--repeats R] \
-     [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
+     [--no-log] [--processes] [--side-by-side] [--checkpoint-every S] | bench hunt | bench efficiency [EVALS] | bench mpi [EVALS] [--ranks N] | bench orphans [TRIALS] [SEED] [--nested] | bench budget [N] | bench memory [LONG] \
      | bench checkpoint [--checkpoints K] [--every-evals N] [--dim D] [--jobs J] [--function NAME] [--replays R] [--dir PATH] \
      | bench plot [EVALS] [--dim D] [--keep FILE] | bench dashboard [EVALS] [--per-optimizer N] [--run-evals M] [--repeats R] [--no-browser] \
      | bench quality [--quick] [--rotated] [--no-peers] [--seeds N] [--jobs J] [--functions F,G] [--dims D,E] [--configs C,D]>";
@@ -97,7 +100,46 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 }
 
 fn lint() -> Result<(), String> {
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    if has_mpi() {
+        cargo(&[&["clippy"][..], &MPI_PACKAGES[..], &["--all-targets", "--", "-D", "warnings"]].concat())?;
+    }
+    Ok(())
+}
+
+/// The job-step tests, ignored by a plain run: they need a running Slurm.
+const SLURM_TESTS: [&str; 4] = ["--run-ignored", "ignored-only", "-E", "test(/slurm::/)"];
+
+/// Whether a Slurm controller answers here, to run the job-step tests (`bash .ci/slurm` starts a
+/// one-node Slurm where Debian's slurmctld, slurmd, slurm-client and munge are installed).
+fn has_slurm() -> bool {
+    let found = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "xtask: no Slurm controller answers: the job-step tests are not run (bash .ci/slurm starts one)"
+        );
+    }
+    found
+}
+
+/// The packages and feature of the MPI build (`--features mpi`).
+const MPI_PACKAGES: [&str; 6] =
+    ["--package", "glompo-backends", "--package", "glompo-cli", "--features", "glompo-cli/mpi"];
+
+/// Whether OpenMPI is installed, to build and test the `mpi` feature: its launcher and its compiler
+/// wrapper, which the `mpi` crate's build asks for the library (Debian: openmpi-bin, libopenmpi-dev,
+/// and libclang-dev for the bindings).
+fn has_mpi() -> bool {
+    let works =
+        |program: &str, arg: &str| Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success());
+    let found = works("mpirun", "--version") && works("mpicc", "--showme:version");
+    if !found {
+        eprintln!(
+            "xtask: OpenMPI is not installed: the `mpi` feature is not built or tested \
+             (apt-get install libopenmpi-dev openmpi-bin libclang-dev)"
+        );
+    }
+    found
 }
 
 fn has_nextest() -> bool {
@@ -143,12 +185,54 @@ fn test(extra: &[&str]) -> Result<(), String> {
         args.extend_from_slice(extra);
         cargo(&args)?;
         // nextest does not run doctests.
-        cargo(&["test", "--workspace", "--doc"])
+        cargo(&["test", "--workspace", "--doc"])?;
+        if has_slurm() {
+            // Workers as job steps, on the machine's Slurm.
+            cargo(
+                &[
+                    &["nextest", "run", "--no-fail-fast", "--package", "glompo-cli"][..],
+                    &SLURM_TESTS[..],
+                    extra,
+                ]
+                .concat(),
+            )?;
+        }
+        if has_mpi() {
+            // The MPI backend's own tests, and the CLI's, which start real mpirun jobs.
+            cargo(
+                &[
+                    &["nextest", "run", "--no-fail-fast"][..],
+                    &MPI_PACKAGES[..],
+                    &["-E", "test(/mpi/)"],
+                    extra,
+                ]
+                .concat(),
+            )?;
+            cargo(&[&["test", "--doc"][..], &MPI_PACKAGES[..]].concat())?;
+        }
+        Ok(())
     } else {
         eprintln!("xtask: cargo-nextest is not installed; using cargo test");
         let mut args = vec!["test", "--workspace", "--no-fail-fast"];
         args.extend_from_slice(extra);
-        cargo(&args)
+        cargo(&args)?;
+        if has_slurm() {
+            cargo(&[
+                "test",
+                "--no-fail-fast",
+                "--package",
+                "glompo-cli",
+                "--test",
+                "it",
+                "slurm",
+                "--",
+                "--ignored",
+            ])?;
+        }
+        if has_mpi() {
+            cargo(&[&["test", "--no-fail-fast"][..], &MPI_PACKAGES[..], &["mpi"], extra].concat())?;
+        }
+        Ok(())
     }
 }
 
@@ -159,11 +243,37 @@ fn ci() -> Result<(), String> {
     run(Command::new(cargo_bin())
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    if has_mpi() {
+        run(Command::new(cargo_bin())
+            .args([&["doc", "--no-deps"][..], &MPI_PACKAGES[..]].concat())
+            .env("RUSTDOCFLAGS", "-D warnings"))?;
+    }
     tidy::check(&root()).map_err(|problems| problems.join("\n"))?;
     // The quality benchmark's reduced suite runs end to end (its figures are not asserted).
     example("glompo-cli", "quality", &["--quick"])?;
     eprintln!("xtask: ci passed");
     Ok(())
+}
+
+/// `cargo xtask bench mpi [EVALS] [--ranks N]`: the `mpi` example (built with the feature, beside the
+/// glompo binary it starts for the process backend) under `mpirun -np N` (default 5).
+fn bench_mpi(rest: &[&str]) -> Result<(), String> {
+    let (mut ranks, mut args) = ("5".to_owned(), Vec::new());
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "--ranks" => ranks = rest.next().ok_or("--ranks takes a number")?.to_string(),
+            other => args.push(other.to_owned()),
+        }
+    }
+    cargo(&["build", "--release", "--package", "glompo-cli", "--features", "mpi", "--examples", "--bins"])?;
+    let example = target_dir().join("release/examples/mpi");
+    run(Command::new("mpirun")
+        .args(["--oversubscribe", "-np", &ranks])
+        .arg(example)
+        .args(&args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"))
 }
 
 /// Runs a benchmark example of `package` in release mode with `rest` as its arguments.

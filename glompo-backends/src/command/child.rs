@@ -16,10 +16,11 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
+use super::ParentDeath;
 use super::protocol::parse_answer;
 use super::{CommandSpec, Failure, poll_ready, poll_timeout, timed_out};
 use crate::error::{BackendError, Result};
-use crate::reaper::{RunMarker, mark_command};
+use crate::reaper::{RunMarker, mark_command_with};
 
 /// Extra time a new worker gets on its first request to start up (an interpreter importing its
 /// modules on a loaded machine), on top of the evaluation timeout.
@@ -109,9 +110,14 @@ impl Worker {
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
-        // The run's marker, a process group of its own, and SIGKILL when the spawner thread ends.
+        // The run's marker, a process group of its own, and SIGKILL (or SIGTERM, for a launcher)
+        // when the spawner thread ends.
         if let Ok(marker) = RunMarker::of_this_run() {
-            mark_command(&mut cmd, &marker);
+            let signal = match spec.parent_death {
+                ParentDeath::Kill => Signal::SIGKILL,
+                ParentDeath::Terminate => Signal::SIGTERM,
+            };
+            mark_command_with(&mut cmd, &marker, signal);
         }
         let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start: {e}")))?;
         let give_up = |mut child: Child, message: String| {

@@ -305,13 +305,18 @@ pub fn set_child_subreaper() -> Result<()> {
 /// scoped thread. The `pre_exec` hook makes the standard library fork and exec instead of using
 /// `posix_spawn`.
 pub fn mark_command<'c>(cmd: &'c mut Command, marker: &RunMarker) -> &'c mut Command {
+    mark_command_with(cmd, marker, Signal::SIGKILL)
+}
+
+/// [`mark_command`] with `signal` instead of `SIGKILL` when the parent dies.
+pub fn mark_command_with<'c>(cmd: &'c mut Command, marker: &RunMarker, signal: Signal) -> &'c mut Command {
     let (key, value) = marker.env_pair();
     cmd.env(key, value).process_group(0);
     let parent = nix::unistd::getpid();
     // SAFETY: the closure makes only async-signal-safe system calls (prctl, getppid) and never allocates.
     unsafe {
         cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            nix::sys::prctl::set_pdeathsig(signal)?;
             if nix::unistd::getppid() != parent {
                 return Err(Errno::ESRCH.into());
             }

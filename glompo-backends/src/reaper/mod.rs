@@ -45,8 +45,8 @@ pub use keeper::{KEEPER_ENV, Keeper, keeper_run, serve_keeper};
 pub(crate) use linux::group_has_others;
 #[cfg(target_os = "linux")]
 pub use linux::{
-    KillFailure, ReapReport, TERM_GRACE, kill_descendants, kill_descendants_except, mark_command, mark_self,
-    read_table, reap, reap_run, set_child_subreaper,
+    KillFailure, ReapReport, TERM_GRACE, kill_descendants, kill_descendants_except, mark_command,
+    mark_command_with, mark_self, read_table, reap, reap_run, set_child_subreaper,
 };
 
 /// What can go wrong while reaping.

@@ -32,6 +32,8 @@ use serde_json::{Map, Value};
 pub use self::error::{ConfigError, Origin};
 pub use self::objective::ObjectiveConfig;
 pub use self::parameter::RESERVED_NAMES;
+#[cfg(feature = "mpi")]
+pub use self::runner::RankHost;
 pub use self::runner::runner_parts;
 pub use glompo_core::manager::Schedule;
 
@@ -55,6 +57,9 @@ pub struct Overrides {
     pub convergence: Option<String>,
     /// Another number of worker slots, instead of `max_jobs`.
     pub max_jobs: Option<u64>,
+    /// The number of ranks of the MPI job this runs in (the `mpi` backend): `max_jobs` defaults to
+    /// one rank fewer, and more optimizers than that at once are an error.
+    pub ranks: Option<usize>,
 }
 
 /// A validated run config with every default filled in: the JSON config as data.
@@ -164,12 +169,15 @@ pub enum BackendKind {
     /// In a runner process of its own, every evaluation in a worker process too (the default
     /// evaluator is `processes`).
     ProcessesForced,
+    /// On a rank of its own of the MPI job the run is started in (`mpirun -np N glompo run`; needs
+    /// the `mpi` feature).
+    Mpi,
 }
 
 impl BackendKind {
     /// Every backend, in the order messages list them.
-    pub const ALL: [BackendKind; 3] =
-        [BackendKind::Threads, BackendKind::Processes, BackendKind::ProcessesForced];
+    pub const ALL: [BackendKind; 4] =
+        [BackendKind::Threads, BackendKind::Processes, BackendKind::ProcessesForced, BackendKind::Mpi];
 
     /// The name, as configs write it.
     pub fn name(self) -> &'static str {
@@ -177,12 +185,13 @@ impl BackendKind {
             BackendKind::Threads => "threads",
             BackendKind::Processes => "processes",
             BackendKind::ProcessesForced => "processes-forced",
+            BackendKind::Mpi => "mpi",
         }
     }
 
-    /// Whether optimizers run in processes.
+    /// Whether optimizers run in runner processes that the manager starts.
     pub fn is_process(self) -> bool {
-        self != BackendKind::Threads
+        matches!(self, BackendKind::Processes | BackendKind::ProcessesForced)
     }
 }
 
@@ -197,12 +206,15 @@ pub enum EvaluatorKind {
     Threads,
     /// In worker processes (the run shares one pool).
     Processes,
+    /// On the ranks of the MPI job the run is started in, besides rank 0 (the `mpi` feature; the
+    /// optimizers run on rank 0's threads).
+    Mpi,
 }
 
 impl EvaluatorKind {
     /// Every evaluator, in the order messages list them.
-    pub const ALL: [EvaluatorKind; 3] =
-        [EvaluatorKind::Serial, EvaluatorKind::Threads, EvaluatorKind::Processes];
+    pub const ALL: [EvaluatorKind; 4] =
+        [EvaluatorKind::Serial, EvaluatorKind::Threads, EvaluatorKind::Processes, EvaluatorKind::Mpi];
 
     /// The name, as configs write it.
     pub fn name(self) -> &'static str {
@@ -210,6 +222,7 @@ impl EvaluatorKind {
             EvaluatorKind::Serial => "serial",
             EvaluatorKind::Threads => "threads",
             EvaluatorKind::Processes => "processes",
+            EvaluatorKind::Mpi => "mpi",
         }
     }
 
@@ -219,12 +232,29 @@ impl EvaluatorKind {
     }
 
     /// Its factory; `processes` is the run's shared pool of worker processes.
-    fn factory(self, processes: &Arc<glompo_backends::Processes>) -> Arc<dyn EvaluatorFactory> {
-        match self {
+    /// The factory of this kind: `processes` is the run's pool of worker processes, `mpi_context`
+    /// what the ranks build the objective of `mpi` evaluations from (the runner config); `None`
+    /// where there are no ranks to evaluate on (a runner process).
+    fn factory(
+        self,
+        processes: &Arc<glompo_backends::Processes>,
+        mpi_context: Option<&str>,
+    ) -> Result<Arc<dyn EvaluatorFactory>, String> {
+        Ok(match self {
             EvaluatorKind::Serial => Arc::new(Serial),
             EvaluatorKind::Threads => Arc::new(glompo_backends::Threads),
             EvaluatorKind::Processes => Arc::clone(processes) as Arc<dyn EvaluatorFactory>,
-        }
+            #[cfg(feature = "mpi")]
+            EvaluatorKind::Mpi => match mpi_context {
+                Some(context) => Arc::new(glompo_backends::mpi::MpiEvaluators::new(context)),
+                None => return Err("the mpi evaluator runs on rank 0, with the threads backend".into()),
+            },
+            #[cfg(not(feature = "mpi"))]
+            EvaluatorKind::Mpi => {
+                let _ = mpi_context;
+                return Err(MPI_MISSING.into());
+            }
+        })
     }
 }
 
@@ -278,6 +308,48 @@ impl RunConfig {
     ///
     /// Errors are said of a [`Origin::Value`]; [`ConfigError::with_origin`] names the file.
     pub fn builder(&self) -> Result<ManagerBuilder, ConfigError> {
+        self.builder_on(None)
+    }
+
+    /// Whether the run uses the ranks of an MPI job: its backend, or an optimizer's evaluator, is
+    /// `mpi`.
+    pub fn uses_mpi(&self) -> bool {
+        self.backend == BackendKind::Mpi || self.optimizers.iter().any(|o| o.evaluator == EvaluatorKind::Mpi)
+    }
+
+    /// [`builder`](Self::builder) for a config whose backend is `mpi`, on rank 0 of the MPI job
+    /// `mpi` (the `mpi` feature): each optimizer runs on a rank of its own, which rebuilds it with
+    /// [`runner_parts`] (the ranks call [`glompo_backends::mpi::Mpi::serve`] with it).
+    #[cfg(feature = "mpi")]
+    pub fn mpi_builder(&self, mpi: &glompo_backends::mpi::Mpi) -> Result<ManagerBuilder, ConfigError> {
+        self.builder_on(Some(mpi))
+    }
+
+    #[cfg(not(feature = "mpi"))]
+    fn builder_on(&self, _: Option<std::convert::Infallible>) -> Result<ManagerBuilder, ConfigError> {
+        self.build_parts(None)
+    }
+
+    #[cfg(feature = "mpi")]
+    fn builder_on(&self, mpi: Option<&glompo_backends::mpi::Mpi>) -> Result<ManagerBuilder, ConfigError> {
+        let backend = |config: &RunConfig| -> Result<Box<dyn glompo_core::backend::Backend>, ConfigError> {
+            match mpi {
+                Some(mpi) => mpi
+                    .backend(runner::config(config).to_string())
+                    .map(|b| Box::new(b) as Box<dyn glompo_core::backend::Backend>)
+                    .map_err(|e| ConfigError::new(Origin::Value, Some("backend".into()), e.to_string())),
+                None => Err(ConfigError::new(
+                    Origin::Value,
+                    Some("backend".into()),
+                    "`mpi` runs on the ranks of an MPI job: build the run with RunConfig::mpi_builder",
+                )),
+            }
+        };
+        self.build_parts(Some(&backend))
+    }
+
+    /// The builder, with `mpi_backend` making the backend of a config whose backend is `mpi`.
+    fn build_parts(&self, mpi_backend: Option<MpiBackendOf<'_>>) -> Result<ManagerBuilder, ConfigError> {
         let value = serde_json::to_value(self)
             .map_err(|e| ConfigError::new(Origin::Value, None, format!("cannot be written as JSON: {e}")))?;
         let (config, parts) = resolve::resolve(object(value)?, Path::new("/"), &Overrides::default())
@@ -309,6 +381,12 @@ impl RunConfig {
         if let Some(limit) = config.force_terminations_after {
             builder = builder.force_terminations_after(limit);
         }
+        if config.backend == BackendKind::Mpi {
+            let Some(make) = mpi_backend else {
+                return Err(ConfigError::new(Origin::Value, Some("backend".into()), MPI_MISSING));
+            };
+            builder = builder.backend(make(&config)?);
+        }
         if config.backend.is_process() {
             let exe = std::env::current_exe().map_err(|e| {
                 ConfigError::new(
@@ -337,6 +415,13 @@ impl RunConfig {
         Ok(builder.config(resolved))
     }
 }
+
+/// Makes the `mpi` backend of a resolved config.
+type MpiBackendOf<'a> = &'a dyn Fn(&RunConfig) -> Result<Box<dyn glompo_core::backend::Backend>, ConfigError>;
+
+/// Why a config whose backend is `mpi` cannot run in a glompo built without the `mpi` feature.
+pub(crate) const MPI_MISSING: &str = "`mpi` needs a glompo built with the mpi feature \
+     (cargo install --path glompo-cli --features mpi, with OpenMPI's libopenmpi-dev installed)";
 
 impl Serialize for RunConfig {
     /// The resolved config; named parameters are written as `parameters` entries with their bounds,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use glompo_backends::command::{Mode, Scratch};
+use glompo_backends::command::{Mode, ParentDeath, Scratch};
 use glompo_backends::{BackendError, CommandObjective, CommandSpec};
 use glompo_core::fields::{Fields, found};
 use glompo_core::functions::{self, Benchmark};
@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 pub(crate) const MAX_DIM: u64 = 100_000;
 
 /// The options of an external program objective.
-const COMMAND_OPTIONS: &[&str] = &["command", "dim", "timeout_s", "cwd", "mode", "env", "scratch"];
+const COMMAND_OPTIONS: &[&str] =
+    &["command", "dim", "timeout_s", "cwd", "mode", "env", "scratch", "launcher"];
 
 /// The modes of an external program, as configs name them.
 const MODES: &[&str] = &["persistent", "per-call"];
@@ -62,6 +63,9 @@ pub enum ObjectiveConfig {
         env: BTreeMap<String, String>,
         /// A scratch directory per evaluation, if asked.
         scratch: Option<ScratchConfig>,
+        /// The program every worker is started through (`["srun", "-N1", "-n1", "--exact"]`: each
+        /// worker a Slurm job step); empty: none.
+        launcher: Vec<String>,
     },
 }
 
@@ -243,6 +247,34 @@ fn command(
     let mode_name = if mode == Mode::PerCall { "per-call" } else { "persistent" }.to_owned();
     let env = env(&mut f)?;
     let scratch = scratch(&mut f, base, mode)?;
+    let launcher = match f.take("launcher") {
+        None => Vec::new(),
+        Some(Value::Array(items)) if items.is_empty() => Vec::new(),
+        Some(value) => {
+            let launcher = match &value {
+                Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>(),
+                _ => None,
+            }
+            .filter(|argv| argv.first().is_some_and(|program| !program.is_empty()))
+            .ok_or_else(|| {
+                f.error(
+                    "launcher",
+                    format!(
+                        "expected a list of strings, the program first (\"srun\", \"-N1\", \"-n1\", \"--exact\"), found {}",
+                        found(&value)
+                    ),
+                )
+            })?;
+            // The point goes to the program, never to its launcher.
+            if let Some(i) = launcher.iter().position(|a| a.contains('{') || a.contains('}')) {
+                return Err(f.error(
+                    &format!("launcher[{i}]"),
+                    "holds a brace: only the command takes the point's tokens",
+                ));
+            }
+            launcher
+        }
+    };
     f.only(COMMAND_OPTIONS)?;
     let cwd = match cwd_given {
         Some(cwd) => under(base, &cwd),
@@ -266,8 +298,11 @@ fn command(
     }
     // A program given by a relative path (`./model`, `bin/model`) is where the config says, wherever
     // glompo runs from; a bare name (`python3`) is looked up on PATH.
-    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
-        argv[0] = under(base, &argv[0]).to_string_lossy().into_owned();
+    let mut launcher = launcher;
+    for program in [argv.first_mut(), launcher.first_mut()].into_iter().flatten() {
+        if program.contains('/') && Path::new(program.as_str()).is_relative() {
+            *program = under(base, program).to_string_lossy().into_owned();
+        }
     }
     let resolved = ObjectiveConfig::Command {
         command: argv.clone(),
@@ -277,7 +312,12 @@ fn command(
         mode: mode_name,
         env: env.clone(),
         scratch: scratch.clone(),
+        launcher: launcher.clone(),
     };
+    // A launched worker ends gracefully even when the manager dies (srun releases its step on
+    // SIGTERM; after SIGKILL it lingers for seconds).
+    let parent_death = if launcher.is_empty() { ParentDeath::Kill } else { ParentDeath::Terminate };
+    let argv: Vec<String> = launcher.into_iter().chain(argv).collect();
     let scratch = match scratch {
         None => None,
         Some(ScratchConfig { dir: Some(dir), cwd }) => Some(Scratch { dir, cwd }),
@@ -286,7 +326,15 @@ fn command(
             None => return Err(f.error("scratch.dir", "missing, and there is no run directory to put it in")),
         },
     };
-    let spec = CommandSpec { argv, timeout, env: env.into_iter().collect(), cwd: Some(cwd), mode, scratch };
+    let spec = CommandSpec {
+        argv,
+        timeout,
+        env: env.into_iter().collect(),
+        cwd: Some(cwd),
+        mode,
+        scratch,
+        parent_death,
+    };
     Ok((ObjectivePlan::Command { spec, dim }, resolved))
 }
 

@@ -93,7 +93,16 @@ pub(super) fn resolve(
             return Err(f.error("bounds", "required for an external objective (or `parameters`)"));
         }
     };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64).min(MAX_JOBS);
+    let backend = choose(&mut f, "backend", BackendKind::Threads, &BackendKind::ALL, BackendKind::name)?;
+    if backend == BackendKind::Mpi && !cfg!(feature = "mpi") {
+        return Err(CoreError::config("backend", super::MPI_MISSING));
+    }
+    // Under MPI every optimizer has a rank of its own: one fewer than the job has, by default.
+    let cpus = match (backend, o.ranks) {
+        (BackendKind::Mpi, Some(ranks)) => ranks.saturating_sub(1).max(1) as u64,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+    }
+    .min(MAX_JOBS);
     let max_jobs = f.count("max_jobs", cpus, 1, MAX_JOBS)?;
     let max_jobs = match o.max_jobs {
         Some(n) if (1..=MAX_JOBS).contains(&n) => n,
@@ -102,10 +111,12 @@ pub(super) fn resolve(
         }
         None => max_jobs,
     } as usize;
-    let backend = choose(&mut f, "backend", BackendKind::Threads, &BackendKind::ALL, BackendKind::name)?;
     let evaluation_timeout = f.seconds("evaluation_timeout_s")?;
     // One pool of worker processes serves every optimizer whose evaluator is `processes`.
     let processes = Arc::new(Processes::new(objective.worker_spec(&objective_config, evaluation_timeout)?));
+    // The ranks of an `mpi` evaluator build the objective from the runner config, as runners do.
+    let mpi_context = super::runner::of(objective_config.to_json(), evaluation_timeout, &run_dir).to_string();
+    let level2 = (processes, mpi_context);
     // Without `optimizers` the run takes the default strategy (README, "The default strategy"):
     // CMA-ES restarted IPOP-style until the budget is spent, with one sweep of coordinate search
     // after its first run.
@@ -130,9 +141,44 @@ pub(super) fn resolve(
     let mut specs = Vec::new();
     let mut optimizers = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
-        let (spec, resolved) = optimizer(i, entry, &bounds, max_jobs, &processes, backend)?;
+        let (spec, resolved) = optimizer(i, entry, &bounds, max_jobs, &level2, backend)?;
         specs.push(spec);
         optimizers.push(resolved);
+    }
+    let on_ranks = optimizers.iter().any(|o| o.evaluator == EvaluatorKind::Mpi);
+    if on_ranks
+        && let Some(ranks) = o.ranks
+        && max_jobs + 1 > ranks
+    {
+        return Err(CoreError::config(
+            "max_jobs",
+            format!(
+                "{max_jobs} worker slots evaluate up to {max_jobs} points at once, each on an MPI rank of its \
+                 own, but the job has {} besides rank 0 (the manager's): start it with mpirun -np {} or lower \
+                 max_jobs",
+                ranks.saturating_sub(1),
+                max_jobs + 1
+            ),
+        ));
+    }
+    if backend == BackendKind::Mpi
+        && let Some(ranks) = o.ranks
+    {
+        // As many optimizers as the fewest workers let max_jobs hold, each on a rank of its own.
+        let fewest = optimizers.iter().map(|o| o.workers).min().unwrap_or(1).max(1);
+        let at_once = max_jobs / fewest;
+        if at_once + 1 > ranks {
+            return Err(CoreError::config(
+                "max_jobs",
+                format!(
+                    "{max_jobs} worker slots run up to {at_once} optimizers at once, each on an MPI rank of \
+                     its own, but the job has {} besides rank 0 (the manager's): start it with mpirun -np {} \
+                     or lower max_jobs",
+                    ranks.saturating_sub(1),
+                    at_once + 1
+                ),
+            ));
+        }
     }
     let schedule = choose(&mut f, "schedule", Schedule::Async, &Schedule::ALL, Schedule::name)?;
     // The file's seed is checked even when the command line overrides it.
@@ -359,7 +405,7 @@ fn optimizer(
     entry: Value,
     bounds: &Bounds,
     max_jobs: usize,
-    processes: &Arc<Processes>,
+    (processes, mpi_context): &(Arc<Processes>, String),
     backend: BackendKind,
 ) -> Result<(OptimizerSpec, OptimizerConfig), CoreError> {
     let at = format!("optimizers[{i}]");
@@ -389,7 +435,16 @@ fn optimizer(
         &EvaluatorKind::ALL,
         EvaluatorKind::name,
     )?;
-    let evaluator = kind.factory(processes);
+    // Level 2 on ranks needs the optimizers on rank 0: a runner process or a rank has no ranks.
+    if kind == EvaluatorKind::Mpi && backend != BackendKind::Threads {
+        return Err(f.error(
+            "evaluator",
+            format!("`mpi` evaluates on the ranks of an MPI job for optimizers on rank 0's threads: give \
+                     \"backend\": \"threads\" (here `{}`), or \"backend\": \"mpi\" for whole optimizers on the ranks",
+                backend.name()),
+        ));
+    }
+    let evaluator = kind.factory(processes, Some(mpi_context)).map_err(|e| f.error("evaluator", e))?;
     let options = f.rest()?;
     let option_error = |e: glompo_core::OptimizerError| match e {
         glompo_core::OptimizerError::InvalidOption { option, message } => {

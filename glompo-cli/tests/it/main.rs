@@ -11,8 +11,11 @@ mod guide;
 mod library;
 mod lifecycle;
 mod link;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod plot;
 mod progress;
 mod report;
 mod run;
 mod schedule;
+mod slurm;

@@ -680,6 +680,12 @@ pub enum EndReason {
         /// The error.
         error: String,
     },
+    /// The backend lost a part it needs ([`Backend::lost`](crate::backend::Backend::lost): an MPI
+    /// rank whose optimizer did not end when told). A checkpoint was taken, so the run can be resumed.
+    BackendLost {
+        /// What was lost.
+        detail: String,
+    },
 }
 
 impl EndReason {
@@ -687,7 +693,10 @@ impl EndReason {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            EndReason::CrashLoop { .. } | EndReason::InitialFailures { .. } | EndReason::LogFailed { .. }
+            EndReason::CrashLoop { .. }
+                | EndReason::InitialFailures { .. }
+                | EndReason::LogFailed { .. }
+                | EndReason::BackendLost { .. }
         )
     }
 }
@@ -714,6 +723,9 @@ impl fmt::Display for EndReason {
             EndReason::Interrupted { by } => write!(f, "interrupted by {by}"),
             EndReason::Deadline { by } => write!(f, "stopped at its deadline ({by}); resume it to go on"),
             EndReason::LogFailed { error } => write!(f, "writing the logs failed: {error}"),
+            EndReason::BackendLost { detail } => {
+                write!(f, "the backend lost a part: {detail}; resume the run from its checkpoint")
+            }
         }
     }
 }

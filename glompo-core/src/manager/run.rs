@@ -258,6 +258,7 @@ impl Manager {
         // The checkpoint of an interrupted run, or `at_end`, is taken while the optimizers still run.
         let final_reason = match &st.end {
             Some(EndReason::Interrupted { by } | EndReason::Deadline { by }) => Some(by.clone()),
+            Some(EndReason::BackendLost { .. }) => Some("backend_lost".to_owned()),
             _ if st.m.settings.checkpoints.at_end => Some("at_end".to_owned()),
             _ => None,
         };
@@ -459,12 +460,21 @@ impl State<'_> {
     fn abandon(&mut self, opt_id: OptimizerId, waited: Duration) -> Result<()> {
         // The thread is detached: it cannot be killed, and it ends when the process does.
         let Some(live) = self.live.remove(&opt_id) else { return Ok(()) };
+        let stop_cause = live.stop_cause;
+        // Its handle goes: a backend that cannot get its place back (an MPI rank) says so, and the
+        // run ends, with a checkpoint, before another optimizer is started there.
+        drop(live.handle);
+        if self.end.is_none()
+            && let Some(detail) = self.m.backend.lost()
+        {
+            self.end = Some(EndReason::BackendLost { detail });
+        }
         // Its unused credit is not held any more: it was told to stop, so it starts nothing new, and
         // what it still reports of the evaluations it had started is logged and counted.
         let secs = waited.as_secs_f64();
         let cause = EndHow::Abandoned {
             error: format!("did not stop within {secs} s"),
-            after: live.stop_cause.map(Box::new),
+            after: stop_cause.map(Box::new),
         };
         self.ended(opt_id, RunnerEnd::Stopped, Some(cause))
     }
