@@ -19,8 +19,9 @@
 //!   JSON lines on a pipe of their own (descriptor 3 in the child, never its stdout), the child's
 //!   stdout and stderr optionally in printstream files; [`process::serve_runner`] is the child's side.
 //!
-//! - [`mpi`] (the `mpi` feature; level 1): each optimizer's runner on a rank of an MPI job, rank 0
-//!   running the manager; the ranks speak the runner processes' messages and directives.
+//! - `mpi` (the `mpi` feature): the ranks of an MPI job, rank 0 running the manager; at level 1 each
+//!   optimizer's runner on a rank of its own (speaking the runner processes' messages and
+//!   directives), at level 2 an optimizer's points evaluated on the ranks.
 //!
 //! The level-1 thread backend is [`glompo_core::backend::ThreadBackend`]: it lives in the core crate so
 //! that a manager runs with the core crate alone. Process backends (fork pools, non-daemonic process

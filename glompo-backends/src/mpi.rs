@@ -4,7 +4,7 @@
 //! Every rank calls [`Mpi::init`]. Rank 0 builds the manager with [`Mpi::backend`]; every other rank
 //! calls [`Mpi::serve`] with the function that builds a runner's parts from its [`RunnerRecipe`] (the
 //! same one a `processes` runner uses), which returns when rank 0 drops its [`Mpi`]. A runner on a
-//! rank is driven exactly like a runner process: the manager's [`Directive`]s go to the rank and the
+//! rank is driven exactly like a runner process: the manager's [`Directive`](glompo_core::runner::Directive)s go to the rank and the
 //! runner's [`Message`]s come back, as the same JSON lines (`process::serve_recipe`,
 //! `process::relay_control` and `process::forward_messages` are shared), so the manager cannot tell a
 //! rank from a thread. When an optimizer ends (converged, killed by a hunt, stopped), its rank takes

@@ -680,7 +680,7 @@ pub enum EndReason {
         /// The error.
         error: String,
     },
-    /// The backend lost a part it needs ([`Backend::lost`](crate::backend::Backend::lost): an MPI
+    /// The backend lost a part it needs ([`Backend::lost`]: an MPI
     /// rank whose optimizer did not end when told). A checkpoint was taken, so the run can be resumed.
     BackendLost {
         /// What was lost.
