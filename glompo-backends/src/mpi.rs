@@ -41,7 +41,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use glompo_core::backend::{Backend, RunnerHandle};
+use glompo_core::backend::{Backend, RunnerHandle, ThreadBackend};
 use glompo_core::evaluator::{
     Admission, Batch, EvalOutcome, Evaluator, EvaluatorFactory, Gate, evaluate_one,
 };
@@ -127,8 +127,8 @@ enum Hosting {
     /// This optimizer's runner, which the manager abandoned (it did not end in time) or which
     /// broke the protocol: the rank is not given another one.
     Lost(OptimizerId),
-    /// One evaluation of a level-2 evaluator.
-    Evaluating,
+    /// One evaluation of a level-2 evaluator, for this optimizer.
+    Evaluating(OptimizerId),
 }
 
 /// Rank 0's routing: where each rank's message bytes go, and what it hosts.
@@ -200,6 +200,8 @@ struct Link {
     current: Mutex<Current>,
     /// Rank 0: the level-2 evaluations in flight, by request number: where their outcome goes.
     evaluations: Mutex<Evaluations>,
+    /// Rank 0: the optimizers of level-2 evaluations whose runner the manager abandoned.
+    abandoned: Mutex<BTreeSet<OptimizerId>>,
 }
 
 /// Rank 0's level-2 bookkeeping.
@@ -233,6 +235,7 @@ impl Mpi {
             freed: Condvar::new(),
             current: Mutex::new(Current::default()),
             evaluations: Mutex::new(Evaluations::default()),
+            abandoned: Mutex::new(BTreeSet::new()),
         });
         let shared = Arc::clone(&link);
         let thread = std::thread::Builder::new()
@@ -310,6 +313,17 @@ impl Mpi {
         Ok(MpiBackend { link: Arc::clone(&self.link), context: Arc::from(context) })
     }
 
+    /// The thread backend for a run whose optimizers evaluate on the ranks ([`MpiEvaluators`], rank
+    /// 0 only): it runs each runner on a thread as [`ThreadBackend`] does, and when the manager
+    /// abandons one whose evaluation a rank never answered, it says that rank is lost
+    /// ([`Backend::lost`]), so the run ends with a checkpoint.
+    pub fn threads_backend(&self) -> Result<MpiThreads, BackendError> {
+        if self.rank != 0 {
+            return Err(BackendError::Mpi(format!("rank {}: only rank 0 runs the manager", self.rank)));
+        }
+        Ok(MpiThreads { threads: ThreadBackend::default(), link: Arc::clone(&self.link) })
+    }
+
     /// A rank's work (every rank but 0), until rank 0 is done: hosts the optimizers rank 0 sends,
     /// one at a time, each built by `host.runner(context, recipe)` and run to its end, and
     /// evaluates the points of level-2 evaluators ([`MpiEvaluators`]) with `host.objective(context)`.
@@ -377,7 +391,9 @@ impl Drop for Mpi {
                     Hosting::Lost(opt_id) | Hosting::Busy(opt_id) => {
                         Some(format!("rank {rank} never ended optimizer {opt_id}"))
                     }
-                    Hosting::Evaluating => Some(format!("rank {rank} never answered an evaluation")),
+                    Hosting::Evaluating(opt_id) => {
+                        Some(format!("rank {rank} never answered an evaluation of optimizer {opt_id}"))
+                    }
                     Hosting::Free => None,
                 })
                 .collect();
@@ -787,7 +803,7 @@ pub trait Host {
 fn free_rank(link: &Link, rank: i32) {
     let mut ranks = lock(&link.ranks);
     if let Some(h) = usize::try_from(rank).ok().and_then(|r| ranks.hosting.get_mut(r))
-        && *h == Hosting::Evaluating
+        && matches!(h, Hosting::Evaluating(_))
     {
         *h = Hosting::Free;
     }
@@ -909,6 +925,72 @@ impl EvaluatorFactory for MpiEvaluators {
     }
 }
 
+/// Runners on threads of rank 0 whose points ranks evaluate: made by [`Mpi::threads_backend`].
+#[derive(Debug)]
+pub struct MpiThreads {
+    threads: ThreadBackend,
+    link: Arc<Link>,
+}
+
+impl Backend for MpiThreads {
+    fn name(&self) -> &str {
+        "threads"
+    }
+
+    fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>, CoreError> {
+        let opt_id = runner.opt_id();
+        let inner = self.threads.spawn(runner)?;
+        Ok(Box::new(Watched { inner: Some(inner), opt_id, link: Arc::clone(&self.link) }))
+    }
+
+    /// The ranks evaluating a point of an optimizer that the manager abandoned.
+    fn lost(&self) -> Option<String> {
+        let abandoned = lock(&self.link.abandoned);
+        let ranks = lock(&self.link.ranks);
+        let lost: Vec<String> = ranks
+            .hosting
+            .iter()
+            .enumerate()
+            .filter_map(|(rank, h)| match h {
+                Hosting::Evaluating(opt_id) if abandoned.contains(opt_id) => Some(format!(
+                    "MPI rank {rank} (evaluating a point of optimizer {opt_id}) stopped answering"
+                )),
+                _ => None,
+            })
+            .collect();
+        (!lost.is_empty()).then(|| lost.join(", "))
+    }
+}
+
+/// A runner thread whose abandonment [`MpiThreads`] notes.
+#[derive(Debug)]
+struct Watched {
+    inner: Option<Box<dyn RunnerHandle>>,
+    opt_id: OptimizerId,
+    link: Arc<Link>,
+}
+
+impl RunnerHandle for Watched {
+    fn is_finished(&self) -> bool {
+        self.inner.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    fn join(mut self: Box<Self>) {
+        if let Some(inner) = self.inner.take() {
+            inner.join();
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Dropped without a join while it runs: the manager gave up on it.
+        if self.inner.as_ref().is_some_and(|h| !h.is_finished()) {
+            lock(&self.link.abandoned).insert(self.opt_id);
+        }
+    }
+}
+
 /// One optimizer's level-2 evaluator on the ranks.
 struct MpiEvaluator {
     link: Arc<Link>,
@@ -920,12 +1002,12 @@ struct MpiEvaluator {
 
 impl MpiEvaluator {
     /// Takes a free rank for an evaluation, waiting for one if every rank is busy.
-    fn take_rank(&self) -> Result<i32, String> {
+    fn take_rank(&self, opt_id: OptimizerId) -> Result<i32, String> {
         let mut ranks = lock(&self.link.ranks);
         loop {
             if let Some(rank) = ranks.hosting.iter().skip(1).position(|h| *h == Hosting::Free).map(|i| i + 1)
             {
-                ranks.hosting[rank] = Hosting::Evaluating;
+                ranks.hosting[rank] = Hosting::Evaluating(opt_id);
                 return i32::try_from(rank).map_err(|e| e.to_string());
             }
             if ranks.hosting.iter().skip(1).all(|h| matches!(h, Hosting::Lost(_))) {
@@ -937,7 +1019,7 @@ impl MpiEvaluator {
 
     /// Sends point `i` of the batch to a free rank: its request number.
     fn send(&self, x: &[f64], ctx: &EvalContext) -> Result<u64, String> {
-        let rank = self.take_rank()?;
+        let rank = self.take_rank(ctx.opt_id)?;
         let request = {
             let mut evaluations = lock(&self.link.evaluations);
             let request = evaluations.next_request;

@@ -333,22 +333,26 @@ impl RunConfig {
     #[cfg(feature = "mpi")]
     fn builder_on(&self, mpi: Option<&glompo_backends::mpi::Mpi>) -> Result<ManagerBuilder, ConfigError> {
         let backend = |config: &RunConfig| -> Result<Box<dyn glompo_core::backend::Backend>, ConfigError> {
-            match mpi {
-                Some(mpi) => mpi
-                    .backend(runner::config(config).to_string())
-                    .map(|b| Box::new(b) as Box<dyn glompo_core::backend::Backend>)
-                    .map_err(|e| ConfigError::new(Origin::Value, Some("backend".into()), e.to_string())),
-                None => Err(ConfigError::new(
+            let Some(mpi) = mpi else {
+                return Err(ConfigError::new(
                     Origin::Value,
                     Some("backend".into()),
-                    "`mpi` runs on the ranks of an MPI job: build the run with RunConfig::mpi_builder",
-                )),
-            }
+                    "the run uses the ranks of an MPI job: build it with RunConfig::mpi_builder",
+                ));
+            };
+            // Level 1 on the ranks, or threads whose points the ranks evaluate.
+            let made: Result<Box<dyn glompo_core::backend::Backend>, _> =
+                if config.backend == BackendKind::Mpi {
+                    mpi.backend(runner::config(config).to_string()).map(|b| Box::new(b) as _)
+                } else {
+                    mpi.threads_backend().map(|b| Box::new(b) as _)
+                };
+            made.map_err(|e| ConfigError::new(Origin::Value, Some("backend".into()), e.to_string()))
         };
         self.build_parts(Some(&backend))
     }
 
-    /// The builder, with `mpi_backend` making the backend of a config whose backend is `mpi`.
+    /// The builder, with `mpi_backend` making the backend of a config that uses MPI ranks.
     fn build_parts(&self, mpi_backend: Option<MpiBackendOf<'_>>) -> Result<ManagerBuilder, ConfigError> {
         let value = serde_json::to_value(self)
             .map_err(|e| ConfigError::new(Origin::Value, None, format!("cannot be written as JSON: {e}")))?;
@@ -381,7 +385,7 @@ impl RunConfig {
         if let Some(limit) = config.force_terminations_after {
             builder = builder.force_terminations_after(limit);
         }
-        if config.backend == BackendKind::Mpi {
+        if config.uses_mpi() {
             let Some(make) = mpi_backend else {
                 return Err(ConfigError::new(Origin::Value, Some("backend".into()), MPI_MISSING));
             };

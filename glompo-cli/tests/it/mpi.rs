@@ -251,6 +251,13 @@ fn a_job_that_cannot_hold_the_run_is_refused_before_anything_is_written() {
 
 #[test]
 fn a_rank_that_stops_answering_ends_the_run_with_a_checkpoint_and_aborts_the_job() {
+    // An optimizer on the rank, and one evaluating its points there.
+    for (backend, evaluator) in [("mpi", "serial"), ("threads", "mpi")] {
+        a_rank_stops_answering(backend, evaluator);
+    }
+}
+
+fn a_rank_stops_answering(backend: &str, evaluator: &str) {
     let tmp = tempfile::tempdir().unwrap();
     // The evaluation of a point whose first coordinate is above 1.5 never returns (and ignores
     // SIGTERM), as an objective stuck in a blocking call would.
@@ -269,8 +276,8 @@ fn a_rank_that_stops_answering_ends_the_run_with_a_checkpoint_and_aborts_the_job
     let config = json!({
         "objective": {"command": ["python3", script.to_str().unwrap()], "dim": 2},
         "bounds": [[-2, 2], [-2, 2]],
-        "optimizers": [{"type": "random-search"}],
-        "backend": "mpi",
+        "optimizers": [{"type": "random-search", "evaluator": evaluator}],
+        "backend": backend,
         "force_terminations_after_s": 1,
         "convergence": "max_evals(100000)",
         "seed": 2
@@ -279,7 +286,7 @@ fn a_rank_that_stops_answering_ends_the_run_with_a_checkpoint_and_aborts_the_job
     let out = mpirun(3, &["run", &path, "--dir", "out"], tmp.path());
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("never ended optimizer") && err.contains("aborting the MPI job"), "{err}");
+    assert!(err.contains("aborting the MPI job"), "{backend} × {evaluator}: {err}");
     let dir = tmp.path().join("out");
     let s = summary(&dir);
     let end = s["end_reason"].as_str().unwrap_or_default();
