@@ -214,6 +214,15 @@ struct Evaluations {
 }
 
 impl Link {
+    /// What `describe` says of each rank by its number and what it does, where it says anything,
+    /// joined with commas; `None` when it says nothing of any.
+    fn ranks_where(&self, describe: impl Fn(usize, &Hosting) -> Option<String>) -> Option<String> {
+        let ranks = lock(&self.ranks);
+        let said: Vec<String> =
+            ranks.hosting.iter().enumerate().filter_map(|(rank, h)| describe(rank, h)).collect();
+        (!said.is_empty()).then(|| said.join(", "))
+    }
+
     fn send(&self, to: i32, tag: i32, bytes: Vec<u8>) -> std::io::Result<()> {
         self.commands
             .send(Command::Send { to, tag, bytes })
@@ -383,25 +392,20 @@ impl Drop for Mpi {
             lock(&MANAGER).take();
             // A rank still at work now (an optimizer abandoned or never ended, an evaluation never
             // answered) will not take the shutdown.
-            let busy: Vec<String> = lock(&self.link.ranks)
-                .hosting
-                .iter()
-                .enumerate()
-                .filter_map(|(rank, h)| match h {
-                    Hosting::Lost(opt_id) | Hosting::Busy(opt_id) => {
-                        Some(format!("rank {rank} never ended optimizer {opt_id}"))
-                    }
-                    Hosting::Evaluating(opt_id) => {
-                        Some(format!("rank {rank} never answered an evaluation of optimizer {opt_id}"))
-                    }
-                    Hosting::Free => None,
-                })
-                .collect();
-            if !busy.is_empty() {
+            let busy = self.link.ranks_where(|rank, h| match h {
+                Hosting::Lost(opt_id) | Hosting::Busy(opt_id) => {
+                    Some(format!("rank {rank} never ended optimizer {opt_id}"))
+                }
+                Hosting::Evaluating(opt_id) => {
+                    Some(format!("rank {rank} never answered an evaluation of optimizer {opt_id}"))
+                }
+                Hosting::Free => None,
+            });
+            if let Some(busy) = busy {
                 eprintln!(
                     "glompo: {}; aborting the MPI job, since MPI_Finalize would wait for it forever (the run's \
                      files are written; resume it from a checkpoint)",
-                    busy.join(", ")
+                    busy
                 );
                 let _ = self.link.commands.send(Command::Abort(1));
             } else {
@@ -656,19 +660,10 @@ impl Backend for MpiBackend {
     /// The ranks whose optimizer was abandoned (it did not end when told) or broke the protocol:
     /// they are never given another one, and the job cannot end normally (see the [module](self)).
     fn lost(&self) -> Option<String> {
-        let ranks = lock(&self.link.ranks);
-        let lost: Vec<String> = ranks
-            .hosting
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, h)| match h {
-                Hosting::Lost(opt_id) => {
-                    Some(format!("MPI rank {rank} (optimizer {opt_id}) stopped answering"))
-                }
-                _ => None,
-            })
-            .collect();
-        (!lost.is_empty()).then(|| lost.join(", "))
+        self.link.ranks_where(|rank, h| match h {
+            Hosting::Lost(opt_id) => Some(format!("MPI rank {rank} (optimizer {opt_id}) stopped answering")),
+            _ => None,
+        })
     }
 
     fn spawn(&mut self, runner: Runner) -> Result<Box<dyn RunnerHandle>, CoreError> {
@@ -946,19 +941,12 @@ impl Backend for MpiThreads {
     /// The ranks evaluating a point of an optimizer that the manager abandoned.
     fn lost(&self) -> Option<String> {
         let abandoned = lock(&self.link.abandoned);
-        let ranks = lock(&self.link.ranks);
-        let lost: Vec<String> = ranks
-            .hosting
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, h)| match h {
-                Hosting::Evaluating(opt_id) if abandoned.contains(opt_id) => Some(format!(
-                    "MPI rank {rank} (evaluating a point of optimizer {opt_id}) stopped answering"
-                )),
-                _ => None,
-            })
-            .collect();
-        (!lost.is_empty()).then(|| lost.join(", "))
+        self.link.ranks_where(|rank, h| match h {
+            Hosting::Evaluating(opt_id) if abandoned.contains(opt_id) => {
+                Some(format!("MPI rank {rank} (evaluating a point of optimizer {opt_id}) stopped answering"))
+            }
+            _ => None,
+        })
     }
 }
 
