@@ -1,14 +1,17 @@
-//! Level 1 on the ranks of an MPI job (the `mpi` feature): rank 0 runs the manager, every other rank
-//! hosts one optimizer's runner at a time.
+//! The ranks of an MPI job (the `mpi` feature): rank 0 runs the manager; every other rank hosts one
+//! optimizer's runner at a time (level 1, [`MpiBackend`]) or evaluates the points of optimizers that
+//! run on rank 0 (level 2, [`MpiEvaluators`]).
 //!
-//! Every rank calls [`Mpi::init`]. Rank 0 builds the manager with [`Mpi::backend`]; every other rank
-//! calls [`Mpi::serve`] with the function that builds a runner's parts from its [`RunnerRecipe`] (the
-//! same one a `processes` runner uses), which returns when rank 0 drops its [`Mpi`]. A runner on a
-//! rank is driven exactly like a runner process: the manager's [`Directive`](glompo_core::runner::Directive)s go to the rank and the
-//! runner's [`Message`]s come back, as the same JSON lines (`process::serve_recipe`,
-//! `process::relay_control` and `process::forward_messages` are shared), so the manager cannot tell a
-//! rank from a thread. When an optimizer ends (converged, killed by a hunt, stopped), its rank takes
-//! the next one: hunting never kills a rank.
+//! Every rank calls [`Mpi::init`]. Rank 0 builds the manager with [`Mpi::backend`] (level 1), or
+//! gives optimizers [`MpiEvaluators`] and uses [`Mpi::threads_backend`] (level 2); every other rank
+//! calls [`Mpi::serve`] with its [`Host`], which builds a runner's parts from its [`RunnerRecipe`]
+//! (as a `processes` runner does) and the objective of level-2 points; it returns when rank 0 drops
+//! its [`Mpi`]. A runner on a rank is driven exactly like a runner process: the manager's
+//! [`Directive`](glompo_core::runner::Directive)s go to the rank and the runner's [`Message`]s come
+//! back, as the same JSON lines (`process::serve_recipe`, `process::relay_control` and
+//! `process::forward_messages` are shared), so the manager cannot tell a rank from a thread. When an
+//! optimizer ends (converged, killed by a hunt, stopped), its rank takes the next one: hunting never
+//! kills a rank.
 //!
 //! One thread per process speaks MPI (MPI is initialised on it with `MPI_THREAD_FUNNELED`); the
 //! others hand it what to send and get what arrives through channels. It never blocks in MPI: sends
@@ -23,14 +26,17 @@
 //! On the wire (`MPI_COMM_WORLD`, bytes): rank 0 sends `START` (the optimizer's id, 8 bytes
 //! little-endian, then `{"context": …, "recipe": …}`), `DIRECTIVES` (the id, then directive lines)
 //! and `SHUTDOWN`; a rank sends `MESSAGES`, its runner's message lines as a byte stream cut
-//! anywhere. Directives for an optimizer that has ended are discarded by the rank (as a runner
+//! anywhere. At level 2 rank 0 sends `CONTEXT` (a key and the text a rank's [`Host`] builds the
+//! objective from, once per rank) and `EVAL` (a request number, the key, the point's
+//! [`EvalContext`] and its coordinates' bits); the rank answers `OUTCOME` (the request number and
+//! the value's bits with its extras, or the error). Directives for an optimizer that has ended are discarded by the rank (as a runner
 //! process's closed stdin refuses them).
 //!
 //! What MPI cannot do: a rank that dies (a crash, `kill -9`) takes the whole job down (mpirun ends
 //! every rank); a checkpoint makes the run resumable. A rank that stops answering (hung in a
 //! blocking call of the objective) is not noticed by MPI: the manager's `force_terminations_after`
-//! abandons its optimizer, the rank is never given another, and when rank 0 drops its [`Mpi`] it
-//! aborts the job (`MPI_Abort`) with a message naming the rank, since `MPI_Finalize` would wait for
+//! abandons its optimizer, the rank is never given another, [`Backend::lost`] ends the run with a
+//! checkpoint, and when rank 0 drops its [`Mpi`] it aborts the job (`MPI_Abort`) with a message naming the rank, since `MPI_Finalize` would wait for
 //! it forever.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -821,13 +827,17 @@ fn evaluate_request(request: &[u8], contexts: &mut Contexts, host: &dyn Host, ra
         call_id: Some(word(4)).filter(|c| *c != u64::MAX),
         detailed: request.get(40) == Some(&1),
     };
-    let x: Vec<f64> = request
-        .get(41..)
+    let point = request.get(41..).filter(|p| p.len() % 8 == 0);
+    let x: Vec<f64> = point
         .unwrap_or_default()
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
         .collect();
     let outcome = match contexts.get_mut(&key) {
+        // A request cut short is refused, not evaluated at a point it does not hold.
+        _ if point.is_none() => {
+            Err(EvalError::new(format!("MPI rank {rank} got a malformed request of {} bytes", request.len())))
+        }
         None => Err(EvalError::new(format!("MPI rank {rank} has no context {key} to evaluate with"))),
         Some((context, objective)) => match objective.get_or_insert_with(|| host.objective(context)) {
             Ok(objective) => evaluate_one(&**objective, &x, &ctx),
@@ -1149,6 +1159,10 @@ mod tests {
         let unknown = read_outcome(&evaluate_request(&request(9, 5, &[1.0]), &mut contexts, &Tens, 2));
         assert_eq!(unknown.unwrap_err().message(), "MPI rank 2 has no context 5 to evaluate with");
         assert!(read_outcome(&[0; 8]).is_err());
+        let mut cut = request(10, 0, &[1.0]);
+        cut.pop();
+        let cut = read_outcome(&evaluate_request(&cut, &mut contexts, &Tens, 2));
+        assert_eq!(cut.unwrap_err().message(), "MPI rank 2 got a malformed request of 48 bytes");
     }
 
     #[test]
