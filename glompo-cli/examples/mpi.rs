@@ -144,7 +144,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "level 2 mpi" => {
                     Layout { backend: None, level2: Some(Arc::new(MpiEvaluators::new(context.clone()))) }
                 }
-                _ => Layout { backend: None, level2: None },
+                "level 1 threads" => Layout { backend: None, level2: None },
+                other => return Err(format!("no such case: {other}").into()),
             };
             let rate = rate(delay, evals, slots, layout);
             if ideal.is_nan() {

@@ -45,8 +45,8 @@ fn main() -> ExitCode {
         ["bench", "overhead", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "overhead", rest)),
         ["bench", "hunt"] => example("glompo-core", "hunt_cost", &[]),
-        // The processes cases re-execute the glompo binary, so it is built first.
         ["bench", "mpi", rest @ ..] => bench_mpi(rest),
+        // The processes cases re-execute the glompo binary, so it is built first.
         ["bench", "efficiency", rest @ ..] => cargo(&["build", "--release", "--package", "glompo-cli"])
             .and_then(|()| example("glompo-cli", "efficiency", rest)),
         // The trials run the glompo binary itself.
@@ -113,13 +113,16 @@ const SLURM_TESTS: [&str; 4] = ["--run-ignored", "ignored-only", "-E", "test(/sl
 /// Whether a Slurm controller answers here, to run the job-step tests (`bash .ci/slurm` starts a
 /// one-node Slurm where Debian's slurmctld, slurmd, slurm-client and munge are installed).
 fn has_slurm() -> bool {
-    let found = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "xtask: no Slurm controller answers: the job-step tests are not run (bash .ci/slurm starts one)"
-        );
-    }
-    found
+    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let found = Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success());
+        if !found {
+            eprintln!(
+                "xtask: no Slurm controller answers: the job-step tests are not run (bash .ci/slurm starts one)"
+            );
+        }
+        found
+    })
 }
 
 /// The packages and feature of the MPI build (`--features mpi`).
@@ -130,16 +133,20 @@ const MPI_PACKAGES: [&str; 6] =
 /// wrapper, which the `mpi` crate's build asks for the library (Debian: openmpi-bin, libopenmpi-dev,
 /// and libclang-dev for the bindings).
 fn has_mpi() -> bool {
-    let works =
-        |program: &str, arg: &str| Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success());
-    let found = works("mpirun", "--version") && works("mpicc", "--showme:version");
-    if !found {
-        eprintln!(
-            "xtask: OpenMPI is not installed: the `mpi` feature is not built or tested \
-             (apt-get install libopenmpi-dev openmpi-bin libclang-dev)"
-        );
-    }
-    found
+    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let works = |program: &str, arg: &str| {
+            Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success())
+        };
+        let found = works("mpirun", "--version") && works("mpicc", "--showme:version");
+        if !found {
+            eprintln!(
+                "xtask: OpenMPI is not installed: the `mpi` feature is not built or tested \
+                 (apt-get install libopenmpi-dev openmpi-bin libclang-dev)"
+            );
+        }
+        found
+    })
 }
 
 fn has_nextest() -> bool {

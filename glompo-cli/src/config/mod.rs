@@ -57,8 +57,9 @@ pub struct Overrides {
     pub convergence: Option<String>,
     /// Another number of worker slots, instead of `max_jobs`.
     pub max_jobs: Option<u64>,
-    /// The number of ranks of the MPI job this runs in (the `mpi` backend): `max_jobs` defaults to
-    /// one rank fewer, and more optimizers than that at once are an error.
+    /// The number of ranks of the MPI job this runs in: with the `mpi` backend `max_jobs` defaults to
+    /// one rank fewer, and more optimizers (or, with `mpi` evaluators, points) at once than there are
+    /// ranks besides rank 0 are an error.
     pub ranks: Option<usize>,
 }
 

@@ -145,40 +145,28 @@ pub(super) fn resolve(
         specs.push(spec);
         optimizers.push(resolved);
     }
-    let on_ranks = optimizers.iter().any(|o| o.evaluator == EvaluatorKind::Mpi);
-    if on_ranks
-        && let Some(ranks) = o.ranks
-        && max_jobs + 1 > ranks
+    // On the ranks of an MPI job every optimizer (level 1) or every point in flight (level 2) takes a
+    // rank of its own: no more of them at once than the job has ranks besides rank 0.
+    let fewest = optimizers.iter().map(|o| o.workers).min().unwrap_or(1).max(1);
+    let on_ranks = match backend {
+        BackendKind::Mpi => Some((max_jobs / fewest, "run", "optimizers")),
+        _ if optimizers.iter().any(|o| o.evaluator == EvaluatorKind::Mpi) => {
+            Some((max_jobs, "evaluate", "points"))
+        }
+        _ => None,
+    };
+    if let (Some((at_once, verb, what)), Some(ranks)) = (on_ranks, o.ranks)
+        && at_once + 1 > ranks
     {
         return Err(CoreError::config(
             "max_jobs",
             format!(
-                "{max_jobs} worker slots evaluate up to {max_jobs} points at once, each on an MPI rank of its \
-                 own, but the job has {} besides rank 0 (the manager's): start it with mpirun -np {} or lower \
-                 max_jobs",
+                "{max_jobs} worker slots {verb} up to {at_once} {what} at once, each on an MPI rank of its own, \
+                 but the job has {} besides rank 0 (the manager's): start it with mpirun -np {} or lower max_jobs",
                 ranks.saturating_sub(1),
-                max_jobs + 1
+                at_once + 1
             ),
         ));
-    }
-    if backend == BackendKind::Mpi
-        && let Some(ranks) = o.ranks
-    {
-        // As many optimizers as the fewest workers let max_jobs hold, each on a rank of its own.
-        let fewest = optimizers.iter().map(|o| o.workers).min().unwrap_or(1).max(1);
-        let at_once = max_jobs / fewest;
-        if at_once + 1 > ranks {
-            return Err(CoreError::config(
-                "max_jobs",
-                format!(
-                    "{max_jobs} worker slots run up to {at_once} optimizers at once, each on an MPI rank of \
-                     its own, but the job has {} besides rank 0 (the manager's): start it with mpirun -np {} \
-                     or lower max_jobs",
-                    ranks.saturating_sub(1),
-                    at_once + 1
-                ),
-            ));
-        }
     }
     let schedule = choose(&mut f, "schedule", Schedule::Async, &Schedule::ALL, Schedule::name)?;
     // The file's seed is checked even when the command line overrides it.
